@@ -1,0 +1,228 @@
+"""FixClient: the reference Kalshi FIX initiator for every session type and both products.
+
+    async with FixClient(product="prediction", session="RT", host=..., port=...,
+                         api_key=..., private_key="keys/alice.pem", ca_file="certs/ca.pem") as fix:
+        await fix.send("D", [...])
+        report = await fix.expect("8")
+
+Session rules follow spec 01: the Logon is signed over the exact SendingTime it carries
+(§3); ResetSeqNumFlag=Y on every Logon of NR/DC/RFQ/MD and on the first Logon of RT/PT,
+which then resume their sequence numbers across reconnects (§5.1); heartbeats,
+TestRequest and dead-peer detection (§4); resend and gap fill from our own store (§6);
+Logout handshake both ways (§7); reconnect with full-jitter backoff.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from pathlib import Path
+from typing import Iterable
+
+from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from fixproto.codec import FixMessage
+from fixproto.kalshi import LogonOptions, load_private_key, logon_payload, session_type, sign_logon
+from fixproto.session import (INITIATOR, AppMessage, Disconnect, Event, LoggedOn, Session, SessionConfig,
+                              SessionReject)
+from fixproto.store import MemoryStore, MessageStore
+
+__all__ = ["FixClient", "LogonError", "ConnectionClosed"]
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class LogonError(Exception):
+    """The gateway refused our Logon (its Logout Text is the message) or it timed out."""
+
+    def __init__(self, text: str, reason: str = "logon_refused") -> None:
+        super().__init__(text)
+        self.text = text
+        self.reason = reason
+
+
+class ConnectionClosed(Exception):
+    def __init__(self, disconnect: Disconnect) -> None:
+        super().__init__(f"{disconnect.reason}: {disconnect.text}")
+        self.disconnect = disconnect
+
+
+class FixClient:
+    def __init__(self, *, api_key: str, private_key, product: str = "prediction", session: str = "NR",
+                 host: str = "127.0.0.1", port: int, ca_file: str | Path | None = None,
+                 ssl_context: ssl.SSLContext | None = None, tls: bool = True, server_hostname: str | None = None,
+                 heartbeat: int = 30, options: LogonOptions | None = None, reset: bool | None = None,
+                 store: MessageStore | None = None, clock: Clock | None = None, rng: random.Random | None = None,
+                 reconnect: bool = False, max_reconnects: int = 10, backoff_base: float = 0.5,
+                 backoff_cap: float = 30.0, connect_timeout: float = 10.0,
+                 sending_time_tolerance: float | None = 30.0, interceptor: Interceptor | None = None) -> None:
+        self.product = product
+        self.session_type = session_type(product, session)
+        self.api_key = api_key
+        self.host, self.port = host, port
+        self.heartbeat = heartbeat
+        self.options = options or LogonOptions()
+        self.store: MessageStore = store or MemoryStore()  # outlives connections: RT/PT continuity
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random(0)
+        self.reconnect = reconnect
+        self.max_reconnects = max_reconnects
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.connect_timeout = connect_timeout
+        self.sending_time_tolerance = sending_time_tolerance
+        self.interceptor = interceptor
+        self._key = load_private_key(private_key)
+        self._ssl = self._make_ssl(tls, ca_file, ssl_context)
+        self._server_hostname = server_hostname
+        self._reset_next = True if reset is None else reset  # RT/PT: fresh on the first Logon only
+        self.driver: SessionDriver | None = None
+        self.logon_reply: FixMessage | None = None
+        self.inbox: asyncio.Queue[FixMessage] = asyncio.Queue()
+        self.rejects: list[FixMessage] = []
+        self.disconnects: list[Disconnect] = []
+        self.logons = 0
+        self._logged_on: asyncio.Future[FixMessage] | None = None
+        self._closing = False
+        self._reconnect_task: asyncio.Task | None = None
+        self._connected = asyncio.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "FixClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def connect(self) -> FixMessage:
+        """Open the connection and log on; raises LogonError with the gateway's Text."""
+        reset = self.session_type.reset_required or self._reset_next
+        loop = asyncio.get_running_loop()
+        self._logged_on = loop.create_future()
+        session = Session(SessionConfig(
+            role=INITIATOR, sender_comp_id=self.api_key, target_comp_id=self.session_type.comp_id,
+            heartbeat_interval=self.heartbeat, retransmission=self.session_type.retransmission,
+            session_name=self.session_type.comp_id, sending_time_tolerance=self.sending_time_tolerance,
+            logon_timeout=self.connect_timeout, logon_fields=self.options.to_fields(self.product)),
+            store=self.store, now=self.clock.now())
+        driver = SessionDriver(session, self._on_event, clock=self.clock, interceptor=self.interceptor)
+        try:
+            await asyncio.wait_for(loop.create_connection(
+                lambda: driver, self.host, self.port, ssl=self._ssl,
+                server_hostname=(self._server_hostname or self.host) if self._ssl else None),
+                self.connect_timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise LogonError(f"cannot connect to {self.host}:{self.port}: {exc}", "connect_failed") from exc
+        self.driver = driver
+        session.start_logon(self.clock.now(), reset=reset, signer=self._sign)
+        driver.pump()
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(self._logged_on), self.connect_timeout)
+        except asyncio.TimeoutError:
+            driver.abort()
+            raise LogonError("no Logon reply within the connect timeout", "logon_timeout") from None
+        self._reset_next = False
+        self.logon_reply = reply
+        self.logons += 1
+        self._connected.set()
+        return reply
+
+    async def logout(self, text: str = "", timeout: float = 5.0) -> Disconnect:
+        """Logout handshake: send Logout, wait for the gateway's, close (spec 01 §7)."""
+        self._closing = True
+        driver = self.driver
+        if driver is None:
+            return Disconnect("logout", "not connected")
+        if not driver.closed.done():
+            driver.logout(text)
+        try:
+            return await asyncio.wait_for(asyncio.shield(driver.closed), timeout)
+        except asyncio.TimeoutError:
+            driver.abort()
+            return Disconnect("logout_timeout", "no Logout reply")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+        if self.driver is not None and not self.driver.closed.done():
+            await self.logout()
+
+    # --- messages -------------------------------------------------------------------------
+
+    def send(self, msg_type: str, body: Iterable[tuple[int, object]]) -> int:
+        """Send an application message now; returns its MsgSeqNum."""
+        if self.driver is None or not self.driver.session.is_active:
+            raise ConnectionClosed(self.disconnects[-1] if self.disconnects else Disconnect("not_connected"))
+        return self.driver.send(msg_type, list(body))
+
+    async def receive(self, timeout: float = 10.0) -> FixMessage:
+        """The next inbound application message or session Reject (35=3)."""
+        return await asyncio.wait_for(self.inbox.get(), timeout)
+
+    async def expect(self, msg_type: str, timeout: float = 10.0) -> FixMessage:
+        """Wait for the next message of a type, skipping others; TimeoutError at the deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            msg = await self.receive(max(0.0, deadline - loop.time()))
+            if msg.msg_type == msg_type:
+                return msg
+
+    async def wait_closed(self, timeout: float = 10.0) -> Disconnect:
+        assert self.driver is not None
+        return await asyncio.wait_for(asyncio.shield(self.driver.closed), timeout)
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    @property
+    def is_active(self) -> bool:
+        return self.driver is not None and self.driver.session.is_active
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _sign(self, sending_time: str, seq: int, sender: str, target: str) -> list[tuple[int, object]]:
+        signature = sign_logon(self._key, logon_payload(sending_time, seq, sender, target))
+        return [(95, len(signature)), (96, signature)]
+
+    def _on_event(self, driver: SessionDriver, event: Event) -> None:
+        if isinstance(event, AppMessage):
+            self.inbox.put_nowait(event.message)
+        elif isinstance(event, SessionReject):
+            self.rejects.append(event.message)
+            self.inbox.put_nowait(event.message)
+        elif isinstance(event, LoggedOn):
+            if self._logged_on is not None and not self._logged_on.done():
+                self._logged_on.set_result(event.message)
+        elif isinstance(event, Disconnect):
+            self.disconnects.append(event)
+            self._connected.clear()
+            if self._logged_on is not None and not self._logged_on.done():
+                self._logged_on.set_exception(LogonError(event.text, event.reason))
+                self._logged_on.exception()  # retrieved: no "never retrieved" warning
+            elif self.reconnect and not self._closing and driver is self.driver:
+                self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        """Full-jitter exponential backoff (as the SDK: base 0.5 s, cap 30 s)."""
+        for attempt in range(self.max_reconnects):
+            await asyncio.sleep(self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)))
+            if self._closing:
+                return
+            try:
+                await self.connect()
+                return
+            except LogonError:
+                continue
+
+    def _make_ssl(self, tls: bool, ca_file, ctx: ssl.SSLContext | None) -> ssl.SSLContext | None:
+        if not tls:
+            if self.host not in _LOOPBACK:
+                raise ValueError("plaintext FIX is allowed only to a loopback host")
+            return None
+        if ctx is not None:
+            return ctx
+        ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx

@@ -1,0 +1,164 @@
+"""The one asyncio module: pumps a sans-IO Session over a transport.
+
+It frames inbound bytes, passes every inbound and outbound frame through an optional
+interceptor (where faults are injected, so the state machine is never bent), feeds the
+Session, hands its events to a handler, writes its output and re-arms its one timer.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable, Iterable, Protocol
+
+from .codec import Framer
+from .session import Disconnect, Event, Session
+
+__all__ = ["Clock", "SystemClock", "Interceptor", "SessionDriver"]
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    """Wall-clock UTC epoch seconds (SendingTime needs wall time)."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class Interceptor(Protocol):
+    """Sees every frame; returns the frames to pass on (none to drop, several to duplicate)."""
+
+    def inbound(self, frame: bytes) -> Iterable[bytes]: ...
+    def outbound(self, frame: bytes) -> Iterable[bytes]: ...
+
+
+Handler = Callable[["SessionDriver", Event], None]
+_READ_SIZE = 256 * 1024
+
+
+class SessionDriver(asyncio.BufferedProtocol):
+    """asyncio protocol for one connection. `handler(driver, event)` is called for each event."""
+
+    def __init__(self, session: Session, handler: Handler, *, clock: Clock | None = None,
+                 interceptor: Interceptor | None = None) -> None:
+        self.session = session
+        self.handler = handler
+        self.clock: Clock = clock or SystemClock()
+        self.interceptor = interceptor
+        self.transport: asyncio.Transport | None = None
+        self.disconnect: Disconnect | None = None
+        self._loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[Disconnect] = self._loop.create_future()
+        self._framer = Framer()
+        self._buffer = bytearray(_READ_SIZE)
+        self._timer: asyncio.TimerHandle | None = None
+        self._pumping = False
+
+    # --- asyncio protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.pump()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self._buffer)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.feed(bytes(self._buffer[:nbytes]))
+
+    def eof_received(self) -> bool | None:
+        return False  # let the transport close; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.session.connection_lost(self.clock.now())
+        self.pump()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.closed.done():
+            self.closed.set_result(self.disconnect or Disconnect("connection_lost", str(exc or "")))
+
+    # --- API ------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        now = self.clock.now()
+        session = self.session
+        interceptor = self.interceptor
+        for item in self._framer.feed(data):
+            if interceptor is not None and isinstance(item, bytes):
+                for frame in interceptor.inbound(item):
+                    session.receive_frame(frame, now)
+            else:
+                session.receive_frame(item, now)
+        self.pump()
+
+    def send(self, msg_type: str, body: Iterable[tuple[int, object]]) -> int:
+        seq = self.session.send(msg_type, body, self.clock.now())
+        self.pump()
+        return seq
+
+    def logout(self, text: str = "") -> None:
+        self.session.logout(self.clock.now(), text)
+        self.pump()
+
+    def abort(self) -> None:
+        """Drop the transport without a Logout (tests, faults)."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def pump(self) -> None:
+        """Write the session's output and dispatch its events until both are empty."""
+        if self._pumping:
+            return  # the outer pump picks up what a handler produced
+        self._pumping = True
+        try:
+            session = self.session
+            while True:
+                frames = session.data_to_send()
+                if frames:
+                    self._write(frames)
+                events = session.drain_events()
+                if not events:
+                    break
+                for event in events:
+                    if isinstance(event, Disconnect):
+                        self.disconnect = event
+                    self.handler(self, event)
+            transport = self.transport
+            if self.disconnect is not None and transport is not None and not transport.is_closing():
+                transport.close()  # close() flushes what was written first
+        finally:
+            self._pumping = False
+        self._rearm()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _write(self, frames: list[bytes]) -> None:
+        self.session.store.flush()  # persisted before it is on the wire: nothing sent is lost
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        interceptor = self.interceptor
+        if interceptor is None:
+            transport.write(b"".join(frames))
+            return
+        for frame in frames:
+            for out in interceptor.outbound(frame):
+                transport.write(out)
+
+    def _rearm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.session.get_timer()
+        if deadline is None or self.session.closed:
+            return
+        delay = max(0.0, deadline - self.clock.now())
+        self._timer = self._loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.session.handle_timer(self.clock.now())
+        self.pump()

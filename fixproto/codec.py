@@ -1,0 +1,319 @@
+"""FIX framing, parsing and encoding (sans-IO).
+
+The framer finds frames by BodyLength and checks CheckSum (spec 01 §1.1-§1.2); any byte
+stream is accepted: whole, byte by byte, split anywhere, with garbage or trailing bytes.
+Bad input becomes a `GarbledFrame` event, never an exception.
+
+Values are kept as `str` decoded with latin-1, which maps byte for byte, so a parsed
+message re-encodes to the exact bytes it came from (drop copy replays rely on it).
+"""
+from __future__ import annotations
+
+import calendar
+import time
+from decimal import Decimal
+from typing import Iterable, Iterator
+
+__all__ = [
+    "SOH", "BEGIN_STRING", "FixMessage", "GarbledFrame", "Framer", "parse", "encode",
+    "format_utc", "parse_utc", "checksum", "MAX_BODY_LENGTH",
+]
+
+SOH = b"\x01"
+BEGIN_STRING = "FIXT.1.1"
+MAX_BODY_LENGTH = 1_000_000  # same cap as kalshi-sdk's decoder (spec 13 §2)
+_DATA_LENGTH_TAGS = {95: 96, 93: 89}  # Length field -> Data field read by byte count (spec 01 §1.3)
+
+
+class GarbledFrame:
+    """Bytes that are not a valid frame: skipped, reported, never raised."""
+
+    __slots__ = ("data", "reason")
+
+    def __init__(self, data: bytes, reason: str) -> None:
+        self.data = data
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"GarbledFrame({self.reason!r}, {self.data[:40]!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GarbledFrame) and (self.data, self.reason) == (other.data, other.reason)
+
+
+class FixMessage:
+    """An ordered list of (tag, value) pairs with first-occurrence lookup.
+
+    `pairs` holds every field in wire order; parsed messages include 8, 9 and 10.
+    Tag 0 marks a field whose tag was not a number (kept so validation can reject it).
+    """
+
+    __slots__ = ("pairs", "_first")
+
+    def __init__(self, pairs: list[tuple[int, str]]) -> None:
+        self.pairs = pairs
+        self._first: dict[int, str] | None = None
+
+    def _index(self) -> dict[int, str]:
+        first = self._first
+        if first is None:
+            first = {}
+            for tag, value in self.pairs:
+                if tag not in first:
+                    first[tag] = value
+            self._first = first
+        return first
+
+    def get(self, tag: int, default: str | None = None) -> str | None:
+        return self._index().get(tag, default)
+
+    def __getitem__(self, tag: int) -> str:
+        return self._index()[tag]
+
+    def __contains__(self, tag: int) -> bool:
+        return tag in self._index()
+
+    def get_all(self, tag: int) -> list[str]:
+        return [v for t, v in self.pairs if t == tag]
+
+    @property
+    def msg_type(self) -> str | None:
+        return self._index().get(35)
+
+    def body(self) -> list[tuple[int, str]]:
+        """Fields after the standard header, without the trailer."""
+        return [(t, v) for t, v in self.pairs if t not in _HEADER_OR_TRAILER]
+
+    def __repr__(self) -> str:
+        return "FixMessage(" + "|".join(f"{t}={v}" for t, v in self.pairs) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FixMessage) and self.pairs == other.pairs
+
+
+_HEADER_OR_TRAILER = frozenset(
+    {8, 9, 35, 49, 56, 34, 52, 43, 97, 122, 50, 57, 142, 143, 115, 128, 1128, 1129, 10, 93, 89}
+)
+
+
+def checksum(data: bytes) -> int:
+    return sum(data) & 0xFF
+
+
+class Framer:
+    """Incremental frame finder. `feed(data)` returns complete frames (bytes) and GarbledFrames."""
+
+    __slots__ = ("_rest", "max_body_length")
+
+    def __init__(self, max_body_length: int = MAX_BODY_LENGTH) -> None:
+        self._rest = b""
+        self.max_body_length = max_body_length
+
+    @property
+    def buffered(self) -> int:
+        return len(self._rest)
+
+    def feed(self, data: bytes) -> list[bytes | GarbledFrame]:
+        buf = self._rest + data if self._rest else bytes(data)
+        out: list[bytes | GarbledFrame] = []
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            if not buf.startswith(b"8=", pos):
+                start = _find_begin(buf, pos)
+                if start < 0:
+                    # Keep a short tail: it may be the start of "8=FIX" split across reads.
+                    keep = max(pos, n - 4)
+                    if keep > pos:
+                        out.append(GarbledFrame(buf[pos:keep], "no BeginString"))
+                        pos = keep
+                    break
+                out.append(GarbledFrame(buf[pos:start], "bytes before BeginString"))
+                pos = start
+            soh1 = buf.find(SOH, pos)
+            if soh1 < 0:
+                if n - pos > 32:
+                    pos = _skip(buf, pos, out, "BeginString too long")
+                    continue
+                break
+            if n < soh1 + 3:
+                break
+            if buf[soh1 + 1:soh1 + 3] != b"9=":
+                pos = _skip(buf, pos, out, "BodyLength(9) is not the second field")
+                continue
+            soh2 = buf.find(SOH, soh1 + 3)
+            if soh2 < 0:
+                if n - soh1 > 12:
+                    pos = _skip(buf, pos, out, "BodyLength(9) too long")
+                    continue
+                break
+            length_text = buf[soh1 + 3:soh2]
+            if not length_text.isdigit() or int(length_text) > self.max_body_length:
+                pos = _skip(buf, pos, out, "BodyLength(9) invalid")
+                continue
+            trailer = soh2 + 1 + int(length_text)
+            end = trailer + 7  # "10=NNN\x01"
+            # A declared length running past the start of the next message is wrong: resync now
+            # instead of swallowing the messages that follow.
+            nxt = buf.find(b"\x018=FIX", soh2, min(trailer, n))
+            if nxt >= 0:
+                out.append(GarbledFrame(buf[pos:nxt + 1], "BodyLength(9) does not match the message"))
+                pos = nxt + 1
+                continue
+            if n < end:
+                break
+            if buf[trailer:trailer + 3] != b"10=":
+                pos = _skip(buf, pos, out, "BodyLength(9) does not match the message")
+                continue
+            if buf[end - 1] != 1:
+                pos = _skip(buf, pos, out, "CheckSum(10) is not three digits")
+                continue
+            declared = buf[trailer + 3:end - 1]
+            if not declared.isdigit() or int(declared) != checksum(buf[pos:trailer]):
+                out.append(GarbledFrame(buf[pos:end], "CheckSum(10) mismatch"))
+                pos = end
+                continue
+            out.append(buf[pos:end])
+            pos = end
+        self._rest = buf[pos:]
+        return out
+
+
+def _find_begin(buf: bytes, pos: int) -> int:
+    """Next "8=FIX" that starts a field (at pos or right after an SOH)."""
+    i = buf.find(b"8=FIX", pos)
+    # "58=FIX..." inside a body is not a start; "8=FIXT.1.1<SOH>9=" is one wherever it stands.
+    while i > pos and buf[i - 1] != 1 and not buf.startswith(b"8=FIXT.1.1\x019=", i):
+        i = buf.find(b"8=FIX", i + 1)
+    if i < 0:
+        # A partial "8=FI" at the very end may complete on the next read.
+        for cut in (b"8=FI", b"8=F", b"8=", b"8"):
+            j = len(buf) - len(cut)
+            if j >= pos and buf.endswith(cut) and (j == pos or buf[j - 1] == 1):
+                return j if j > pos else -1
+    return i
+
+
+def _skip(buf: bytes, pos: int, out: list, reason: str) -> int:
+    nxt = _find_begin(buf, pos + 1)
+    stop = nxt if nxt > pos else len(buf)
+    out.append(GarbledFrame(buf[pos:stop], reason))
+    return stop
+
+
+def parse(frame: bytes) -> FixMessage:
+    """Parse one frame (as returned by Framer) into a FixMessage. Never raises."""
+    s = frame.decode("latin-1")
+    if "\x0195=" in s or "\x0193=" in s:
+        return _parse_slow(s)
+    try:
+        return FixMessage([(int(t), v) for t, _, v in (f.partition("=") for f in s.split("\x01")[:-1])])
+    except ValueError:
+        return _parse_slow(s)
+
+
+def _parse_slow(s: str) -> FixMessage:
+    """Lenient parse: data fields read by length, non-numeric tags kept as tag 0."""
+    pairs: list[tuple[int, str]] = []
+    i, n = 0, len(s)
+    data_len: tuple[int, int] | None = None  # (data tag, length) announced by a Length field
+    while i < n:
+        eq = s.find("=", i)
+        soh = s.find("\x01", i)
+        if soh < 0:
+            soh = n
+        if eq < 0 or eq > soh:
+            pairs.append((0, s[i:soh]))
+            i = soh + 1
+            continue
+        tag_text = s[i:eq]
+        tag = int(tag_text) if tag_text.isdigit() else 0
+        if data_len is not None and tag == data_len[0]:
+            end = eq + 1 + data_len[1]
+            if end <= n and s[end:end + 1] in ("\x01", ""):
+                soh = end
+        data_len = None
+        value = s[eq + 1:soh]
+        pairs.append((tag, value))
+        if tag in _DATA_LENGTH_TAGS and value.isdigit():
+            data_len = (_DATA_LENGTH_TAGS[tag], int(value))
+        i = soh + 1
+    return FixMessage(pairs)
+
+
+def _value_bytes(value: object) -> bytes:
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8")
+    if isinstance(value, bool):
+        return b"Y" if value else b"N"
+    if isinstance(value, int):
+        return b"%d" % value
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f").encode("ascii")
+    raise TypeError(f"cannot encode FIX value of type {type(value).__name__}: {value!r}")
+
+
+def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING) -> bytes:
+    """Encode fields (starting with 35, without 8/9/10) into a complete frame."""
+    body = b"".join([b"%d=%s\x01" % (tag, _value_bytes(value)) for tag, value in fields])
+    head = b"8=%s\x019=%d\x01" % (begin_string.encode("ascii"), len(body))
+    frame = head + body
+    return frame + b"10=%03d\x01" % (sum(frame) & 0xFF)
+
+
+# --- UTCTimestamp (spec 01 §1.1: YYYYMMDD-HH:MM:SS.mmm) -----------------------------------
+
+_fmt_cache: list = [None, ""]  # (whole second, "YYYYMMDD-HH:MM:SS") of the last call
+
+
+def format_utc(now: float) -> str:
+    """Epoch seconds -> FIX UTCTimestamp with milliseconds (truncated, as the SDK does)."""
+    sec = int(now)
+    if _fmt_cache[0] != sec:
+        _fmt_cache[1] = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec))
+        _fmt_cache[0] = sec
+    ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
+    return "%s.%03d" % (_fmt_cache[1], ms if ms < 1000 else 999)
+
+
+_parse_cache: dict[str, int] = {}
+
+
+def parse_utc(text: str) -> float | None:
+    """FIX UTCTimestamp (with or without fraction) -> epoch seconds; None if malformed."""
+    if len(text) < 17 or text[8] != "-" or text[11] != ":" or text[14] != ":":
+        return None
+    head = text[:17]
+    base = _parse_cache.get(head)
+    if base is None:
+        digits = head[0:8] + head[9:11] + head[12:14] + head[15:17]
+        if not (digits.isascii() and digits.isdigit()):
+            return None
+        y, mo, d = int(head[0:4]), int(head[4:6]), int(head[6:8])
+        h, mi, s = int(head[9:11]), int(head[12:14]), int(head[15:17])
+        if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
+            return None
+        if y < 1:
+            return None
+        base = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+        if len(_parse_cache) > 4096:
+            _parse_cache.clear()
+        _parse_cache[head] = base
+    frac = text[17:]
+    if not frac:
+        return float(base)
+    if frac[0] != "." or not (frac[1:].isascii() and frac[1:].isdigit()) or len(frac) > 10:
+        return None
+    return base + int(frac[1:]) / (10 ** (len(frac) - 1))
+
+
+def iter_frames(data: bytes) -> Iterator[bytes]:
+    """Convenience for tests and tools: the valid frames in a complete byte string."""
+    for item in Framer().feed(data):
+        if isinstance(item, bytes):
+            yield item

@@ -1,0 +1,612 @@
+"""One FIX session (FIXT.1.1), sans-IO, for both roles.
+
+Inputs: `receive_data` / `receive_frame` (bytes in), `handle_timer(now)`, and the API calls
+(`start_logon`, `accept_logon`, `refuse_logon`, `send`, `logout`, `connection_lost`).
+Outputs: `data_to_send()` (frames to write) and `drain_events()` (what happened).
+Time is always passed in as `now` (epoch seconds); the next deadline is `get_timer()`.
+
+Peer mistakes become FIX replies (Reject, Logout); `SessionError` is raised only for our
+own misuse. Spec references are to ../shared/spec/01-session.md unless named otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, format_utc, parse, parse_utc
+from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
+from .state import RECEIVES_APP, State, can_transition
+from .store import MemoryStore, MessageStore
+from .validate import validate
+
+__all__ = [
+    "Role", "SessionConfig", "Session", "SessionError",
+    "Event", "LogonRequest", "LoggedOn", "AppMessage", "SessionReject", "Garbled", "Disconnect",
+]
+
+INITIATOR = "initiator"
+ACCEPTOR = "acceptor"
+
+
+class Role:
+    INITIATOR = INITIATOR
+    ACCEPTOR = ACCEPTOR
+
+
+class SessionError(Exception):
+    """Our own misuse of the API (never a peer's mistake)."""
+
+
+# --- events -------------------------------------------------------------------------------
+
+class Event:
+    __slots__ = ()
+
+
+@dataclass(slots=True)
+class LogonRequest(Event):
+    """Acceptor: a structurally valid Logon arrived; call accept_logon or refuse_logon."""
+    message: FixMessage
+
+
+@dataclass(slots=True)
+class LoggedOn(Event):
+    message: FixMessage  # the peer's Logon
+
+
+@dataclass(slots=True)
+class AppMessage(Event):
+    message: FixMessage
+    frame: bytes
+
+
+@dataclass(slots=True)
+class SessionReject(Event):
+    """The peer sent Reject (35=3) for one of our messages."""
+    message: FixMessage
+
+
+@dataclass(slots=True)
+class Garbled(Event):
+    reason: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class Disconnect(Event):
+    """The session is over: flush data_to_send() and close the transport."""
+    reason: str
+    text: str = ""
+
+
+# --- configuration ------------------------------------------------------------------------
+
+Signer = Callable[[str, int, str, str], list[tuple[int, object]]]
+
+
+@dataclass
+class SessionConfig:
+    role: str
+    sender_comp_id: str = ""          # ours; the acceptor may learn it only at logon
+    target_comp_id: str = ""          # the peer's
+    heartbeat_interval: int = 30
+    retransmission: bool = False      # ResendRequest/SequenceReset supported (spec 00 §5)
+    session_name: str = ""            # for texts, e.g. "KalshiNR"
+    sending_time_tolerance: float | None = 30.0  # spec 01 §1.1
+    logon_timeout: float = 10.0
+    logout_timeout: float = 5.0
+    test_request_factor: float = 1.2  # inbound silence before TestRequest, x HeartBtInt
+    dead_factor: float = 2.0          # inbound silence before disconnect (spec 01 §4: ~60 s at 30 s)
+    retention_seconds: float | None = None  # MessageRetentionPeriod (spec 01 §6)
+    validate: bool = True
+    max_queued: int = 100_000         # out-of-order messages held while a gap is resent
+    logon_fields: list[tuple[int, object]] = field(default_factory=list)  # extra Logon tags
+
+
+class Session:
+    def __init__(self, config: SessionConfig, store: MessageStore | None = None, *, now: float = 0.0) -> None:
+        self.config = config
+        self.store: MessageStore = store if store is not None else MemoryStore()
+        self.state = State.CONNECTED
+        self.heartbeat_interval = config.heartbeat_interval
+        self.peer_logon: FixMessage | None = None
+        self._framer = Framer()
+        self._out: list[bytes] = []
+        self._events: list[Event] = []
+        self._created = now
+        self._last_sent = now
+        self._last_received = now
+        self._test_request_id: str | None = None
+        self._test_request_count = 0
+        self._logout_deadline: float | None = None
+        self._queue: dict[int, tuple[FixMessage, bytes] | None] = {}  # held during a gap
+        self._resend_target = 0       # highest seq we asked the peer to resend through
+        self._pending: list[bytes | GarbledFrame] = []  # frames that arrived while LOGON_PENDING
+        self._initiated = False
+
+    # --- outputs ---------------------------------------------------------------------------
+
+    def data_to_send(self) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    def drain_events(self) -> list[Event]:
+        ev, self._events = self._events, []
+        return ev
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is State.ACTIVE
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    # --- timers ----------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        st = self.state
+        if st is State.CLOSED:
+            return None
+        if st in (State.CONNECTED, State.LOGON_PENDING, State.LOGON_SENT):
+            if st is State.CONNECTED and self.config.role == INITIATOR:
+                return None  # nothing to wait for until start_logon
+            return self._created + self.config.logon_timeout
+        hb = self.heartbeat_interval
+        deadlines = [self._last_sent + hb, self._last_received + hb * self.config.dead_factor]
+        if self._test_request_id is None:
+            deadlines.append(self._last_received + hb * self.config.test_request_factor)
+        if self._logout_deadline is not None:
+            deadlines.append(self._logout_deadline)
+        return min(deadlines)
+
+    def handle_timer(self, now: float) -> None:
+        st = self.state
+        if st is State.CLOSED:
+            return
+        if st in (State.CONNECTED, State.LOGON_PENDING, State.LOGON_SENT):
+            if (st is not State.CONNECTED or self.config.role == ACCEPTOR) and \
+                    now >= self._created + self.config.logon_timeout:
+                self._close("logon_timeout", f"No Logon completed within {self.config.logon_timeout:g} s")
+            return
+        if self._logout_deadline is not None and now >= self._logout_deadline:
+            self._close("logout_timeout", "Peer did not answer Logout")
+            return
+        hb = self.heartbeat_interval
+        silence = now - self._last_received
+        if silence >= hb * self.config.dead_factor:
+            # spec 01 §4: a peer silent for ~2 intervals is gone.
+            self._logout_and_close(now, "heartbeat_timeout",
+                                   f"Heartbeat timeout: nothing received for {silence:.1f} s (HeartBtInt={hb})")
+            return
+        if self._test_request_id is None and silence >= hb * self.config.test_request_factor:
+            self._test_request_count += 1
+            self._test_request_id = f"TEST{self._test_request_count}"
+            self._send_admin("1", [(112, self._test_request_id)], now)
+        if now - self._last_sent >= hb:
+            self._send_admin("0", [], now)
+
+    # --- initiator API ---------------------------------------------------------------------
+
+    def start_logon(self, now: float, *, reset: bool, signer: Signer | None = None) -> None:
+        """Send our Logon (spec 01 §2). `reset` sends ResetSeqNumFlag=Y and restarts both sides at 1."""
+        if self.config.role != INITIATOR or self._initiated:
+            raise SessionError("start_logon is for a new initiator session")
+        self._initiated = True
+        self._created = now
+        if reset:
+            self.store.reset()
+        seq = self.store.next_sender_seq
+        sending_time = format_utc(now)
+        body: list[tuple[int, object]] = [(98, 0), (108, self.heartbeat_interval)]
+        if signer is not None:
+            body += signer(sending_time, seq, self.config.sender_comp_id, self.config.target_comp_id)
+        if reset:
+            body.append((141, "Y"))
+        body.append((1137, "9"))
+        body += self.config.logon_fields
+        self._transition(State.LOGON_SENT)
+        self._emit("A", body, now, sending_time=sending_time)
+
+    # --- acceptor API ----------------------------------------------------------------------
+
+    def accept_logon(self, now: float, *, store: MessageStore | None = None, sender_comp_id: str | None = None,
+                     heartbeat_interval: int | None = None, reply_fields: Iterable[tuple[int, object]] = ()) -> None:
+        """Answer the pending Logon with ours and go ACTIVE (spec 01 §2.4)."""
+        if self.state is not State.LOGON_PENDING or self.peer_logon is None:
+            raise SessionError("accept_logon without a pending Logon")
+        logon = self.peer_logon
+        if store is not None:
+            self.store = store
+        if sender_comp_id is not None:
+            self.config.sender_comp_id = sender_comp_id
+        self.config.target_comp_id = logon.get(49) or ""
+        self.heartbeat_interval = heartbeat_interval or int(logon.get(108) or self.heartbeat_interval)
+        reset = logon.get(141) == "Y"
+        if reset:
+            self.store.reset()
+        seq = int(logon[34])
+        expected = self.store.next_target_seq
+        if seq < expected:
+            self._logout_and_close(now, "seq_too_low",
+                                   f"MsgSeqNum too low, expecting {expected} but received {seq}")
+            return
+        body: list[tuple[int, object]] = [(98, 0), (108, self.heartbeat_interval)]
+        if reset:
+            body.append((141, "Y"))
+        body.append((1137, "9"))
+        body.extend(reply_fields)
+        self._transition(State.ACTIVE)
+        self._emit("A", body, now)
+        self._last_received = now
+        self._events.append(LoggedOn(logon))
+        self._after_logon_seq(seq, expected, now)
+        pending, self._pending = self._pending, []
+        for item in pending:
+            self.receive_frame(item, now)
+
+    def refuse_logon(self, now: float, text: str, *, reject_reason: int | None = None,
+                     ref_tag: int | None = None) -> None:
+        """Logout with Text, then close; optionally a Reject first (clock skew: 373=10, spec 01 §11)."""
+        logon = self.peer_logon
+        if logon is not None:
+            # Answer with the CompIDs the client used, so its engine recognises the reply.
+            if not self.config.sender_comp_id:
+                self.config.sender_comp_id = logon.get(56) or ""
+            self.config.target_comp_id = logon.get(49) or ""
+        if reject_reason is not None and logon is not None:
+            self._send_reject(logon, reject_reason, text, now, ref_tag=ref_tag)
+        self._logout_and_close(now, "logon_refused", text)
+
+    # --- both roles ------------------------------------------------------------------------
+
+    def send(self, msg_type: str, body: Iterable[tuple[int, object]], now: float) -> int:
+        """Send an application message; returns its MsgSeqNum. Stored for resend."""
+        if self.state not in (State.ACTIVE, State.LOGOUT_SENT):
+            raise SessionError(f"cannot send {msg_type} in state {self.state.value}")
+        return self._emit(msg_type, body, now)
+
+    def logout(self, now: float, text: str = "") -> None:
+        """Start the Logout handshake (spec 01 §7)."""
+        if self.state is State.ACTIVE:
+            self._emit("5", [(58, text)] if text else [], now)
+            self._transition(State.LOGOUT_SENT)
+            self._logout_deadline = now + self.config.logout_timeout
+        elif self.state is not State.CLOSED and self.state is not State.LOGOUT_SENT:
+            self._logout_and_close(now, "logout", text or "Logout")
+
+    def connection_lost(self, now: float) -> None:
+        if self.state is not State.CLOSED:
+            self._close("connection_lost", "Transport closed")
+
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Frame and process bytes; returns (and drains) the resulting events."""
+        for item in self._framer.feed(data):
+            self.receive_frame(item, now)
+        return self.drain_events()
+
+    def receive_frame(self, item: bytes | GarbledFrame, now: float) -> None:
+        st = self.state
+        if st is State.CLOSED:
+            return
+        if st is State.LOGON_PENDING:
+            self._pending.append(item)
+            return
+        if isinstance(item, GarbledFrame):
+            # Garbled input is ignored and does not consume a sequence number (FIX session rules).
+            self._events.append(Garbled(item.reason, item.data))
+            return
+        self._last_received = now
+        self._test_request_id = None  # any message proves the peer alive
+        self._on_message(parse(item), item, now)
+
+    # --- inbound processing ----------------------------------------------------------------
+
+    def _on_message(self, msg: FixMessage, frame: bytes, now: float) -> None:
+        if msg.get(8) != BEGIN_STRING:
+            self._logout_and_close(now, "protocol", f"Incorrect BeginString {msg.get(8)!r}, expected {BEGIN_STRING}")
+            return
+        msg_type = msg.get(35)
+        seq_text = msg.get(34)
+        if not seq_text or not seq_text.isdigit():
+            # spec 01 §5 rule 2: a missing MsgSeqNum terminates the session.
+            self._logout_and_close(now, "protocol", "MsgSeqNum(34) missing or not a number")
+            return
+        seq = int(seq_text)
+        st = self.state
+        if st is State.CONNECTED:
+            if self.config.role == INITIATOR:
+                self._logout_and_close(now, "protocol", f"Received 35={msg_type} before our Logon was sent")
+            else:
+                self._on_first_message(msg, msg_type, now)
+            return
+        if st is State.LOGON_SENT:
+            self._on_logon_reply(msg, msg_type, seq, now)
+            return
+        if msg.get(49) != self.config.target_comp_id or msg.get(56) != self.config.sender_comp_id:
+            self._send_reject(msg, SRR.COMPID_PROBLEM, "CompID problem", now,
+                              ref_tag=49 if msg.get(49) != self.config.target_comp_id else 56)
+            self._logout_and_close(now, "protocol",
+                                   f"CompID problem: expected 49={self.config.target_comp_id} "
+                                   f"56={self.config.sender_comp_id}")
+            return
+        expected = self.store.next_target_seq
+        if msg_type == "4" and msg.get(123) != "Y" and self.config.retransmission:
+            # SequenceReset-Reset ignores its own MsgSeqNum (FIX session rules).
+            self._on_sequence_reset(msg, seq, now, gap_fill=False)
+            return
+        if seq > expected:
+            self._on_gap(msg, frame, seq, expected, now)
+            return
+        if seq < expected:
+            if msg.get(43) == "Y":
+                if msg.get(122) is None:
+                    self._send_reject(msg, SRR.REQUIRED_TAG_MISSING, "OrigSendingTime(122) required with PossDupFlag=Y",
+                                      now, ref_tag=122)
+                return  # a duplicate we already processed
+            self._logout_and_close(now, "seq_too_low", f"MsgSeqNum too low, expecting {expected} but received {seq}")
+            return
+        self._process(msg, frame, seq, now)
+        self._drain_queue(now)
+
+    def _on_first_message(self, msg: FixMessage, msg_type: str | None, now: float) -> None:
+        # Any reply (even a refusal) goes back with the CompIDs the peer used.
+        self.config.sender_comp_id = self.config.sender_comp_id or msg.get(56) or "UNKNOWN"
+        self.config.target_comp_id = msg.get(49) or "UNKNOWN"
+        if msg_type != "A":
+            self._logout_and_close(now, "protocol", f"First message must be Logon (35=A), received 35={msg_type}")
+            return
+        problem = validate(msg) if self.config.validate else None
+        if problem is not None:
+            self._logout_and_close(now, "logon_refused", f"Invalid Logon: {problem.text}")
+            return
+        self.peer_logon = msg
+        self._transition(State.LOGON_PENDING)
+        self._events.append(LogonRequest(msg))
+
+    def _on_logon_reply(self, msg: FixMessage, msg_type: str | None, seq: int, now: float) -> None:
+        if msg_type == "5":
+            self._close("logon_refused", msg.get(58) or "Logon refused")
+            return
+        if msg_type != "A":
+            self._logout_and_close(now, "protocol", f"Expected Logon reply, received 35={msg_type}")
+            return
+        if msg.get(141) == "Y":
+            self.store.next_target_seq = 1
+        expected = self.store.next_target_seq
+        if seq < expected:
+            self._logout_and_close(now, "seq_too_low", f"MsgSeqNum too low, expecting {expected} but received {seq}")
+            return
+        if seq > expected and not self.config.retransmission:
+            self._logout_and_close(now, "seq_gap", self._gap_text(expected, seq))
+            return
+        self.peer_logon = msg
+        hb = msg.get(108)
+        if hb and hb.isdigit() and int(hb) > 0:
+            self.heartbeat_interval = int(hb)
+        self._transition(State.ACTIVE)
+        self._events.append(LoggedOn(msg))
+        self._after_logon_seq(seq, expected, now)
+
+    def _after_logon_seq(self, seq: int, expected: int, now: float) -> None:
+        if seq == expected:
+            self.store.next_target_seq = seq + 1
+        elif self.config.retransmission:
+            self._queue[seq] = None  # the Logon itself, already handled
+            self._request_resend(expected, seq, now)
+        else:
+            self._logout_and_close(now, "seq_gap", self._gap_text(expected, seq))
+
+    def _gap_text(self, expected: int, seq: int) -> str:
+        name = self.config.session_name or "this session"
+        return (f"MsgSeqNum too high, expecting {expected} but received {seq}; {name} has no "
+                f"retransmission: reconnect with ResetSeqNumFlag=Y")
+
+    def _on_gap(self, msg: FixMessage, frame: bytes, seq: int, expected: int, now: float) -> None:
+        """spec 01 §5 rule 4: recoverable by ResendRequest only on retransmission sessions."""
+        msg_type = msg.get(35)
+        if msg_type == "5":
+            self._process(msg, frame, seq, now, count=False)
+            return
+        if not self.config.retransmission:
+            self._logout_and_close(now, "seq_gap", self._gap_text(expected, seq))
+            return
+        if len(self._queue) >= self.config.max_queued:
+            self._logout_and_close(now, "protocol", "Too many messages queued while waiting for a resend")
+            return
+        if msg_type == "2":
+            # Answer the peer's ResendRequest at once, even while we wait for ours (standard FIX).
+            self._process(msg, frame, seq, now, count=False)
+            self._queue[seq] = None
+        else:
+            self._queue[seq] = (msg, frame)
+        if seq > self._resend_target:
+            self._request_resend(expected, seq, now)
+
+    def _request_resend(self, begin: int, seen: int, now: float) -> None:
+        if self._resend_target >= begin:
+            self._resend_target = max(self._resend_target, seen)
+            return  # one ResendRequest outstanding; EndSeqNo=0 already covers the rest
+        self._resend_target = seen
+        self._send_admin("2", [(7, begin), (16, 0)], now)
+
+    def _drain_queue(self, now: float) -> None:
+        queue = self._queue
+        while queue and self.state in RECEIVES_APP:
+            expected = self.store.next_target_seq
+            if expected not in queue:
+                if min(queue) < expected:  # superseded by a gap fill
+                    for s in [s for s in queue if s < expected]:
+                        del queue[s]
+                    continue
+                break
+            item = queue.pop(expected)
+            if item is None:
+                self.store.next_target_seq = expected + 1
+            else:
+                self._process(item[0], item[1], expected, now)
+        if not queue and self.store.next_target_seq > self._resend_target:
+            self._resend_target = 0
+
+    def _process(self, msg: FixMessage, frame: bytes, seq: int, now: float, count: bool = True) -> None:
+        """A message in sequence: validate, consume its number, dispatch by type."""
+        msg_type = msg.get(35) or ""
+        if count:
+            self.store.next_target_seq = seq + 1
+        if self.config.validate:
+            problem = validate(msg)
+            if problem is not None:
+                self._send_reject(msg, problem.reason, problem.text, now, ref_tag=problem.ref_tag)
+                return
+        tolerance = self.config.sending_time_tolerance
+        if tolerance is not None:
+            sent = parse_utc(msg.get(52) or "")
+            if sent is None or abs(now - sent) > tolerance:
+                self._send_reject(msg, SRR.SENDINGTIME_ACCURACY_PROBLEM,
+                                  f"SendingTime accuracy problem: more than {tolerance:g} s from server time",
+                                  now, ref_tag=52)
+                return
+        if msg_type not in ADMIN_MSG_TYPES:
+            if self.state in RECEIVES_APP:
+                self._events.append(AppMessage(msg, frame))
+            return
+        if msg_type == "0":
+            pass  # liveness is tracked on every inbound frame
+        elif msg_type == "1":
+            self._send_admin("0", [(112, msg.get(112) or "")], now)
+        elif msg_type == "2":
+            self._on_resend_request(msg, now)
+        elif msg_type == "3":
+            self._events.append(SessionReject(msg))
+        elif msg_type == "4":
+            self._on_sequence_reset(msg, seq, now, gap_fill=True)
+        elif msg_type == "5":
+            self._on_logout(msg, now)
+        elif msg_type == "A":
+            self._send_reject(msg, SRR.OTHER, "Logon received on a session that is already logged on", now)
+
+    def _on_logout(self, msg: FixMessage, now: float) -> None:
+        text = msg.get(58) or ""
+        if self.state is State.LOGOUT_SENT:
+            self._close("logout", text)
+        else:
+            self._emit("5", [], now)
+            self._close("peer_logout", text)
+
+    def _on_sequence_reset(self, msg: FixMessage, seq: int, now: float, *, gap_fill: bool) -> None:
+        if not self.config.retransmission:
+            self._send_reject(msg, SRR.INVALID_MSGTYPE, self._no_retransmission("SequenceReset(35=4)"), now, ref_tag=35)
+            return
+        new_text = msg.get(36) or ""
+        if not new_text.isdigit():
+            self._send_reject(msg, SRR.REQUIRED_TAG_MISSING if not new_text else SRR.INCORRECT_DATA_FORMAT,
+                              "NewSeqNo(36) missing or not a number", now, ref_tag=36)
+            return
+        new = int(new_text)
+        current = self.store.next_target_seq
+        if new < current:
+            self._send_reject(msg, SRR.VALUE_IS_INCORRECT,
+                              f"NewSeqNo(36)={new} would lower the expected MsgSeqNum {current}", now, ref_tag=36)
+            return
+        self.store.next_target_seq = new
+        if not gap_fill:
+            self._queue = {s: v for s, v in self._queue.items() if s >= new}
+            self._drain_queue(now)
+
+    def _no_retransmission(self, what: str) -> str:
+        name = self.config.session_name or "this session"
+        return f"{what} is not supported on {name}: no retransmission; reconnect with ResetSeqNumFlag=Y"
+
+    def _on_resend_request(self, msg: FixMessage, now: float) -> None:
+        """spec 01 §6: replay stored application messages with PossDup, gap-fill the rest."""
+        if not self.config.retransmission:
+            self._send_reject(msg, SRR.INVALID_MSGTYPE, self._no_retransmission("ResendRequest(35=2)"), now, ref_tag=35)
+            return
+        begin, end = int(msg.get(7) or 0), int(msg.get(16) or 0)
+        last_sent = self.store.next_sender_seq - 1
+        if end == 0 or end > last_sent:
+            end = last_sent
+        if begin < 1 or begin > last_sent:
+            self._send_reject(msg, SRR.VALUE_IS_INCORRECT,
+                              f"BeginSeqNo(7)={begin} is outside the sent range 1..{last_sent}", now, ref_tag=7)
+            return
+        if begin > end:
+            self._send_reject(msg, SRR.VALUE_IS_INCORRECT, f"BeginSeqNo(7)={begin} is after EndSeqNo(16)={end}",
+                              now, ref_tag=16)
+            return
+        if self.config.retention_seconds is not None:
+            self.store.prune(now - self.config.retention_seconds)
+        if begin <= self.store.pruned_through:
+            hours = (self.config.retention_seconds or 0) / 3600
+            self._send_reject(msg, SRR.VALUE_IS_INCORRECT,
+                              f"BeginSeqNo(7)={begin} is older than the MessageRetentionPeriod ({hours:g} h)",
+                              now, ref_tag=7)
+            return
+        next_seq = begin
+        for seq, _sent_at, frame in self.store.fetch(begin, end):
+            if seq > next_seq:
+                self._gap_fill(next_seq, seq, now)
+            self._resend(parse(frame), now)
+            next_seq = seq + 1
+        if next_seq <= end:
+            self._gap_fill(next_seq, end + 1, now)
+
+    def _gap_fill(self, seq: int, new_seq: int, now: float) -> None:
+        stamp = format_utc(now)
+        self._write(encode([(35, "4"), (49, self.config.sender_comp_id), (56, self.config.target_comp_id),
+                            (34, seq), (43, "Y"), (52, stamp), (122, stamp), (123, "Y"), (36, new_seq)]), now)
+
+    def _resend(self, original: FixMessage, now: float) -> None:
+        header = [(35, original.get(35)), (49, original.get(49)), (56, original.get(56)), (34, original.get(34)),
+                  (43, "Y"), (52, format_utc(now)), (122, original.get(52))]
+        self._write(encode(header + original.body()), now)
+
+    # --- outbound helpers ------------------------------------------------------------------
+
+    def _emit(self, msg_type: str, body: Iterable[tuple[int, object]], now: float, *,
+              sending_time: str | None = None) -> int:
+        store = self.store
+        seq = store.next_sender_seq
+        store.next_sender_seq = seq + 1
+        fields: list[tuple[int, object]] = [(35, msg_type), (49, self.config.sender_comp_id),
+                                            (56, self.config.target_comp_id), (34, seq),
+                                            (52, sending_time or format_utc(now))]
+        fields.extend(body)
+        frame = encode(fields)
+        if msg_type not in ADMIN_MSG_TYPES and self.config.retransmission:
+            store.save(seq, now, frame)
+        self._write(frame, now)
+        return seq
+
+    def _send_admin(self, msg_type: str, body: list[tuple[int, object]], now: float) -> None:
+        self._emit(msg_type, body, now)
+
+    def _write(self, frame: bytes, now: float) -> None:
+        self._out.append(frame)
+        self._last_sent = now
+
+    def _send_reject(self, msg: FixMessage, reason: int, text: str, now: float, *, ref_tag: int | None = None) -> None:
+        """Reject (35=3), spec 09 §1; the rejected message keeps its sequence number consumed."""
+        body: list[tuple[int, object]] = [(45, msg.get(34) or "0")]
+        if ref_tag is not None:
+            body.append((371, ref_tag))
+        mt = msg.get(35)
+        if mt:
+            body.append((372, mt))
+        body += [(373, reason), (58, text)]
+        self._emit("3", body, now)
+
+    def _logout_and_close(self, now: float, reason: str, text: str) -> None:
+        self._emit("5", [(58, text)], now)
+        self._close(reason, text)
+
+    def _close(self, reason: str, text: str) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self._events.append(Disconnect(reason, text))
+
+    def _transition(self, dst: State) -> None:
+        if not can_transition(self.state, dst):
+            raise SessionError(f"illegal transition {self.state.value} -> {dst.value}")
+        self.state = dst

@@ -1,0 +1,1 @@
+"""kalshi-fixsim: the simulated Kalshi FIX exchange."""

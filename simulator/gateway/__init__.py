@@ -1,0 +1,59 @@
+"""Application-message routing per session type (DESIGN.md §2: one module per session type).
+
+The session layer has already validated the message. Here a MsgType is checked against the
+session it arrived on (spec 00 §4); handlers for each session type register themselves in
+HANDLERS as later work lands. Until then a known, allowed message gets a
+BusinessMessageReject saying the simulator does not handle it yet.
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from fixproto.codec import FixMessage
+from fixproto.fields import MSG_TYPE_NAMES, BusinessRejectReason as BRR
+from fixproto.kalshi import APP_MESSAGES_IN
+
+__all__ = ["Connection", "route", "business_reject", "HANDLERS"]
+
+# Fields that identify the business object a BMR refers to (spec 09 §2, tag 379).
+_REF_ID_TAGS = (11, 131, 117, 20130, 21001, 262)
+
+
+class Connection(Protocol):
+    product: str
+    session_code: str
+    comp_id: str
+
+    def send(self, msg_type: str, body: list[tuple[int, object]]) -> int: ...
+
+
+Handler = Callable[[Connection, FixMessage], None]
+HANDLERS: dict[tuple[str, str], Handler] = {}  # (session code, MsgType) -> handler
+
+
+def business_reject(conn: Connection, msg: FixMessage, reason: int, text: str) -> None:
+    """BusinessMessageReject (35=j) with RefSeqNum and RefMsgType (spec 09 §2)."""
+    body: list[tuple[int, object]] = [(45, msg.get(34) or "0"), (372, msg.get(35) or "")]
+    for tag in _REF_ID_TAGS:
+        ref = msg.get(tag)
+        if ref:
+            body.append((379, ref))
+            break
+    body += [(380, reason), (58, text)]
+    conn.send("j", body)
+
+
+def route(conn: Connection, msg: FixMessage) -> None:
+    msg_type = msg.get(35) or ""
+    name = f"{MSG_TYPE_NAMES.get(msg_type, 'message')}(35={msg_type})"
+    if msg_type not in APP_MESSAGES_IN[(conn.product, conn.session_code)]:
+        # spec 01 §11: a known MsgType not offered on this session.
+        business_reject(conn, msg, BRR.UNSUPPORTED_MESSAGE_TYPE,
+                        f"Unsupported Message Type: {name} is not accepted on {conn.comp_id} ({conn.product})")
+        return
+    handler = HANDLERS.get((conn.session_code, msg_type))
+    if handler is None:
+        business_reject(conn, msg, BRR.APPLICATION_NOT_AVAILABLE,
+                        f"Application not available: kalshi-fixsim does not handle {name} yet")
+        return
+    handler(conn, msg)

@@ -1,0 +1,234 @@
+"""TLS listeners for every (product, session type), one GatewayConnection per client.
+
+Data flow (DESIGN.md §2): socket -> SessionDriver -> Session -> events -> GatewayConnection
+-> auth (Logon) or gateway.route (application messages) -> Session.send -> driver writes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from fixproto.kalshi import SessionType, session_types
+from fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
+from fixproto.store import MemoryStore, MessageStore, SqliteStore
+
+from . import gateway
+from .auth import Authenticator, LogonDecision
+from .certs import CertPaths, server_ssl_context
+from .config import SimConfig
+
+__all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry"]
+
+log = logging.getLogger("kalshi_fixsim")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    product: str
+    session: str
+    comp_id: str
+    host: str
+    port: int
+    tls: bool
+
+
+class StoreRegistry:
+    """Per-(product, session, API key) stores, so RT/PT sequence state survives reconnects."""
+
+    def __init__(self, spec: str) -> None:
+        self._db = None if spec == "memory" else SqliteStore.open_db(spec)
+        self._stores: dict[str, MessageStore] = {}
+
+    def get(self, product: str, code: str, api_key: str) -> MessageStore:
+        key = f"{product}/{code}/{api_key}"
+        store = self._stores.get(key)
+        if store is None:
+            store = MemoryStore() if self._db is None else SqliteStore(self._db, key)
+            self._stores[key] = store
+        return store
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.flush()
+        if self._db is not None:
+            self._db.close()
+
+
+class GatewayConnection:
+    """One client connection: turns session events into auth decisions and gateway calls."""
+
+    def __init__(self, sim: "Simulator", product: str, st: SessionType) -> None:
+        self.sim = sim
+        self.product = product
+        self.session_type = st
+        self.session_code = st.code
+        self.comp_id = st.comp_id
+        self.decision: LogonDecision | None = None
+        self.driver: SessionDriver | None = None
+
+    @property
+    def api_key(self) -> str | None:
+        return self.decision.account.api_key if self.decision and self.decision.account else None
+
+    def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
+        assert self.driver is not None
+        return self.driver.send(msg_type, body)
+
+    def on_event(self, driver: SessionDriver, event: Event) -> None:
+        if isinstance(event, AppMessage):
+            gateway.route(self, event.message)
+        elif isinstance(event, LogonRequest):
+            self._on_logon(driver, event)
+        elif isinstance(event, LoggedOn):
+            self.sim.connections.add(self)
+            log.info("logon %s %s key=%s", self.product, self.comp_id, self.api_key)
+        elif isinstance(event, Disconnect):
+            self.sim.connections.discard(self)
+            if self.decision is not None:
+                self.sim.auth.release(self.decision.slot, self)
+            log.info("disconnect %s %s key=%s: %s %s", self.product, self.comp_id, self.api_key,
+                     event.reason, event.text)
+
+    def _on_logon(self, driver: SessionDriver, event: LogonRequest) -> None:
+        session = driver.session
+        now = driver.clock.now()
+        decision = self.sim.auth.check(self.product, self.session_type, event.message, now, owner=self)
+        if not decision.ok:
+            log.info("logon refused on %s %s: %s", self.product, self.comp_id, decision.text)
+            session.refuse_logon(now, decision.text, reject_reason=decision.reject_reason, ref_tag=decision.ref_tag)
+            return
+        self.decision = decision
+        assert decision.account is not None
+        store: MessageStore = MemoryStore()
+        if self.session_type.retransmission:
+            store = self.sim.stores.get(self.product, self.session_code, decision.account.api_key)
+            session.config.retention_seconds = decision.options.retention_hours() * 3600.0
+        session.accept_logon(now, store=store, heartbeat_interval=decision.heartbeat)
+
+
+class Simulator:
+    """Every endpoint of both products in one process (DESIGN.md §1)."""
+
+    def __init__(self, config: SimConfig, *, clock: Clock | None = None,
+                 interceptor_factory: Callable[[str, str], Interceptor | None] | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.auth = Authenticator(config.accounts, config.session)
+        self.stores = StoreRegistry(config.store)
+        self.interceptor_factory = interceptor_factory
+        self.connections: set[GatewayConnection] = set()
+        self.endpoints: dict[tuple[str, str], Endpoint] = {}
+        self._servers: list[asyncio.base_events.Server] = []
+        self._drivers: set[SessionDriver] = set()
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        tls = self.config.tls
+        if not tls.enabled:
+            if self.config.host not in _LOOPBACK:
+                raise ValueError("plaintext listeners are allowed only on loopback (DESIGN.md §1)")
+            return None
+        return server_ssl_context(CertPaths(ca=tls.ca, ca_key=None, cert=tls.cert, key=tls.key))
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ctx = self._ssl_context()
+        for product, pconf in self.config.products.items():
+            if not pconf.enabled:
+                continue
+            for st in session_types(product):
+                port = pconf.ports.get(st.code)
+                if port is None:
+                    continue
+                server = await loop.create_server(
+                    lambda p=product, s=st: self._new_driver(p, s), self.config.host, port, ssl=ctx)
+                bound = server.sockets[0].getsockname()[1]
+                self._servers.append(server)
+                self.endpoints[(product, st.code)] = Endpoint(product, st.code, st.comp_id, self.config.host,
+                                                              bound, ctx is not None)
+        log.info("serving %d endpoints", len(self.endpoints))
+
+    def _new_driver(self, product: str, st: SessionType) -> SessionDriver:
+        settings = self.config.session
+        server_comp_id = st.comp_id if settings.server_comp_id == "echo" else settings.server_comp_id
+        session = Session(SessionConfig(
+            role=ACCEPTOR, sender_comp_id=server_comp_id, retransmission=st.retransmission,
+            session_name=st.comp_id, sending_time_tolerance=settings.sending_time_tolerance,
+            logon_timeout=settings.logon_timeout), now=self.clock.now())
+        conn = GatewayConnection(self, product, st)
+        interceptor = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
+        driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=interceptor)
+        conn.driver = driver
+        self._drivers.add(driver)
+        driver.closed.add_done_callback(lambda _f: self._drivers.discard(driver))
+        return driver
+
+    def endpoint(self, product: str, session: str) -> Endpoint:
+        return self.endpoints[(product, session.upper())]
+
+    def endpoint_table(self) -> str:
+        rows = [("product", "session", "TargetCompID", "address", "TLS")]
+        rows += [(e.product, e.session, e.comp_id, f"{e.host}:{e.port}", "yes" if e.tls else "no")
+                 for e in self.endpoints.values()]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        for server in self._servers:
+            server.close()
+        for driver in list(self._drivers):
+            if driver.session.is_active:
+                driver.logout("Simulator shutting down")
+            else:
+                driver.abort()
+        pending = [d.closed for d in self._drivers if not d.closed.done()]
+        if pending:
+            done, not_done = await asyncio.wait(pending, timeout=timeout)
+            for driver in list(self._drivers):
+                driver.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        self.stores.close()
+
+
+class SimulatorThread:
+    """A Simulator on its own event loop in a background thread (pytest plugin, embedding)."""
+
+    def __init__(self, config: SimConfig, **kwargs) -> None:
+        self.config = config
+        self.kwargs = kwargs
+        self.loop = asyncio.new_event_loop()
+        self.sim: Simulator | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, name="kalshi-fixsim", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> Simulator:
+        self._thread.start()
+
+        async def _start() -> Simulator:
+            sim = Simulator(self.config, **self.kwargs)
+            await sim.start()
+            return sim
+
+        self.sim = asyncio.run_coroutine_threadsafe(_start(), self.loop).result(timeout)
+        return self.sim
+
+    def call(self, fn: Callable, *args, timeout: float = 10.0):
+        """Run fn(*args) on the simulator's loop and return its result."""
+        async def _call():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(_call(), self.loop).result(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.sim is not None:
+            asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+        self.loop.close()
