@@ -42,8 +42,10 @@ class SessionDriver(asyncio.BufferedProtocol):
     """asyncio protocol for one connection. `handler(driver, event)` is called for each event."""
 
     def __init__(self, session: Session, handler: Handler, *, clock: Clock | None = None,
-                 interceptor: Interceptor | None = None) -> None:
+                 interceptor: Interceptor | None = None,
+                 on_connection_made: Callable[["SessionDriver"], None] | None = None) -> None:
         self.session = session
+        self.on_connection_made = on_connection_made
         self.handler = handler
         self.clock: Clock = clock or SystemClock()
         self.interceptor = interceptor
@@ -60,6 +62,8 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.on_connection_made is not None:
+            self.on_connection_made(self)  # after a TLS handshake that succeeded
         self.pump()
 
     def get_buffer(self, sizehint: int) -> memoryview:

@@ -162,11 +162,15 @@ class Simulator:
             logon_timeout=settings.logon_timeout), now=self.clock.now())
         conn = GatewayConnection(self, product, st)
         interceptor = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
-        driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=interceptor)
+        driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=interceptor,
+                               on_connection_made=self._track)
         conn.driver = driver
+        return driver
+
+    def _track(self, driver: SessionDriver) -> None:
+        # Tracked only once connected: a failed TLS handshake never reaches the protocol.
         self._drivers.add(driver)
         driver.closed.add_done_callback(lambda _f: self._drivers.discard(driver))
-        return driver
 
     def endpoint(self, product: str, session: str) -> Endpoint:
         return self.endpoints[(product, session.upper())]
@@ -190,7 +194,7 @@ class Simulator:
                 driver.abort()
         pending = [d.closed for d in self._drivers if not d.closed.done()]
         if pending:
-            done, not_done = await asyncio.wait(pending, timeout=timeout)
+            await asyncio.wait(pending, timeout=timeout)
             for driver in list(self._drivers):
                 driver.abort()
         for server in self._servers:

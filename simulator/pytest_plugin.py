@@ -1,0 +1,113 @@
+"""pytest plugin (entry point `pytest11`): a simulator on port 0, in-process, for tests.
+
+    def test_my_client_logs_on(fix_exchange):
+        ep = fix_exchange.endpoints.prediction.NR        # host, port, comp_id
+        alice = fix_exchange.accounts["alice"]           # api_key, private_key_path
+        ... connect with your client, trusting fix_exchange.ca_file ...
+
+The simulator runs on its own event loop in a background thread, so tests may be plain
+functions that drive any client (sync or async). `fix_exchange.client(...)` builds the
+reference client for an account and endpoint. Certificates and keys are made once per
+test run. This module and the CLI are the only glue allowed to import both the simulator
+and the client (DESIGN.md §2).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from .certs import make_dev_certs
+from .config import AccountConfig, SimConfig, TlsConfig, default_config
+from .keys import new_key_pair
+from .server import Endpoint, Simulator, SimulatorThread
+
+__all__ = ["FixExchange", "TestAccount", "TEST_ACCOUNTS"]
+
+_ALL_SESSIONS = ("NR", "DC", "RT", "PT", "RFQ", "MD")
+# name -> AccountConfig overrides. Several plain accounts because one key = one connection.
+TEST_ACCOUNTS: dict[str, dict] = {
+    "alice": {}, "bob": {}, "carol": {}, "dave": {},
+    "margin_only": {"products": ("margin",)},
+    "restricted": {"subaccount": 3},
+    "readonly": {"read_only": True},
+    "no_rt": {"sessions": ("NR", "DC", "RFQ", "MD")},
+}
+
+
+@dataclass(frozen=True)
+class TestAccount:
+    __test__ = False  # not a test class, despite the name
+    name: str
+    api_key: str
+    private_key_path: Path
+    config: AccountConfig
+
+
+class FixExchange:
+    """A running simulator plus what a client needs to reach it."""
+
+    def __init__(self, runner: SimulatorThread, accounts: dict[str, TestAccount], ca_file: Path) -> None:
+        self.runner = runner
+        self.sim: Simulator = runner.sim  # type: ignore[assignment]
+        self.accounts = accounts
+        self.ca_file = ca_file
+        self.endpoints = SimpleNamespace(**{
+            product: SimpleNamespace(**{code: ep for (p, code), ep in self.sim.endpoints.items() if p == product})
+            for product in {p for p, _ in self.sim.endpoints}})
+
+    def endpoint(self, product: str, session: str) -> Endpoint:
+        return self.sim.endpoint(product, session)
+
+    def client(self, account: str = "alice", product: str = "prediction", session: str = "NR", **kwargs):
+        """The reference FixClient for an account and endpoint (not yet connected)."""
+        from client import FixClient
+
+        ep = self.endpoint(product, session)
+        acct = self.accounts[account]
+        return FixClient(product=product, session=session, host=ep.host, port=ep.port, api_key=acct.api_key,
+                         private_key=acct.private_key_path, ca_file=self.ca_file, **kwargs)
+
+    def call(self, fn, *args):
+        """Run fn(*args) on the simulator's event loop (thread-safe access to its state)."""
+        return self.runner.call(fn, *args)
+
+
+@pytest.fixture(scope="session")
+def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsConfig]:
+    """Dev certificates and the test accounts' keys, made once per test run."""
+    base = tmp_path_factory.mktemp("kalshi-fixsim")
+    certs = make_dev_certs(base / "certs")
+    accounts: dict[str, TestAccount] = {}
+    for name, overrides in TEST_ACCOUNTS.items():
+        pair = new_key_pair(base / "keys", name)
+        fields = dict(name=name, api_key=pair.api_key, public_key_pem=pair.public_key_path.read_bytes(),
+                      products=("prediction", "margin"), sessions=_ALL_SESSIONS, tier="basic",
+                      balance=Decimal("1000.00"), subaccount=None, read_only=False)
+        fields.update(overrides)
+        accounts[name] = TestAccount(name, pair.api_key, pair.private_key_path, AccountConfig(**fields))
+    tls = TlsConfig(enabled=True, cert=certs.cert, key=certs.key, ca=certs.ca)
+    return certs.ca, accounts, tls
+
+
+def make_test_config(accounts: dict[str, TestAccount], tls: TlsConfig, **overrides) -> SimConfig:
+    """Every endpoint on 127.0.0.1 port 0, an in-memory store, the test accounts."""
+    config = dataclasses.replace(default_config().with_ports_zero(), host="127.0.0.1", tls=tls, store="memory",
+                                 accounts=[a.config for a in accounts.values()])
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+@pytest.fixture
+def fix_exchange(fix_material):
+    """A fresh simulator serving every endpoint of both products on port 0."""
+    ca_file, accounts, tls = fix_material
+    runner = SimulatorThread(make_test_config(accounts, tls))
+    runner.start()
+    try:
+        yield FixExchange(runner, accounts, ca_file)
+    finally:
+        runner.stop()
