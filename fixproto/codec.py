@@ -10,7 +10,7 @@ message re-encodes to the exact bytes it came from (drop copy replays rely on it
 from __future__ import annotations
 
 import calendar
-import time
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Iterable, Iterator
 
@@ -275,7 +275,7 @@ def format_utc(now: float) -> str:
     """Epoch seconds -> FIX UTCTimestamp with milliseconds (truncated, as the SDK does)."""
     sec = int(now)
     if _fmt_cache[0] != sec:
-        _fmt_cache[1] = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(sec))
+        _fmt_cache[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y%m%d-%H:%M:%S")
         _fmt_cache[0] = sec
     ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
     return "%s.%03d" % (_fmt_cache[1], ms if ms < 1000 else 999)

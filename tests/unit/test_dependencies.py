@@ -1,0 +1,68 @@
+"""DESIGN.md §2 dependency rules and §3 rule 1 (no I/O below the glue), checked on the source."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IO_MODULES = {"asyncio", "socket", "ssl", "time", "selectors", "threading"}
+# The glue: the only modules allowed to do I/O or to reach across packages.
+IO_GLUE = {"fixproto/aio.py"}
+CROSS_GLUE = {"simulator/pytest_plugin.py", "simulator/cli.py"}
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.mark.parametrize("path", sources("fixproto"), ids=rel)
+def test_fixproto_imports_neither_simulator_nor_client(path):
+    assert not imports(path) & {"simulator", "client"}
+
+
+@pytest.mark.parametrize("path", [p for p in sources("fixproto") if rel(p) not in IO_GLUE], ids=rel)
+def test_protocol_code_does_no_io_and_reads_no_clock(path):
+    assert not imports(path) & IO_MODULES
+
+
+@pytest.mark.parametrize("path", sources("client"), ids=rel)
+def test_client_never_imports_simulator(path):
+    assert "simulator" not in imports(path)
+
+
+@pytest.mark.parametrize("path", [p for p in sources("simulator") if rel(p) not in CROSS_GLUE], ids=rel)
+def test_simulator_never_imports_client_outside_the_glue(path):
+    assert "client" not in imports(path)
+
+
+@pytest.mark.parametrize("path", sources("simulator/engine") if (ROOT / "simulator/engine").exists() else [],
+                         ids=rel)
+def test_engine_is_fix_free_and_does_no_io(path):
+    assert not imports(path) & ({"fixproto"} | IO_MODULES)
+
+
+@pytest.mark.parametrize("path", [p for p in sources("simulator/gateway")] + [ROOT / "simulator/auth.py"], ids=rel)
+def test_gateway_and_auth_do_no_io(path):
+    assert not imports(path) & IO_MODULES
+
+
+@pytest.mark.parametrize("path", sources("fixproto") + sources("simulator") + sources("client"), ids=rel)
+def test_simplefix_is_not_a_runtime_dependency(path):
+    assert "simplefix" not in imports(path)
