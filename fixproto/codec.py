@@ -10,8 +10,11 @@ message re-encodes to the exact bytes it came from (drop copy replays rely on it
 from __future__ import annotations
 
 import calendar
+import re
+import zlib
 from datetime import datetime, timezone
 from decimal import Decimal
+from itertools import repeat
 from typing import Iterable, Iterator
 
 __all__ = [
@@ -97,7 +100,18 @@ _HEADER_OR_TRAILER = frozenset(
 
 
 def checksum(data: bytes) -> int:
-    return sum(data) & 0xFF
+    """Sum of the bytes mod 256 (spec 01 §1.2).
+
+    zlib.adler32's low half is 1 + the byte sum (mod 65521), exact for blocks of up to 256
+    bytes (at most 255 x 256 < 65521): a C loop instead of sum() over a bytes object.
+    """
+    if len(data) <= 256:
+        return ((zlib.adler32(data) & 0xFFFF) - 1) & 0xFF
+    view = memoryview(data)
+    total = 0
+    for i in range(0, len(data), 256):
+        total += (zlib.adler32(view[i:i + 256]) & 0xFFFF) - 1
+    return total & 0xFF
 
 
 class Framer:
@@ -119,18 +133,18 @@ class Framer:
         pos = 0
         n = len(buf)
         while pos < n:
-            if not buf.startswith(b"8=", pos):
+            if not buf.startswith(b"8=FIX", pos):
                 start = _find_begin(buf, pos)
-                if start < 0:
-                    # Keep a short tail: it may be the start of "8=FIX" split across reads.
-                    keep = max(pos, n - 4)
-                    if keep > pos:
-                        out.append(GarbledFrame(buf[pos:keep], "no BeginString"))
-                        pos = keep
-                    break
-                out.append(GarbledFrame(buf[pos:start], "bytes before BeginString"))
-                pos = start
-            soh1 = buf.find(SOH, pos)
+                if start != pos:
+                    stop = start if start >= 0 else n
+                    reason = "bytes before BeginString" if start >= 0 else "no BeginString"
+                    out.append(GarbledFrame(buf[pos:stop], reason))
+                    pos = stop
+                if not buf.startswith(b"8=FIX", pos):
+                    break  # nothing left, or a partial "8=FIX" that may complete on the next read
+            # The caps hold whether or not the SOH has arrived yet, so that the outcome does
+            # not depend on how the bytes were split.
+            soh1 = buf.find(SOH, pos, pos + 33)
             if soh1 < 0:
                 if n - pos > 32:
                     pos = _skip(buf, pos, out, "BeginString too long")
@@ -141,7 +155,7 @@ class Framer:
             if buf[soh1 + 1:soh1 + 3] != b"9=":
                 pos = _skip(buf, pos, out, "BodyLength(9) is not the second field")
                 continue
-            soh2 = buf.find(SOH, soh1 + 3)
+            soh2 = buf.find(SOH, soh1 + 3, soh1 + 13)
             if soh2 < 0:
                 if n - soh1 > 12:
                     pos = _skip(buf, pos, out, "BodyLength(9) too long")
@@ -155,10 +169,10 @@ class Framer:
             end = trailer + 7  # "10=NNN\x01"
             # A declared length running past the start of the next message is wrong: resync now
             # instead of swallowing the messages that follow.
-            nxt = buf.find(b"\x018=FIX", soh2, min(trailer, n))
+            nxt = _find_next_message(buf, soh2 + 1, min(trailer, n))
             if nxt >= 0:
-                out.append(GarbledFrame(buf[pos:nxt + 1], "BodyLength(9) does not match the message"))
-                pos = nxt + 1
+                out.append(GarbledFrame(buf[pos:nxt], "BodyLength(9) does not match the message"))
+                pos = nxt
                 continue
             if n < end:
                 break
@@ -170,8 +184,12 @@ class Framer:
                 continue
             declared = buf[trailer + 3:end - 1]
             if not declared.isdigit() or int(declared) != checksum(buf[pos:trailer]):
-                out.append(GarbledFrame(buf[pos:end], "CheckSum(10) mismatch"))
-                pos = end
+                # A message cut short in its BeginString ("8=FIX8=FIXT.1.1<SOH>9=...") ends
+                # with the next message's trailer: resync on that next message.
+                nxt = _find_next_message(buf, pos + 1, soh2)
+                stop = nxt if nxt >= 0 else end
+                out.append(GarbledFrame(buf[pos:stop], "CheckSum(10) mismatch"))
+                pos = stop
                 continue
             out.append(buf[pos:end])
             pos = end
@@ -180,25 +198,62 @@ class Framer:
 
 
 def _find_begin(buf: bytes, pos: int) -> int:
-    """Next "8=FIX" that starts a field (at pos or right after an SOH)."""
+    """Next "8=FIX" at or after pos, else a partial "8=FIX" at the very end, else -1.
+
+    Any "8=FIX" is a candidate, whatever byte precedes it: once earlier bytes are garbled,
+    the framer cannot tell what preceded them, so a stricter rule would make the outcome
+    depend on where reads were split. A false candidate ("58=FIX" in junk) fails the checks
+    that follow and costs only an extra GarbledFrame.
+    """
     i = buf.find(b"8=FIX", pos)
-    # "58=FIX..." inside a body is not a start; "8=FIXT.1.1<SOH>9=" is one wherever it stands.
-    while i > pos and buf[i - 1] != 1 and not buf.startswith(b"8=FIXT.1.1\x019=", i):
-        i = buf.find(b"8=FIX", i + 1)
     if i < 0:
-        # A partial "8=FI" at the very end may complete on the next read.
-        for cut in (b"8=FI", b"8=F", b"8=", b"8"):
-            j = len(buf) - len(cut)
-            if j >= pos and buf.endswith(cut) and (j == pos or buf[j - 1] == 1):
-                return j if j > pos else -1
+        for cut in (4, 3, 2, 1):  # "8=FI", "8=F", "8=", "8" may complete on the next read
+            j = len(buf) - cut
+            if j >= pos and b"8=FIX".startswith(buf[j:]):
+                return j
     return i
+
+
+_GLUED_BEGIN = re.compile(rb"8=FIX[^\x01=]{0,27}\x019=")
+
+
+def _find_next_message(buf: bytes, lo: int, hi: int) -> int:
+    """Start of a message inside buf[lo:hi], which a valid frame never holds outside data fields.
+
+    "8=FIX" right after an SOH, or "8=FIX...<SOH>9=" after anything (a message cut short
+    leaves no SOH before the next one); "58=FIX.4.4" in a Text field is neither.
+    """
+    i = buf.find(b"8=FIX", lo, hi)
+    while i >= 0:
+        if buf[i - 1] == 1 or _GLUED_BEGIN.match(buf, i, hi):
+            return i
+        i = buf.find(b"8=FIX", i + 1, hi)
+    return -1
 
 
 def _skip(buf: bytes, pos: int, out: list, reason: str) -> int:
     nxt = _find_begin(buf, pos + 1)
-    stop = nxt if nxt > pos else len(buf)
+    stop = nxt if nxt >= 0 else len(buf)
     out.append(GarbledFrame(buf[pos:stop], reason))
     return stop
+
+
+class _Tags(dict):
+    """Tag text -> number, for canonical tag text only: "35", never "035", "+35", " 35", "3_5"
+    or "²" (int() takes all of these but the last, and str.isdigit() takes "²")."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> int:
+        if not (key.isascii() and key.isdecimal()) or (key[0] == "0" and key != "0"):
+            raise KeyError(key)
+        tag = int(key)
+        if len(self) < 20_000:  # bounded: a peer may send any number of distinct tags
+            self[key] = tag
+        return tag
+
+
+_TAGS = _Tags((str(i), i) for i in range(1, 10_000))
 
 
 def parse(frame: bytes) -> FixMessage:
@@ -206,10 +261,15 @@ def parse(frame: bytes) -> FixMessage:
     s = frame.decode("latin-1")
     if "\x0195=" in s or "\x0193=" in s:
         return _parse_slow(s)
+    fields = s.split("\x01")
+    fields.pop()
     try:
-        return FixMessage([(int(t), v) for t, _, v in (f.partition("=") for f in s.split("\x01")[:-1])])
-    except ValueError:
+        pairs = [(_TAGS[t], v) for t, sep, v in map(str.partition, fields, repeat("=")) if sep]
+    except KeyError:  # a tag that is not plain digits: the lenient path makes it tag 0
         return _parse_slow(s)
+    if len(pairs) != len(fields):  # a field without "="
+        return _parse_slow(s)
+    return FixMessage(pairs)
 
 
 def _parse_slow(s: str) -> FixMessage:
@@ -227,7 +287,7 @@ def _parse_slow(s: str) -> FixMessage:
             i = soh + 1
             continue
         tag_text = s[i:eq]
-        tag = int(tag_text) if tag_text.isdigit() else 0
+        tag = int(tag_text) if tag_text.isascii() and tag_text.isdecimal() else 0
         if data_len is not None and tag == data_len[0]:
             end = eq + 1 + data_len[1]
             if end <= n and s[end:end + 1] in ("\x01", ""):
@@ -235,7 +295,7 @@ def _parse_slow(s: str) -> FixMessage:
         data_len = None
         value = s[eq + 1:soh]
         pairs.append((tag, value))
-        if tag in _DATA_LENGTH_TAGS and value.isdigit():
+        if tag in _DATA_LENGTH_TAGS and value.isascii() and value.isdecimal():
             data_len = (_DATA_LENGTH_TAGS[tag], int(value))
         i = soh + 1
     return FixMessage(pairs)
@@ -263,7 +323,7 @@ def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRIN
     body = b"".join([b"%d=%s\x01" % (tag, _value_bytes(value)) for tag, value in fields])
     head = b"8=%s\x019=%d\x01" % (begin_string.encode("ascii"), len(body))
     frame = head + body
-    return frame + b"10=%03d\x01" % (sum(frame) & 0xFF)
+    return frame + b"10=%03d\x01" % checksum(frame)
 
 
 # --- UTCTimestamp (spec 01 §1.1: YYYYMMDD-HH:MM:SS.mmm) -----------------------------------
@@ -298,7 +358,7 @@ def parse_utc(text: str) -> float | None:
         h, mi, s = int(head[9:11]), int(head[12:14]), int(head[15:17])
         if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
             return None
-        if y < 1:
+        if y < 1 or d > calendar.monthrange(y, mo)[1]:
             return None
         base = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
         if len(_parse_cache) > 4096:
