@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, format_utc, parse, parse_utc
+from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject
 from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
 from .state import RECEIVES_APP, State, can_transition
 from .store import MemoryStore, MessageStore
@@ -35,48 +36,6 @@ class Role:
 
 class SessionError(Exception):
     """Our own misuse of the API (never a peer's mistake)."""
-
-
-# --- events -------------------------------------------------------------------------------
-
-class Event:
-    __slots__ = ()
-
-
-@dataclass(slots=True)
-class LogonRequest(Event):
-    """Acceptor: a structurally valid Logon arrived; call accept_logon or refuse_logon."""
-    message: FixMessage
-
-
-@dataclass(slots=True)
-class LoggedOn(Event):
-    message: FixMessage  # the peer's Logon
-
-
-@dataclass(slots=True)
-class AppMessage(Event):
-    message: FixMessage
-    frame: bytes
-
-
-@dataclass(slots=True)
-class SessionReject(Event):
-    """The peer sent Reject (35=3) for one of our messages."""
-    message: FixMessage
-
-
-@dataclass(slots=True)
-class Garbled(Event):
-    reason: str
-    data: bytes
-
-
-@dataclass(slots=True)
-class Disconnect(Event):
-    """The session is over: flush data_to_send() and close the transport."""
-    reason: str
-    text: str = ""
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fixproto.kalshi import load_private_key  # one loader for simulator and client
+
 __all__ = [
     "KeyPair",
     "atomic_write",
@@ -127,15 +129,6 @@ def new_key_pair(
         private_key_path=private_path,
         public_key_path=public_path,
     )
-
-
-def load_private_key(path: Path | str, password: bytes | None = None) -> rsa.RSAPrivateKey:
-    """Load an RSA private key (PKCS#8 or PKCS#1 PEM). Raises ValueError if not RSA."""
-    data = Path(path).read_bytes()
-    key = serialization.load_pem_private_key(data, password=password)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path}: not an RSA private key")
-    return key
 
 
 def load_public_key(pem_or_path: bytes | str | Path) -> rsa.RSAPublicKey:
