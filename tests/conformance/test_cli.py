@@ -1,0 +1,84 @@
+"""The `kalshi-fixsim` shell commands: init, serve, keys new, client logon."""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from simulator.cli import main
+from simulator.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_init_makes_certs_sample_keys_and_a_loadable_config_once(tmp_path):
+    config = tmp_path / "sim.yaml"
+    assert main(["init", "--config", str(config)]) == 0
+    loaded = load_config(config)
+    assert [a.name for a in loaded.accounts] == ["alice", "bob"]
+    assert (tmp_path / "certs" / "ca.pem").exists() and (tmp_path / "keys" / "alice.pem").stat().st_mode & 0o077 == 0
+    before = config.read_text()
+    assert main(["init", "--config", str(config)]) == 0
+    assert config.read_text() == before  # a second run changes nothing
+
+
+def test_keys_new_registers_the_public_key_in_the_config(tmp_path):
+    config = tmp_path / "sim.yaml"
+    assert main(["keys", "new", "--name", "mybot", "--config", str(config), "--products", "margin"]) == 0
+    account = load_config(config).accounts[0]
+    assert account.name == "mybot" and account.products == ("margin",)
+    assert (tmp_path / "keys" / "mybot.pem").exists()
+
+
+def test_client_logon_command_logs_on_and_off(fix_exchange, tmp_path, capsys):
+    alice = fix_exchange.accounts["alice"]
+    ep = fix_exchange.endpoint("prediction", "RT")
+    code = main(["client", "logon", "--session", "RT", "--config", str(tmp_path / "absent.yaml"),
+                 "--port", str(ep.port), "--api-key", alice.api_key, "--key", str(alice.private_key_path),
+                 "--ca", str(fix_exchange.ca_file)])
+    out = capsys.readouterr().out
+    assert code == 0 and "logged on to KalshiRT (prediction)" in out and "logged out (logout)" in out
+
+
+def test_client_logon_command_reports_a_refusal(fix_exchange, tmp_path, capsys):
+    account = fix_exchange.accounts["margin_only"]
+    ep = fix_exchange.endpoint("prediction", "NR")
+    code = main(["client", "logon", "--config", str(tmp_path / "absent.yaml"), "--port", str(ep.port),
+                 "--api-key", account.api_key, "--key", str(account.private_key_path),
+                 "--ca", str(fix_exchange.ca_file)])
+    assert code == 1 and "not enabled for the prediction product" in capsys.readouterr().out
+
+
+def test_serve_prints_the_endpoint_table_and_stops_on_sigint(tmp_path):
+    config = tmp_path / "sim.yaml"
+    main(["init", "--config", str(config)])
+    data = yaml.safe_load(config.read_text())
+    for product in data["products"].values():
+        product["ports"] = {code: 0 for code in product["ports"]}
+    data["store"] = "memory"
+    config.write_text(yaml.safe_dump(data))
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--config", str(config)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("CA file"):
+                break
+        table = "".join(lines)
+        rows = re.findall(r"^(prediction|margin)\s+(\w+)\s+(Kalshi\w+)\s+127\.0\.0\.1:(\d+)\s+yes$", table, re.M)
+        assert len(rows) == 10 and all(int(port) > 0 for *_, port in rows), table
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
