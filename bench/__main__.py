@@ -11,10 +11,11 @@ import platform
 import sys
 import time
 
-from bench import decoder
+from bench import decoder, engine
 
 BENCHMARKS = [
     ("decoder", decoder.run),
+    ("engine", engine.run),
 ]
 
 

@@ -23,7 +23,7 @@ from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
 from fixproto.codec import FixMessage
 from fixproto.kalshi import LogonOptions, load_private_key, logon_payload, session_type, sign_logon
 from fixproto.session import (INITIATOR, AppMessage, Disconnect, Event, LoggedOn, Session, SessionConfig,
-                              SessionReject)
+                              SessionReject, TestResponse)
 from fixproto.store import MemoryStore, MessageStore
 
 __all__ = ["FixClient", "LogonError", "ConnectionClosed"]
@@ -84,6 +84,8 @@ class FixClient:
         self._closing = False
         self._reconnect_task: asyncio.Task | None = None
         self._connected = asyncio.Event()
+        self._syncs: dict[str, asyncio.Future[None]] = {}
+        self._sync_count = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -169,6 +171,34 @@ class FixClient:
             if msg.msg_type == msg_type:
                 return msg
 
+    async def sync(self, timeout: float = 10.0) -> None:
+        """Round-trip a TestRequest: when it returns, every message the gateway sent before
+        answering is in `inbox` (FIX delivers in order)."""
+        if self.driver is None or not self.driver.session.is_active:
+            raise ConnectionClosed(self.disconnects[-1] if self.disconnects else Disconnect("not_connected"))
+        self._sync_count += 1
+        test_req_id = f"SYNC{self._sync_count}"
+        future = asyncio.get_running_loop().create_future()
+        self._syncs[test_req_id] = future
+        self.driver.session.test_request(self.clock.now(), test_req_id)
+        self.driver.pump()
+        try:
+            await asyncio.wait_for(future, timeout)
+        finally:
+            self._syncs.pop(test_req_id, None)
+
+    def drain(self) -> list[FixMessage]:
+        """Everything received and not yet consumed, oldest first."""
+        out = []
+        while not self.inbox.empty():
+            out.append(self.inbox.get_nowait())
+        return out
+
+    async def collect(self, timeout: float = 10.0) -> list[FixMessage]:
+        """sync() then drain(): all messages the gateway has sent so far."""
+        await self.sync(timeout)
+        return self.drain()
+
     async def wait_closed(self, timeout: float = 10.0) -> Disconnect:
         assert self.driver is not None
         return await asyncio.wait_for(asyncio.shield(self.driver.closed), timeout)
@@ -189,6 +219,10 @@ class FixClient:
     def _on_event(self, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, AppMessage):
             self.inbox.put_nowait(event.message)
+        elif isinstance(event, TestResponse):
+            future = self._syncs.get(event.test_req_id)
+            if future is not None and not future.done():
+                future.set_result(None)
         elif isinstance(event, SessionReject):
             self.rejects.append(event.message)
             self.inbox.put_nowait(event.message)

@@ -91,12 +91,13 @@ class SessionDriver(asyncio.BufferedProtocol):
         session = self.session
         interceptor = self.interceptor
         for item in self._framer.feed(data):
-            if interceptor is not None and isinstance(item, bytes):
-                for frame in interceptor.inbound(item):
-                    session.receive_frame(frame, now)
-            else:
-                session.receive_frame(item, now)
-        self.pump()
+            frames = interceptor.inbound(item) if interceptor is not None and isinstance(item, bytes) else (item,)
+            for frame in frames:
+                session.receive_frame(frame, now)
+                # Handle this frame's events before the next frame is read, so replies leave in
+                # the order the requests came (a TestRequest behind an order is answered after it).
+                self._dispatch()
+        self._rearm()
 
     def send(self, msg_type: str, body: Iterable[tuple[int, object]]) -> int:
         seq = self.session.send(msg_type, body, self.clock.now())
@@ -114,8 +115,12 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def pump(self) -> None:
         """Write the session's output and dispatch its events until both are empty."""
+        self._dispatch()
+        self._rearm()
+
+    def _dispatch(self) -> None:
         if self._pumping:
-            return  # the outer pump picks up what a handler produced
+            return  # the outer loop picks up what a handler produced
         self._pumping = True
         try:
             session = self.session
@@ -135,7 +140,6 @@ class SessionDriver(asyncio.BufferedProtocol):
                 transport.close()  # close() flushes what was written first
         finally:
             self._pumping = False
-        self._rearm()
 
     # --- internals ------------------------------------------------------------------------
 

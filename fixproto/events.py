@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from .codec import FixMessage
 
-__all__ = ["Event", "LogonRequest", "LoggedOn", "AppMessage", "SessionReject", "Garbled", "Disconnect"]
+__all__ = ["Event", "LogonRequest", "LoggedOn", "AppMessage", "SessionReject", "Garbled", "Disconnect",
+           "TestResponse"]
 
 
 class Event:
@@ -46,3 +47,11 @@ class Disconnect(Event):
     """The session is over: flush data_to_send() and close the transport."""
     reason: str
     text: str = ""
+
+
+@dataclass(slots=True)
+class TestResponse(Event):
+    """A Heartbeat answering one of our TestRequests: everything the peer sent before it has
+    arrived (a barrier for tests and for clients that want to know they are in sync)."""
+    __test__ = False
+    test_req_id: str

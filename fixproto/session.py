@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, format_utc, parse, parse_utc
-from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject
+from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject, TestResponse
 from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
 from .state import RECEIVES_APP, State, can_transition
 from .store import MemoryStore, MessageStore
 from .validate import validate
 
 __all__ = [
-    "Role", "SessionConfig", "Session", "SessionError",
-    "Event", "LogonRequest", "LoggedOn", "AppMessage", "SessionReject", "Garbled", "Disconnect",
+    "Role", "SessionConfig", "Session", "SessionError", "record_offline",
+    "Event", "LogonRequest", "LoggedOn", "AppMessage", "SessionReject", "Garbled", "Disconnect", "TestResponse",
 ]
 
 INITIATOR = "initiator"
@@ -60,6 +60,19 @@ class SessionConfig:
     validate: bool = True
     max_queued: int = 100_000         # out-of-order messages held while a gap is resent
     logon_fields: list[tuple[int, object]] = field(default_factory=list)  # extra Logon tags
+
+
+def record_offline(store: MessageStore, sender: str, target: str, msg_type: str,
+                   body: Iterable[tuple[int, object]], now: float) -> int:
+    """Give an application message the session's next MsgSeqNum and store it while no
+    connection is up, so a retransmission session replays it after the next Logon
+    (spec 01 §5.1: KalshiRT keeps continuity across reconnects)."""
+    seq = store.next_sender_seq
+    store.next_sender_seq = seq + 1
+    store.save(seq, now, encode([(35, msg_type), (49, sender), (56, target), (34, seq), (52, format_utc(now))]
+                                + list(body)))
+    store.flush()
+    return seq
 
 
 class Session:
@@ -224,6 +237,17 @@ class Session:
         if self.state not in (State.ACTIVE, State.LOGOUT_SENT):
             raise SessionError(f"cannot send {msg_type} in state {self.state.value}")
         return self._emit(msg_type, body, now)
+
+    def test_request(self, now: float, test_req_id: str) -> None:
+        """Send a TestRequest; its answer arrives as a TestResponse event (spec 01 §4)."""
+        if self.state is not State.ACTIVE:
+            raise SessionError(f"cannot send TestRequest in state {self.state.value}")
+        self._send_admin("1", [(112, test_req_id)], now)
+
+    def reject(self, msg: FixMessage, reason: int, text: str, now: float, *, ref_tag: int | None = None) -> None:
+        """Session-level Reject of an application message the layer above found malformed
+        (e.g. a ClOrdID or OrderGroupID of the wrong form: spec 09 §1)."""
+        self._send_reject(msg, reason, text, now, ref_tag=ref_tag)
 
     def logout(self, now: float, text: str = "") -> None:
         """Start the Logout handshake (spec 01 §7)."""
@@ -430,7 +454,9 @@ class Session:
                 self._events.append(AppMessage(msg, frame))
             return
         if msg_type == "0":
-            pass  # liveness is tracked on every inbound frame
+            test_req_id = msg.get(112)
+            if test_req_id:
+                self._events.append(TestResponse(test_req_id))
         elif msg_type == "1":
             self._send_admin("0", [(112, msg.get(112) or "")], now)
         elif msg_type == "2":

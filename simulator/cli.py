@@ -45,25 +45,31 @@ async def _serve(config_path: Path) -> None:
     from .server import Simulator
 
     config = load_config(config_path)
-    sim = Simulator(config)
-    await sim.start()
-    print(sim.endpoint_table(), flush=True)
-    print(f"CA file for clients: {config.tls.ca}" if config.tls.enabled else "TLS disabled (loopback only)",
-          flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: a caller may signal at once
         try:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
+    sim = Simulator(config)
+    await sim.start()
+    print(sim.endpoint_table(), flush=True)
+    for product, venue in sim.venues.items():
+        tickers = [m.ticker for m in venue.exchange.markets()]
+        if tickers:
+            shown = ", ".join(tickers[:8]) + (f" and {len(tickers) - 8} more" if len(tickers) > 8 else "")
+            print(f"{product} markets: {shown}", flush=True)
+    print(f"CA file for clients: {config.tls.ca}" if config.tls.enabled else "TLS disabled (loopback only)",
+          flush=True)
     await stop.wait()
     await sim.stop()
 
 
-def _client_logon(args: argparse.Namespace) -> int:
-    """Log on to one endpoint with the reference client, show the exchange, log out."""
+def _client_command(args: argparse.Namespace) -> int:
+    """Reference client from the shell: logon, order, amend, cancel (one session each time)."""
     from client import FixClient, LogonError  # lazy: the simulator proper never imports the client
+    from client.orders import ExecutionReport, cancel_order, new_order, replace_order
     from fixproto.kalshi import DEFAULT_PORTS, LogonOptions
 
     config_path = Path(args.config)
@@ -82,7 +88,24 @@ def _client_logon(args: argparse.Namespace) -> int:
         ca = ca or str(config.tls.ca)
         port = port or config.products[args.product].ports.get(args.session.upper())
     port = port or DEFAULT_PORTS[args.product][args.session.upper()]
-    options = LogonOptions(listener_session=True, skip_pending_exec_reports=True) if args.listener else LogonOptions()
+    options = LogonOptions(skip_pending_exec_reports=True)
+    if args.listener:
+        options.listener_session = True
+    if getattr(args, "dollars", False):
+        options.use_dollars = True
+
+    def show(msg) -> None:
+        if msg.get(35) == "8":
+            r = ExecutionReport(msg)
+            line = (f"ExecutionReport {r.exec_type}/{r.ord_status} ClOrdID={r.cl_ord_id} OrderID={r.order_id} "
+                    f"price={msg.get(44)} qty={msg.get(38)} cum={msg.get(14)} leaves={msg.get(151)}")
+            if r.exec_type == "F":
+                line += f" fill {msg.get(32)}@{msg.get(31)} fee={msg.get(137)} balance_change={msg.get(1704)}"
+            if r.text:
+                line += f" text={r.text}"
+            print(line)
+        else:
+            print(f"35={msg.get(35)} " + "|".join(f"{t}={v}" for t, v in msg.body()))
 
     async def run() -> int:
         fix = FixClient(product=args.product, session=args.session, host=args.host, port=port, api_key=api_key,
@@ -93,7 +116,16 @@ def _client_logon(args: argparse.Namespace) -> int:
             print(f"logon refused: {exc.text}")
             return 1
         print(f"logged on to {fix.session_type.comp_id} ({args.product}) at {args.host}:{port}")
-        print("reply: " + "|".join(f"{t}={v}" for t, v in reply.pairs))
+        if args.client_command == "logon":
+            print("reply: " + "|".join(f"{t}={v}" for t, v in reply.pairs))
+        elif args.client_command == "order":
+            fix.send("D", new_order(args.cl_ord_id, args.symbol, args.side, args.price, args.qty, tif=args.tif))
+        elif args.client_command == "amend":
+            fix.send("G", replace_order(args.cl_ord_id, args.orig, args.symbol, args.side, args.qty, price=args.price))
+        elif args.client_command == "cancel":
+            fix.send("F", cancel_order(args.cl_ord_id, args.orig, args.symbol, args.side))
+        for msg in await fix.collect():
+            show(msg)
         disconnect = await fix.logout()
         print(f"logged out ({disconnect.reason}); next seq out={fix.store.next_sender_seq} "
               f"in={fix.store.next_target_seq}")
@@ -125,18 +157,34 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--products", default="prediction,margin")
 
     client = sub.add_parser("client", help="reference client").add_subparsers(dest="client_command", required=True)
-    s = client.add_parser("logon", help="log on and off one endpoint")
-    s.add_argument("--product", choices=("prediction", "margin"), default="prediction")
-    s.add_argument("--session", default="NR", help="NR, RT, DC, PT, RFQ or MD")
-    s.add_argument("--config", default="sim.yaml", help="read ports, key and CA from this config")
-    s.add_argument("--account", default="alice")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=None)
-    s.add_argument("--api-key", default=None)
-    s.add_argument("--key", default=None, help="private key PEM")
-    s.add_argument("--ca", default=None, help="CA file that signed the server certificate")
-    s.add_argument("--heartbeat", type=int, default=30)
-    s.add_argument("--listener", action="store_true", help="log on as a listener session")
+    for name, help_text in (("logon", "log on and off one endpoint"), ("order", "place an order (NewOrderSingle)"),
+                            ("amend", "amend an order (OrderCancelReplaceRequest)"),
+                            ("cancel", "cancel an order (OrderCancelRequest)")):
+        s = client.add_parser(name, help=help_text)
+        s.add_argument("--product", choices=("prediction", "margin"), default="prediction")
+        s.add_argument("--session", default="NR", help="NR, RT, DC, PT, RFQ or MD")
+        s.add_argument("--config", default="sim.yaml", help="read ports, key and CA from this config")
+        s.add_argument("--account", default="alice")
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, default=None)
+        s.add_argument("--api-key", default=None)
+        s.add_argument("--key", default=None, help="private key PEM")
+        s.add_argument("--ca", default=None, help="CA file that signed the server certificate")
+        s.add_argument("--heartbeat", type=int, default=30)
+        s.add_argument("--listener", action="store_true", help="log on as a listener session")
+        if name == "logon":
+            continue
+        s.add_argument("--symbol", required=True, help="market ticker (serve prints them)")
+        s.add_argument("--side", required=True, help="buy (YES) or sell (YES) = buy NO")
+        s.add_argument("--cl-ord-id", required=True, help="ClOrdID of this request")
+        s.add_argument("--dollars", action="store_true", help="UseDollars: prices in dollars, not cents")
+        if name in ("order", "amend"):
+            s.add_argument("--qty", required=True, help="contracts (amend: new total)")
+            s.add_argument("--price", required=name == "order", default=None, help="cents (or dollars)")
+        if name == "order":
+            s.add_argument("--tif", default=None, help="day, gtc, ioc, fok")
+        else:
+            s.add_argument("--orig", required=True, help="the order's current ClOrdID")
     return p
 
 
@@ -164,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                         tuple(p.strip() for p in args.products.split(",") if p.strip()))
             print(f"api_key {pair.api_key}\nprivate key {pair.private_key_path}\npublic key {pair.public_key_path}")
         elif args.command == "client":
-            return _client_logon(args)
+            return _client_command(args)
     except (ConfigError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,25 +17,30 @@ import ipaddress
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from simulator.engine.types import Market, MarketStatus
 from simulator.keys import atomic_write, load_public_key
 
 __all__ = [
     "AccountConfig",
     "ConfigError",
     "DEFAULT_PORTS",
+    "FeeConfig",
+    "MarketMakerConfig",
+    "PRICE_STRUCTURES",
     "PRODUCT_SESSIONS",
     "ProductConfig",
     "SessionSettings",
     "SimConfig",
     "TIERS",
     "TlsConfig",
+    "UniverseConfig",
     "add_account",
     "default_config",
     "load_config",
@@ -57,12 +62,33 @@ TIERS = ("basic", "advanced", "expert", "premier", "paragon", "prime", "prestige
 SCOPES = ("key", "key_and_session")  # spec 00 §3.1 open question
 MEMORY_STORE = "memory"
 
-_TOP_KEYS = ("seed", "host", "tls", "products", "session", "store", "accounts")
+# spec 02 §2.1: the known valid-price grids of prediction markets.
+PRICE_STRUCTURES = (
+    "linear_cent", "deci_cent", "tapered_deci_cent",
+    "center_whole_edge_half_cent", "center_whole_edge_quint_cent",
+    "center_half_edge_half_cent", "center_half_edge_quint_cent", "center_half_edge_deci_cent",
+    "center_quint_edge_quint_cent", "center_quint_edge_deci_cent",
+    "center_centi_edge_centi_cent", "center_deci_edge_centi_cent",
+)
+
+_TOP_KEYS = (
+    "seed", "host", "tls", "products", "session", "store",
+    "markets", "universe", "fees", "market_maker", "accounts",
+)
+_MARKET_KEYS = (
+    "ticker", "event_ticker", "series_ticker", "title", "status",
+    "price_structure", "fractional", "exchange_index", "product",
+)
+_UNIVERSE_KEYS = ("markets", "seed")
+_FEE_KEYS = ("taker_rate", "maker_rate")
+_MARKET_MAKER_KEYS = ("enabled", "spread_cents", "size", "levels", "refresh_seconds", "balance")
+# A ticker goes into Symbol(55) verbatim; Kalshi tickers are upper case (KXHIGHNY-26NOV21-B45.5).
+_TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
 _TLS_KEYS = ("enabled", "cert", "key", "ca")
 _PRODUCT_KEYS = ("enabled", "ports")
 _ACCOUNT_KEYS = (
     "name", "api_key", "public_key", "products", "sessions",
-    "tier", "balance", "subaccount", "read_only",
+    "tier", "balance", "subaccount", "read_only", "user",
 )
 # A CompID goes into tag 49 verbatim: no SOH, '=', '|' or spaces.
 _COMP_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -108,6 +134,41 @@ class AccountConfig:
     balance: Decimal = Decimal("1000.00")
     subaccount: int | None = None  # spec 00 §3.2 restricted key
     read_only: bool = False
+    account: str | None = None     # the trading account this key belongs to (default: its name)
+
+    @property
+    def user(self) -> str:
+        """Engine account: several API keys (e.g. a trading key and a listener key) may share one."""
+        return self.account or self.name
+
+
+@dataclass(frozen=True)
+class FeeConfig:
+    """Fee coefficients, 0..1; zero by default (spec 02 §13: fees are configurable).
+
+    Meant as the rate of Kalshi's published schedule, fee = rate x contracts x
+    P x (1 - P) rounded up to $0.0001 (e.g. taker "0.07"); the engine owns the formula.
+    """
+    taker_rate: Decimal = Decimal("0")
+    maker_rate: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class MarketMakerConfig:
+    """The built-in liquidity provider that quotes every open market."""
+    enabled: bool = False
+    spread_cents: int = 4          # best ask - best bid, whole cents
+    size: int = 10                 # contracts per level
+    levels: int = 3                # price levels per side
+    refresh_seconds: float = 2.0   # how often it re-quotes
+    balance: Decimal = Decimal("1000000.00")
+
+
+@dataclass(frozen=True)
+class UniverseConfig:
+    """How many prediction markets to generate when ``markets:`` is empty."""
+    markets: int = 12
+    seed: int | None = None  # None = the top-level seed
 
 
 @dataclass(frozen=True)
@@ -120,6 +181,16 @@ class SimConfig:
     store: str
     accounts: list[AccountConfig]
     path: Path | None = None
+    fees: FeeConfig = FeeConfig()
+    market_maker: MarketMakerConfig = MarketMakerConfig()
+    universe: UniverseConfig = UniverseConfig()
+    # product -> its markets, config order: the ``markets:`` list, or the generated
+    # universe (prediction) when that list is empty. Use ``markets_for`` to get copies.
+    markets: dict[str, list[Market]] = field(default_factory=dict)
+
+    def markets_for(self, product: str) -> list[Market]:
+        """Fresh copies of a product's markets (an engine may mutate its own)."""
+        return [dataclasses.replace(m) for m in self.markets.get(product, [])]
 
     def with_ports_zero(self) -> "SimConfig":
         """A copy where every listener asks the OS for a free port (tests)."""
@@ -354,7 +425,122 @@ def _parse_account(data: Any, path: str, base: Path | None) -> AccountConfig:
         balance=_parse_balance(data.get("balance", "1000.00"), f"{path}.balance"),
         subaccount=subaccount,
         read_only=_bool(data.get("read_only", False), f"{path}.read_only"),
+        account=_str(data["user"], f"{path}.user") if data.get("user") is not None else None,
     )
+
+
+def _parse_rate(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _fail(path, f"expected a rate like \"0.07\", got {value!r}")
+    try:
+        rate = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _fail(path, f"not a number: {value!r}") from None
+    if not rate.is_finite() or not 0 <= rate <= 1:
+        raise _fail(path, f"rate must be between 0 and 1, got {value!r}")
+    return rate
+
+
+def _parse_fees(data: Any) -> FeeConfig:
+    data = _mapping(data, "fees")
+    _no_unknown(data, _FEE_KEYS, "fees")
+    return FeeConfig(**{key: _parse_rate(data.get(key, "0"), f"fees.{key}") for key in _FEE_KEYS})
+
+
+def _parse_market_maker(data: Any) -> MarketMakerConfig:
+    data = _mapping(data, "market_maker")
+    _no_unknown(data, _MARKET_MAKER_KEYS, "market_maker")
+    d = MarketMakerConfig()
+
+    def get(key: str, check):  # the key's value or its default, checked
+        return check(data.get(key, getattr(d, key)), f"market_maker.{key}")
+
+    return MarketMakerConfig(
+        enabled=get("enabled", _bool),
+        spread_cents=get("spread_cents", lambda v, p: _int(v, p, 1, 98)),
+        size=get("size", lambda v, p: _int(v, p, lo=1)),
+        levels=get("levels", lambda v, p: _int(v, p, lo=1)),
+        refresh_seconds=get("refresh_seconds", _positive),
+        balance=_parse_balance(data.get("balance", str(d.balance)), "market_maker.balance"),
+    )
+
+
+def _parse_universe(data: Any) -> UniverseConfig:
+    data = _mapping(data, "universe")
+    _no_unknown(data, _UNIVERSE_KEYS, "universe")
+    seed = data.get("seed")
+    return UniverseConfig(
+        markets=_int(data.get("markets", UniverseConfig.markets), "universe.markets", 0, 10_000),
+        seed=None if seed is None else _int(seed, "universe.seed"),
+    )
+
+
+def _ticker(value: Any, path: str) -> str:
+    ticker = _str(value, path)
+    if not _TICKER_RE.match(ticker):
+        raise _fail(path, f"expected a ticker of upper-case letters, digits, '.', '-' or '_' "
+                          f"(like KXHIGHNY-26NOV21-B45.5), got {ticker!r}")
+    return ticker
+
+
+def _choice(value: Any, path: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise _fail(path, f"unknown {what} {value!r} (expected one of: {', '.join(allowed)})")
+    return value
+
+
+def _parse_market(data: Any, path: str) -> tuple[str, Market]:
+    data = _mapping(data, path)
+    _no_unknown(data, _MARKET_KEYS, path)
+    if "ticker" not in data:
+        raise _fail(f"{path}.ticker", "required")
+    ticker = _ticker(data["ticker"], f"{path}.ticker")
+    # Defaults follow Kalshi's shape SERIES-EVENTPART-SUFFIX.
+    event = _ticker(data.get("event_ticker", ticker.rsplit("-", 1)[0]), f"{path}.event_ticker")
+    series = _ticker(data.get("series_ticker", ticker.split("-", 1)[0]), f"{path}.series_ticker")
+    product = _choice(data.get("product", "prediction"), f"{path}.product", tuple(PRODUCT_SESSIONS), "product")
+    status = _choice(data.get("status", MarketStatus.OPEN.value), f"{path}.status",
+                     tuple(s.value for s in MarketStatus), "status")
+    structure = _choice(data.get("price_structure", "linear_cent"), f"{path}.price_structure",
+                        PRICE_STRUCTURES, "price structure")  # spec 02 §2.1
+    fractional = _bool(data.get("fractional", False), f"{path}.fractional")
+    exchange_index = _int(data.get("exchange_index", 0), f"{path}.exchange_index", lo=0)
+    if product == "margin" and fractional:  # spec 02 §2.2
+        raise _fail(f"{path}.fractional", "margin markets trade whole contracts only")
+    if product == "margin" and exchange_index:  # spec 00 §6
+        raise _fail(f"{path}.exchange_index", "margin markets are all on exchange index 0")
+    return product, Market(
+        ticker=ticker,
+        event_ticker=event,
+        series_ticker=series,
+        title=_str(data.get("title", ticker), f"{path}.title"),
+        status=MarketStatus(status),
+        price_structure=structure,
+        fractional=fractional,
+        exchange_index=exchange_index,
+    )
+
+
+def _parse_markets(data: Any, universe: UniverseConfig, seed: int) -> dict[str, list[Market]]:
+    """The ``markets:`` list by product; the generated universe if it is empty."""
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise _fail("markets", f"expected a list, got {type(data).__name__}")
+    out: dict[str, list[Market]] = {name: [] for name in PRODUCT_SESSIONS}
+    where: dict[tuple[str, str], int] = {}
+    for i, raw in enumerate(data):
+        product, market = _parse_market(raw, f"markets[{i}]")
+        if (product, market.ticker) in where:
+            raise _fail(f"markets[{i}].ticker", f"duplicate {product} ticker {market.ticker!r} "
+                                                f"(also markets[{where[product, market.ticker]}])")
+        where[product, market.ticker] = i
+        out[product].append(market)
+    if not data and universe.markets:
+        from simulator.universe import generate_universe  # faker is only needed here
+
+        out["prediction"] = generate_universe(seed if universe.seed is None else universe.seed, universe.markets)
+    return out
 
 
 def _is_loopback(host: str) -> bool:
@@ -392,8 +578,10 @@ def _parse(data: Any, base: Path | None, path: Path | None) -> SimConfig:
         names[account.name] = i
         keys[account.api_key.lower()] = i
         accounts.append(account)
+    seed = _int(data.get("seed", 42), "seed")
+    universe = _parse_universe(data.get("universe"))
     return SimConfig(
-        seed=_int(data.get("seed", 42), "seed"),
+        seed=seed,
         host=host,
         tls=tls,
         products=_parse_products(data.get("products")),
@@ -401,6 +589,10 @@ def _parse(data: Any, base: Path | None, path: Path | None) -> SimConfig:
         store=store,
         accounts=accounts,
         path=path,
+        fees=_parse_fees(data.get("fees")),
+        market_maker=_parse_market_maker(data.get("market_maker")),
+        universe=universe,
+        markets=_parse_markets(data.get("markets"), universe, seed),
     )
 
 
@@ -450,6 +642,30 @@ session:
   max_retention_hours: 72
   accept_legacy_21003: true
 store: {store}  # "memory" or an SQLite file
+# Markets. With no `markets:` list, `universe.markets` prediction markets are
+# generated from the seed (Kalshi-style series: KXHIGHNY, KXCPI, KXBTC, ...).
+# A `markets:` list replaces the generated universe. Entry fields:
+#   ticker (required), event_ticker, series_ticker, title,
+#   status (initialized|open|halted|closed|settled, default open),
+#   price_structure (spec 02 §2.1: linear_cent, deci_cent, tapered_deci_cent, ...),
+#   fractional (default false), exchange_index (default 0),
+#   product (prediction|margin, default prediction)
+# markets:
+#   - ticker: KXHIGHNY-26NOV21-B45.5
+#     title: "Will the high temp in NYC be 45-46° on Nov 21, 2026?"
+universe:
+  markets: 12                 # how many prediction markets to generate
+  seed: null                  # null = the top-level seed
+fees:                         # rates 0..1, default zero fees (spec 02 §13), e.g. taker "0.07"
+  taker_rate: "0"
+  maker_rate: "0"
+market_maker:                 # built-in liquidity: quotes both sides of every open market
+  enabled: true
+  spread_cents: 4             # best ask - best bid
+  size: 10                    # contracts per level
+  levels: 3                   # price levels per side
+  refresh_seconds: 2.0        # how often it re-quotes
+  balance: "1000000.00"
 # Accounts are added by `kalshi-fixsim keys new --name NAME`. Fields:
 #   name, api_key (UUID), public_key (path or inline PEM), products, sessions,
 #   tier, balance ("1000.00"), subaccount (0-63 or null), read_only

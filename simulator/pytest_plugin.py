@@ -23,6 +23,7 @@ import pytest
 
 from .certs import make_dev_certs
 from .config import AccountConfig, SimConfig, TlsConfig, default_config
+from .engine.types import Market, MarketStatus
 from .keys import new_key_pair
 from .server import Endpoint, Simulator, SimulatorThread
 
@@ -36,6 +37,22 @@ TEST_ACCOUNTS: dict[str, dict] = {
     "restricted": {"subaccount": 3},
     "readonly": {"read_only": True},
     "no_rt": {"sessions": ("NR", "DC", "RFQ", "MD")},
+    "alice_listener": {"account": "alice", "read_only": True},  # a second key of alice's account
+    "bob_listener": {"account": "bob", "read_only": True},
+}
+
+# Markets of the test venue (spec 02 §2.1 structures; statuses for the reject paths).
+TEST_MARKETS = {
+    "prediction": [
+        Market("KXTEST-26JAN01-A", "KXTEST-26JAN01", "KXTEST", "Test market A"),
+        Market("KXTEST-26JAN01-B", "KXTEST-26JAN01", "KXTEST", "Test market B"),
+        Market("KXFRAC-26JAN01-T1", "KXFRAC-26JAN01", "KXFRAC", "Fractional, deci-cent", price_structure="deci_cent",
+               fractional=True),
+        Market("KXCLOSED-26JAN01-T1", "KXCLOSED-26JAN01", "KXCLOSED", "Closed", status=MarketStatus.CLOSED),
+        Market("KXINIT-26JAN01-T1", "KXINIT-26JAN01", "KXINIT", "Not yet open", status=MarketStatus.INITIALIZED),
+        Market("KXSHARD-26JAN01-T1", "KXSHARD-26JAN01", "KXSHARD", "On exchange index 2", exchange_index=2),
+    ],
+    "margin": [],
 }
 
 
@@ -96,18 +113,33 @@ def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsCon
 
 def make_test_config(accounts: dict[str, TestAccount], tls: TlsConfig, **overrides) -> SimConfig:
     """Every endpoint on 127.0.0.1 port 0, an in-memory store, the test accounts."""
+    markets = {product: [dataclasses.replace(m) for m in ms] for product, ms in TEST_MARKETS.items()}
     config = dataclasses.replace(default_config().with_ports_zero(), host="127.0.0.1", tls=tls, store="memory",
-                                 accounts=[a.config for a in accounts.values()])
+                                 accounts=[a.config for a in accounts.values()], markets=markets)
     return dataclasses.replace(config, **overrides) if overrides else config
 
 
 @pytest.fixture
-def fix_exchange(fix_material):
-    """A fresh simulator serving every endpoint of both products on port 0."""
+def fix_exchange_factory(fix_material):
+    """Start simulators with config overrides: `fix_exchange_factory(fees=FeeConfig(...))`."""
     ca_file, accounts, tls = fix_material
-    runner = SimulatorThread(make_test_config(accounts, tls))
-    runner.start()
+    runners: list[SimulatorThread] = []
+
+    def start(*, interceptor_factory=None, **overrides) -> FixExchange:
+        kwargs = {"interceptor_factory": interceptor_factory} if interceptor_factory else {}
+        runner = SimulatorThread(make_test_config(accounts, tls, **overrides), **kwargs)
+        runner.start()
+        runners.append(runner)
+        return FixExchange(runner, accounts, ca_file)
+
     try:
-        yield FixExchange(runner, accounts, ca_file)
+        yield start
     finally:
-        runner.stop()
+        for runner in runners:
+            runner.stop()
+
+
+@pytest.fixture
+def fix_exchange(fix_exchange_factory):
+    """A fresh simulator serving every endpoint of both products on port 0."""
+    return fix_exchange_factory()

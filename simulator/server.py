@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from fixproto.store import MemoryStore, MessageStore, SqliteStore
 
 from . import gateway
 from .auth import Authenticator, LogonDecision
+from .gateway import order_entry, order_groups  # noqa: F401  (they register their handlers)
+from .gateway.reports import ReportFlags
+from .gateway.venue import OfflineSink, Venue
+from .marketmaker import MarketMaker
+from .world import build_venues
 from .certs import CertPaths, server_ssl_context
 from .config import SimConfig
 
@@ -71,6 +77,11 @@ class GatewayConnection:
         self.comp_id = st.comp_id
         self.decision: LogonDecision | None = None
         self.driver: SessionDriver | None = None
+        self.venue: Venue = sim.venues[product]
+        self.session_id = ""
+        self.user = ""
+        self.listener = False
+        self.flags = ReportFlags()
 
     @property
     def api_key(self) -> str | None:
@@ -78,7 +89,19 @@ class GatewayConnection:
 
     def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
         assert self.driver is not None
+        if not self.driver.session.is_active:
+            return 0  # the connection is closing: reports of its orders reach it no more
         return self.driver.send(msg_type, body)
+
+    deliver = send  # a live connection is a report sink (gateway.venue.ReportSink)
+
+    def reject(self, msg, reason: int, text: str, ref_tag: int | None = None) -> None:
+        assert self.driver is not None
+        self.driver.session.reject(msg, reason, text, self.now(), ref_tag=ref_tag)
+        self.driver.pump()
+
+    def now(self) -> float:
+        return self.sim.clock.now()
 
     def on_event(self, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, AppMessage):
@@ -87,13 +110,40 @@ class GatewayConnection:
             self._on_logon(driver, event)
         elif isinstance(event, LoggedOn):
             self.sim.connections.add(self)
+            self._attach()
             log.info("logon %s %s key=%s", self.product, self.comp_id, self.api_key)
         elif isinstance(event, Disconnect):
             self.sim.connections.discard(self)
             if self.decision is not None:
                 self.sim.auth.release(self.decision.slot, self)
+                self._detach()
             log.info("disconnect %s %s key=%s: %s %s", self.product, self.comp_id, self.api_key,
                      event.reason, event.text)
+
+    def _attach(self) -> None:
+        decision = self.decision
+        assert decision is not None and decision.account is not None
+        options = decision.options
+        self.user = decision.account.user
+        self.session_id = f"{self.product}/{self.session_code}/{decision.account.api_key}"
+        self.listener = bool(options.listener_session)
+        self.flags = ReportFlags.from_options(options, self.product)
+        if not self.session_type.order_entry:
+            return
+        offline = None
+        if self.session_type.retransmission and not self.listener:
+            store = self.sim.stores.get(self.product, self.session_code, decision.account.api_key)
+            offline = OfflineSink(store, self.driver.session.config.sender_comp_id, decision.account.api_key,
+                                  self.flags, self.sim.clock.now)
+        self.venue.attach(self.session_id, self.user, self, listener=self.listener, offline=offline)
+
+    def _detach(self) -> None:
+        if not self.session_type.order_entry or not self.session_id:
+            return
+        self.venue.detach(self.session_id, self.user, self)
+        if self.decision is not None and self.decision.options.cancel_orders_on_disconnect and not self.listener:
+            # spec 01 §7: any disconnect, graceful or not, cancels the session's orders on every shard.
+            self.venue.dispatch(self.venue.exchange.cancel_session_orders(self.session_id, self.now()))
 
     def _on_logon(self, driver: SessionDriver, event: LogonRequest) -> None:
         session = driver.session
@@ -121,11 +171,43 @@ class Simulator:
         self.clock: Clock = clock or SystemClock()
         self.auth = Authenticator(config.accounts, config.session)
         self.stores = StoreRegistry(config.store)
+        self.venues = build_venues(config)
+        self.market_makers: dict[str, MarketMaker] = {}
+        if config.market_maker.enabled:
+            for product, venue in self.venues.items():
+                if venue.exchange.markets():
+                    self.market_makers[product] = MarketMaker(
+                        venue.exchange, config.market_maker, random.Random(f"{config.seed}/{product}/mm"))
         self.interceptor_factory = interceptor_factory
         self.connections: set[GatewayConnection] = set()
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self._servers: list[asyncio.base_events.Server] = []
         self._drivers: set[SessionDriver] = set()
+        self._ticker: asyncio.Task | None = None
+
+    TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
+
+    def tick(self) -> float:
+        """Run the venues' clock-driven work (Day/GTD expiry); returns seconds until next due."""
+        now = self.clock.now()
+        delay = self.TICK
+        for product, venue in self.venues.items():
+            events = venue.exchange.expire_orders(now)
+            maker = self.market_makers.get(product)
+            if maker is not None:
+                if now >= maker.next_refresh:
+                    events += maker.refresh(now)
+                delay = min(delay, max(0.01, maker.next_refresh - now))
+            if events:
+                venue.dispatch(events)
+            due = venue.exchange.next_expiry()
+            if due is not None:
+                delay = min(delay, max(0.01, due - now))
+        return delay
+
+    async def _run_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick())
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         tls = self.config.tls
@@ -151,6 +233,8 @@ class Simulator:
                 self._servers.append(server)
                 self.endpoints[(product, st.code)] = Endpoint(product, st.code, st.comp_id, self.config.host,
                                                               bound, ctx is not None)
+        self.tick()  # the market maker quotes before the first client can connect
+        self._ticker = loop.create_task(self._run_ticker())
         log.info("serving %d endpoints", len(self.endpoints))
 
     def _new_driver(self, product: str, st: SessionType) -> SessionDriver:
@@ -185,6 +269,8 @@ class Simulator:
         return "\n".join(lines)
 
     async def stop(self, timeout: float = 5.0) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         for server in self._servers:
             server.close()
         for driver in list(self._drivers):

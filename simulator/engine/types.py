@@ -215,6 +215,7 @@ class CxlReject(enum.Enum):
     TRADING_PAUSED = (99, "TRADING_PAUSED")
     EXCHANGE_PAUSED = (99, "EXCHANGE_PAUSED")
     MARKET_CLOSED = (99, "MARKET_ALREADY_CLOSED")
+    POST_ONLY_CROSS = (99, "POST_ONLY_CROSS")  # a replace would make a post-only order take (engine choice)
 
     @property
     def code(self) -> int:

@@ -7,11 +7,15 @@ BusinessMessageReject saying the simulator does not handle it yet.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from fixproto.codec import FixMessage
 from fixproto.fields import MSG_TYPE_NAMES, BusinessRejectReason as BRR
 from fixproto.kalshi import APP_MESSAGES_IN
+
+if TYPE_CHECKING:
+    from .reports import ReportFlags
+    from .venue import Venue
 
 __all__ = ["Connection", "route", "business_reject", "HANDLERS"]
 
@@ -20,11 +24,19 @@ _REF_ID_TAGS = (11, 131, 117, 20130, 21001, 262)
 
 
 class Connection(Protocol):
+    """What a handler may use of the connection a message arrived on."""
     product: str
     session_code: str
     comp_id: str
+    session_id: str        # "<product>/<session>/<api key>": order ownership, stores
+    user: str              # the engine account the API key trades for
+    listener: bool         # ListenerSession(20126)=Y: read-only (spec 01 §9)
+    flags: "ReportFlags"   # how this session wants reports rendered
+    venue: "Venue"
 
     def send(self, msg_type: str, body: list[tuple[int, object]]) -> int: ...
+    def reject(self, msg: FixMessage, reason: int, text: str, ref_tag: int | None = None) -> None: ...
+    def now(self) -> float: ...
 
 
 Handler = Callable[[Connection, FixMessage], None]

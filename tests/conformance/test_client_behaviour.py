@@ -70,15 +70,15 @@ def test_client_answers_the_gateways_resend_request_from_its_own_store(fix_excha
         fix = fix_exchange.client("alice", "prediction", "RT")
         await fix.connect()
         fix.send("D", [(11, "o-1"), (38, 1), (40, 2), (44, 50), (54, 1), (55, "T")])
-        await fix.expect("j")
+        await fix.expect("8")
         # Make the gateway believe it missed everything after the Logon, then ask for it.
         fix_exchange.call(lambda: [setattr(c.driver.session.store, "next_target_seq", 2)
                                    for c in fix_exchange.sim.connections])
         fix.send("D", [(11, "o-2"), (38, 1), (40, 2), (44, 50), (54, 1), (55, "T")])
         # o-2 arrives as seq 3 while 2 is expected: the gateway asks, our client replays o-1 with
-        # PossDup, and both orders get their answer in order.
-        first, second = await fix.expect("j"), await fix.expect("j")
-        assert [first.get(379), second.get(379)] == ["o-1", "o-2"]
+        # PossDup, and both orders get their (rejected: unknown market) report in order.
+        first, second = await fix.expect("8"), await fix.expect("8")
+        assert [first.get(11), second.get(11)] == ["o-1", "o-2"]
         await fix.logout()
     run(scenario())
 

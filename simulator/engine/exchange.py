@@ -1,0 +1,298 @@
+"""The matching engine of one product: markets, books, accounts, orders, order groups.
+
+FIX-free (DESIGN.md §3 rule 4) and clock-free: time comes in as `now` (epoch seconds), ids
+come from the injected `random.Random`. Business rejections are returned (Rejected events,
+CxlReject codes, "ORDER_GROUP_NOT_FOUND"); exceptions are our bugs or caller misuse.
+
+Event order is what a FIX user sees (spec 02 §9): for a new order, Accepted, then per match
+the taker's Traded and the maker's Traded (same trade id), maker-side cancels (STP maker,
+maker group trigger) where they happen, then the taker's Canceled if any.
+"""
+from __future__ import annotations
+
+import random
+
+from . import grid
+from .accounts import MAX_SUBACCOUNT, Account, FeeSchedule, Ledger, LedgerError
+from .amend import AmendMixin
+from .book import Book, BookError
+from .expiry import DayEnd, ExpiryQueue
+from .groups import GroupRegistry
+from .group_ops import GroupOpsMixin
+from .ids import ExecIds, new_uuid
+from .matching import MatchingMixin
+from .orders import make_order, rejected_order
+from .types import (Accepted, CancelReason, Event, GroupState, Market, MarketStatus, Order, OrderRequest,
+                    OrderStatus, Reject, Rejected, Side, TimeInForce)
+
+__all__ = ["Exchange", "InvariantError", "BookError", "LedgerError"]
+
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_GTC = TimeInForce.GTC
+_GTD = TimeInForce.GTD
+_DAY = TimeInForce.DAY
+_FOK = TimeInForce.FOK
+_BUY = Side.BUY
+_new = object.__new__
+_MARKET_OPEN = MarketStatus.OPEN
+_INACTIVE = (MarketStatus.INITIALIZED, MarketStatus.HALTED)
+
+
+class InvariantError(AssertionError):
+    """A broken cross-structure invariant: always our bug."""
+
+
+class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
+    def __init__(self, *, rng: random.Random, fees: FeeSchedule | None = None, max_open_orders: int = 200_000,
+                 group_trigger_at_limit: bool = False) -> None:
+        self._rng = rng
+        self._ledger = Ledger(fees)
+        self.max_open_orders = max_open_orders
+        self._markets: dict[str, Market] = {}
+        self._books: dict[str, Book] = {}
+        self._prices: dict[str, bytes] = {}             # ticker -> valid-price table of its structure
+        self._orders: dict[str, Order] = {}             # every accepted order ever, by order id
+        self._open: dict[str, Order] = {}               # resting orders
+        self._by_session: dict[str, dict[str, Order]] = {}
+        self._groups = GroupRegistry(trigger_at_limit=group_trigger_at_limit)
+        self._expiry = ExpiryQueue()
+        self._day_end = DayEnd()
+        self._eids = ExecIds()
+        self._seq = 0                                   # time priority
+
+    # --- setup ------------------------------------------------------------------------
+
+    def add_market(self, market: Market) -> None:
+        if market.ticker in self._markets:
+            raise ValueError(f"market {market.ticker!r} exists")
+        grid.bands(market.price_structure)  # ValueError for an unknown structure
+        self._markets[market.ticker] = market
+        self._books[market.ticker] = Book(market.ticker)
+        self._prices[market.ticker] = grid.price_table(market.price_structure)
+
+    def market(self, ticker: str) -> Market | None:
+        return self._markets.get(ticker)
+
+    def markets(self) -> list[Market]:
+        return list(self._markets.values())
+
+    def add_account(self, name: str, balance: int) -> None:
+        """A new account with `balance` micro-dollars."""
+        self._ledger.add(name, balance)
+
+    def deposit(self, name: str, amount: int) -> None:
+        """Add (or, negative, withdraw) micro-dollars; never below the reserved collateral."""
+        self._ledger.deposit(name, amount)
+
+    def balance(self, name: str) -> int:
+        return self._ledger.accounts[name].balance
+
+    def available(self, name: str) -> int:
+        return self._ledger.accounts[name].available
+
+    def reserved(self, name: str) -> int:
+        return self._ledger.accounts[name].reserved
+
+    def position(self, name: str, ticker: str, subaccount: int = 0) -> int:
+        """Net YES position in hundredths (negative = net NO)."""
+        return self._ledger.accounts[name].positions.get((subaccount, ticker), 0)
+
+    def positions(self, name: str) -> dict[tuple[int, str], int]:
+        """(subaccount, ticker) -> net YES hundredths, non-zero ones only (a copy)."""
+        return dict(self._ledger.accounts[name].positions)
+
+    def accounts(self) -> list[str]:
+        return list(self._ledger.accounts)
+
+    @property
+    def fees_collected(self) -> int:
+        return self._ledger.fees_collected
+
+    @property
+    def fee_schedule(self) -> FeeSchedule:
+        return self._ledger.fees
+
+    def collateral_unit(self, side: Side, price: int) -> int:
+        """µ$ an order of `side` at `price` reserves per hundredth still working (accounts.py)."""
+        return self._ledger.unit(side is Side.BUY, price)
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def order(self, order_id: str) -> Order | None:
+        return self._orders.get(order_id)
+
+    def order_by_client_id(self, account: str, client_order_id: str) -> Order | None:
+        """The order that currently carries this ClOrdID (after a replace or cancel the older
+        ClOrdID no longer names it: spec 02 §12)."""
+        acct = self._ledger.accounts.get(account)
+        order = acct.clids.get(client_order_id) if acct is not None else None
+        return order if order is not None and order.client_order_id == client_order_id else None
+
+    def open_orders(self, account: str | None = None, symbol: str | None = None,
+                    session: str | None = None) -> list[Order]:
+        source = self._open.values() if session is None else self._by_session.get(session, {}).values()
+        return [o for o in source
+                if (account is None or o.account == account) and (symbol is None or o.symbol == symbol)]
+
+    def book(self, ticker: str) -> Book:
+        return self._books[ticker]
+
+    # --- new orders (spec 02 §3, §4, §5, §9) ------------------------------------------
+
+    def _check(self, req: OrderRequest, acct: Account | None) -> Reject | None:
+        """Validation, in the documented order; None when the order may enter."""
+        if acct is None or not 0 <= req.subaccount <= MAX_SUBACCOUNT:  # spec 02 §5.6
+            return Reject.CUSTOMER_ACCOUNT_NOT_FOUND
+        symbol = req.symbol
+        market = self._markets.get(symbol)
+        if market is None:
+            return Reject.MARKET_NOT_FOUND
+        status = market.status
+        if status is not _MARKET_OPEN:
+            return Reject.MARKET_INACTIVE if status in _INACTIVE else Reject.MARKET_ALREADY_CLOSED
+        qty = req.qty
+        if qty <= 0 or (qty % 100 and not market.fractional):  # spec 02 §2.2
+            return Reject.INCORRECT_QUANTITY
+        price = req.price
+        if not (0 < price < 10_000 and self._prices[symbol][price]):  # spec 02 §2.1
+            return Reject.INVALID_PRICE
+        if req.expire_time is None and req.tif is _GTD:  # spec 02 §4
+            return Reject.INVALID_ORDER
+        prev = acct.clids.get(req.client_order_id)  # spec 02 §12: not the ClOrdID of an open order
+        if prev is not None and prev.client_order_id == req.client_order_id and prev.status in _OPEN:
+            return Reject.ORDER_ALREADY_EXISTS
+        if req.order_group is not None:  # spec 03 §1
+            group = self._groups.owned(req.order_group, req.account, req.subaccount)
+            if group is None:
+                return Reject.ORDER_GROUP_NOT_FOUND
+            if group.state is GroupState.TRIGGERED:
+                return Reject.EXCEEDED_ORDER_GROUP_RISK_LIMIT
+        if acct.open_count >= self.max_open_orders:
+            return Reject.TOO_MANY_OPEN_ORDERS
+        units = self._ledger.buy_unit if req.side is _BUY else self._ledger.sell_unit
+        if units[price] * qty > acct.balance - acct.reserved:  # spec 02 §1
+            return Reject.INSUFFICIENT_BALANCE
+        return None
+
+    def new_order(self, req: OrderRequest, now: float) -> list[Event]:
+        """Validate (Rejected, nothing changed), then post-only / FOK / MaxExecutionCost checks
+        (a single Canceled), else Accepted, the matches, and the remainder rests or is
+        cancelled (IOC, FOK, GTD already expired)."""
+        acct = self._ledger.accounts.get(req.account)
+        reason = self._check(req, acct)
+        if reason is not None:
+            return [Rejected(rejected_order(req, now), "", now, reason)]
+        eids = self._eids
+        eids.begin()
+        symbol = req.symbol
+        market = self._markets[symbol]
+        book = self._books[symbol]
+        self._seq += 1
+        tif = req.tif
+        if tif is _GTC:
+            expire = None
+        elif tif is _DAY:
+            expire = self._day_end(now)  # spec 02 §4: 23:59:59.999 America/New_York
+        elif tif is _GTD:
+            expire = req.expire_time
+        else:
+            expire = None
+        order = make_order(req, new_uuid(self._rng), self._seq, now, expire)
+        oid = order.order_id
+        self._orders[oid] = order
+        acct.clids[req.client_order_id] = order
+        side = req.side
+        price = req.price
+        if side is _BUY:
+            crosses = bool(book.ask_keys) and -book.ask_keys[-1] <= price
+        else:
+            crosses = bool(book.bid_keys) and book.bid_keys[-1] >= price
+        events: list[Event] = []
+        if crosses and req.post_only:  # spec 02 §5.1, §9 #9: cancelled, not rested
+            self._end(order, CancelReason.POST_ONLY, now, events)
+            return events
+        if tif is _FOK or req.max_cost is not None:  # spec 02 §4, §5.3: all or nothing
+            filled, cost = self._walk(order, book, now) if crosses else (0, 0)
+            if filled < order.qty:
+                self._end(order, CancelReason.FOK if tif is _FOK else CancelReason.MAX_COST, now, events)
+                return events
+            if req.max_cost is not None and cost > req.max_cost:
+                self._end(order, CancelReason.MAX_COST, now, events)
+                return events
+        reserve = order.qty * (self._ledger.buy_unit[price] if side is _BUY else self._ledger.sell_unit[price])
+        order.reserved = reserve
+        acct.reserved += reserve
+        snap = _new(Order)
+        snap.__dict__ = order.__dict__.copy()
+        accepted = _new(Accepted)
+        accepted.__dict__ = {"order": snap, "exec_id": eids.next(market.exchange_index), "time": now,
+                             "rests": True}
+        events.append(accepted)
+        if crosses:
+            self._match(order, market, book, now, events, False)
+            if order.status not in _OPEN:
+                accepted.rests = False
+                return events
+            accepted.rests = order.cum == 0
+        if tif is _GTC or tif is _DAY or (tif is _GTD and expire > now):
+            # rest: inline of MatchingMixin._register (the hot path)
+            book.add(order)
+            self._open[oid] = order
+            acct.open_count += 1
+            session = req.session
+            if session is not None:
+                by = self._by_session.get(session)
+                if by is None:
+                    by = self._by_session[session] = {}
+                by[oid] = order
+            if req.order_group is not None:
+                self._groups.orders[req.order_group][oid] = order
+            if expire is not None:
+                self._expiry.push(order)
+        else:  # IOC, FOK, GTD already expired (= IOC, spec 02 §4)
+            accepted.rests = False
+            self._end(order, CancelReason.IOC, now, events)
+        return events
+
+    # --- invariants -------------------------------------------------------------------
+
+    def check_invariants(self) -> None:
+        """Books, money, and the indexes agree (raises BookError/LedgerError/InvariantError)."""
+        for book in self._books.values():
+            book.check_invariants()
+        self._ledger.check_invariants()
+        in_books = sum(book.order_count() for book in self._books.values())
+        if in_books != len(self._open):
+            raise InvariantError(f"{in_books} orders in books, {len(self._open)} open")
+        reserved: dict[str, int] = {name: 0 for name in self._ledger.accounts}
+        counts: dict[str, int] = {name: 0 for name in self._ledger.accounts}
+        for oid, order in self._open.items():
+            if order not in self._books[order.symbol]:
+                raise InvariantError(f"open order not in its book: {order}")
+            if order.status not in _OPEN or self._orders.get(oid) is not order:
+                raise InvariantError(f"bad open order {order}")
+            unit = self._ledger.unit(order.side is Side.BUY, order.price)
+            if order.reserved != order.leaves * unit:
+                raise InvariantError(f"order reserves {order.reserved}, expected {order.leaves} x {unit}")
+            reserved[order.account] += order.reserved
+            counts[order.account] += 1
+            if order.session is not None and self._by_session[order.session].get(oid) is not order:
+                raise InvariantError(f"open order missing from its session index: {order}")
+            if order.order_group is not None and self._groups.orders.get(order.order_group, {}).get(oid) is not order:
+                raise InvariantError(f"open order missing from its group: {order}")
+        for name, acct in self._ledger.accounts.items():
+            if acct.reserved != reserved[name]:
+                raise InvariantError(f"{name}: reserved {acct.reserved} != open orders' {reserved[name]}")
+            if acct.open_count != counts[name]:
+                raise InvariantError(f"{name}: open_count {acct.open_count} != {counts[name]}")
+        for session, orders in self._by_session.items():
+            for oid, order in orders.items():
+                if self._open.get(oid) is not order or order.session != session:
+                    raise InvariantError(f"session index holds a closed order: {order}")
+        for gid, orders in self._groups.orders.items():
+            group = self._groups.groups[gid]
+            for oid, order in orders.items():
+                if self._open.get(oid) is not order or order.order_group != gid:
+                    raise InvariantError(f"group index holds a closed order: {order}")
+            if group.state is GroupState.TRIGGERED and orders:
+                raise InvariantError(f"triggered group {gid} still has resting orders")

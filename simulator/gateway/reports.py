@@ -1,0 +1,198 @@
+"""Engine events -> ExecutionReport bodies, rendered for one session's Logon flags.
+
+Price and quantity units (spec 02 §2), report sequences (spec 02 §9) and the Logon flags
+that change them (spec 01 §2.2: 21005, 21007, 21008, 21011, 21012, 21026) live here, so
+the engine never sees FIX and each receiving session gets its own rendering.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+from decimal import Decimal, InvalidOperation
+
+from fixproto.codec import format_utc
+from fixproto.kalshi import LogonOptions
+
+from ..engine.types import (PRICE_SCALE, QTY_SCALE, Accepted, Canceled, CancelReason, Event, Order, Rejected,
+                            Replaced, Traded, TimeInForce)
+
+__all__ = ["ReportFlags", "render_events", "pending_report", "format_qty", "format_price", "parse_price",
+           "parse_qty", "money", "PENDING_EXEC_ID"]
+
+PENDING_EXEC_ID = "-1;-1"  # pending and rejected reports (spec 01 §10, spec 02 §8.2)
+Body = list[tuple[int, object]]
+
+
+@dataclass(frozen=True)
+class ReportFlags:
+    """What a receiving session asked for at Logon."""
+    dollars: bool = False              # 21005 (margin: always)
+    skip_pending: bool = False         # 21011
+    ioc_cancel_report: bool = False    # 21007
+    preserve_qty: bool = False         # 21008
+    expired_status: bool = False       # 21012
+    new_before_trade: bool = False     # 21026
+    require_transact_time: bool = True
+
+    @classmethod
+    def from_options(cls, opts: LogonOptions, product: str) -> "ReportFlags":
+        return cls(dollars=product == "margin" or bool(opts.use_dollars),
+                   skip_pending=bool(opts.skip_pending_exec_reports),
+                   ioc_cancel_report=bool(opts.enable_ioc_cancel_report),
+                   preserve_qty=bool(opts.preserve_original_order_qty),
+                   expired_status=bool(opts.use_expired_ord_status),
+                   new_before_trade=bool(opts.always_emit_new_before_trade))
+
+
+# --- units --------------------------------------------------------------------------------
+
+def format_qty(hundredths: int) -> str:
+    """Quantities with two decimals (spec 01 §1.3, since v1.0.18)."""
+    sign = "-" if hundredths < 0 else ""
+    q = abs(hundredths)
+    return f"{sign}{q // QTY_SCALE}.{q % QTY_SCALE:02d}"
+
+
+def format_price(pips: int, dollars: bool) -> str:
+    """YES price: fixed-point dollars (4 decimals) or integer cents (decimal cents if sub-cent)."""
+    if dollars:
+        return f"{pips // PRICE_SCALE}.{pips % PRICE_SCALE:04d}"
+    cents, rest = divmod(pips, 100)
+    return str(cents) if rest == 0 else f"{cents}.{rest:02d}".rstrip("0")
+
+
+def parse_price(text: str, dollars: bool) -> int | None:
+    """Price text -> pips; None when not representable (more than 4 dollar decimals,
+    or not whole cents on a cents session: spec 02 §2.1)."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    pips = value * (PRICE_SCALE if dollars else 100)
+    if not value.is_finite() or pips != pips.to_integral_value():
+        return None
+    if not dollars and value != value.to_integral_value():
+        return None
+    return int(pips)
+
+
+def parse_qty(text: str) -> int | None:
+    """Quantity text -> hundredths; None if finer than 0.01 (spec 02 §2.2)."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    q = value * QTY_SCALE
+    if not value.is_finite() or q != q.to_integral_value():
+        return None
+    return int(q)
+
+
+def money(micros: int) -> str:
+    """Micro-dollars -> dollars with 4 decimals (fees and balance changes, spec 02 §8.1).
+    Amounts are multiples of $0.0001 except collateral of sub-cent fills, rounded half away."""
+    sign = "-" if micros < 0 else ""
+    pips = (abs(micros) + 50) // 100
+    return f"{sign}{pips // 10_000}.{pips % 10_000:04d}"
+
+
+# --- reports ------------------------------------------------------------------------------
+
+def _report(order: Order, exec_id: str, exec_type: str, status: str, flags: ReportFlags, now: float, *,
+            leaves: int | None = None, text: str = "", orig_cl: str | None = None, cl: str | None = None,
+            trade: Traded | None = None, rej_reason: int | None = None, exchange_index: int = 0) -> Body:
+    """One ExecutionReport body in dictionary order (spec 02 §8.1)."""
+    leaves = order.leaves if leaves is None else leaves
+    qty = order.qty if flags.preserve_qty else order.cum + leaves
+    body: Body = [(37, order.order_id or "NONE"), (11, cl or order.client_order_id), (17, exec_id),
+                  (150, exec_type), (39, status), (54, int(order.side)), (55, order.symbol),
+                  (151, format_qty(leaves)), (14, format_qty(order.cum)),
+                  (6, format_price(order.avg_price, flags.dollars)), (38, format_qty(qty))]
+    if trade is not None:
+        body += [(31, format_price(trade.fill.price, flags.dollars)), (32, format_qty(trade.fill.qty))]
+    if rej_reason is not None:
+        body.append((103, rej_reason))
+    if orig_cl:
+        body.append((41, orig_cl))
+    body += [(44, format_price(order.price, flags.dollars)), (60, format_utc(now))]
+    if text:
+        body.append((58, text))
+    if order.expire_time is not None and order.tif in (TimeInForce.DAY, TimeInForce.GTD):
+        body.append((126, format_utc(order.expire_time)))
+    if trade is not None:
+        body += [(136, 1), (137, money(trade.fill.fee)), (138, "USD"), (139, 4), (891, 0)]
+    if order.party_id:
+        body += [(453, 1), (448, order.party_id), (452, 24)]
+    if order.subaccount:
+        body.append((79, order.subaccount))
+    if trade is not None:
+        fill = trade.fill
+        body += [(704, format_qty(fill.long_qty)), (705, format_qty(fill.short_qty)),
+                 (1703, 1), (1704, money(fill.balance_change)), (1705, "BALANCE"),
+                 (880, fill.trade_id), (1057, "Y" if fill.aggressor else "N")]
+    body.append((2964, int(order.stp)))
+    body.append((30, str(exchange_index)))
+    return body
+
+
+_NEVER_RESTS = frozenset({CancelReason.IOC, CancelReason.FOK, CancelReason.MAX_COST, CancelReason.POST_ONLY})
+
+
+def _status(order: Order) -> str:
+    if order.status.final:
+        return order.status.value
+    return "1" if order.cum else "0"
+
+
+def pending_report(order: Order, exec_type: str, flags: ReportFlags, now: float, *, cl: str | None = None,
+                   orig_cl: str | None = None, exchange_index: int = 0) -> Body:
+    """Pending New/Replace/Cancel (A, E, 6) with ExecID -1;-1 (spec 01 §10)."""
+    return _report(order, PENDING_EXEC_ID, exec_type, exec_type, flags, now, cl=cl, orig_cl=orig_cl,
+                   exchange_index=exchange_index)
+
+
+def render_events(events: list[Event], flags: ReportFlags,
+                  index_of: Callable[[str], int] = lambda symbol: 0) -> list[Body]:
+    """The ExecutionReports one session receives for a batch of engine events (spec 02 §9).
+    `index_of(symbol)` is the exchange index of the market (LastMkt, spec 00 §6)."""
+    traded_orders = {ev.order.order_id for ev in events if isinstance(ev, Traded)}
+    # Orders that end in this batch without ever resting (IOC/FOK/MaxExecutionCost/post-only):
+    # their only report is the cancel (spec 02 §9 #7-#9).
+    never_rested = {ev.order.order_id for ev in events if isinstance(ev, Canceled) and ev.reason in _NEVER_RESTS}
+    out: list[Body] = []
+    last_trade_of: dict[str, int] = {}  # order id -> index in `out` of its last Trade report
+    for ev in events:
+        order, now = ev.order, ev.time
+        exchange_index = index_of(order.symbol)
+        if isinstance(ev, Accepted):
+            # spec 02 §9 #2/#3: the first Trade doubles as the ack unless 21026=Y.
+            if order.order_id in traded_orders and not flags.new_before_trade:
+                continue
+            if order.order_id in never_rested and order.order_id not in traded_orders:
+                continue
+            out.append(_report(order, ev.exec_id, "0", "0", flags, now, leaves=order.leaves,
+                               exchange_index=exchange_index))
+        elif isinstance(ev, Traded):
+            last_trade_of[order.order_id] = len(out)
+            out.append(_report(order, ev.exec_id, "F", _status(order), flags, now, trade=ev,
+                               exchange_index=exchange_index))
+        elif isinstance(ev, Canceled):
+            if ev.reason is CancelReason.IOC and order.cum and not flags.ioc_cancel_report \
+                    and order.order_id in last_trade_of:
+                # spec 02 §9 #6 without 21007: no cancel report; the last Trade shows the end.
+                idx = last_trade_of[order.order_id]
+                out[idx] = [(t, "4" if t == 39 else format_qty(0) if t == 151 else v) for t, v in out[idx]]
+                continue
+            expired = ev.reason.expiry_style and flags.expired_status
+            code = "C" if expired else "4"
+            out.append(_report(order, ev.exec_id, code, code, flags, now, leaves=0, text=ev.reason.text,
+                               cl=ev.request_id or order.client_order_id, orig_cl=ev.orig_client_order_id,
+                               exchange_index=exchange_index))
+        elif isinstance(ev, Replaced):
+            out.append(_report(order, ev.exec_id, "5", _status(order), flags, now,
+                               orig_cl=ev.orig_client_order_id, exchange_index=exchange_index))
+        elif isinstance(ev, Rejected):
+            out.append(_report(order, PENDING_EXEC_ID, "8", "8", flags, now, leaves=0, text=ev.reason.text,
+                               rej_reason=ev.reason.code, exchange_index=exchange_index))
+    return out
+

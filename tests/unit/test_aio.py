@@ -1,0 +1,93 @@
+"""The asyncio driver: ordering of replies, the interceptor hook, closing."""
+from __future__ import annotations
+
+import asyncio
+
+from fixproto.aio import SessionDriver
+from fixproto.codec import encode, format_utc, iter_frames, parse
+from fixproto.session import ACCEPTOR, AppMessage, LogonRequest, Session, SessionConfig
+
+KEY = "0f6a1c2e-1111-4222-8333-944455556666"
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self):
+        super().__init__()
+        self.written = b""
+        self.closing = False
+
+    def write(self, data):
+        self.written += data
+
+    def is_closing(self):
+        return self.closing
+
+    def close(self):
+        self.closing = True
+
+    def abort(self):
+        self.closing = True
+
+
+class Clock:
+    def __init__(self, now):
+        self.t = now
+
+    def now(self):
+        return self.t
+
+
+def frame(msg_type, seq, body=(), now=1_767_623_400.0):
+    return encode([(35, msg_type), (49, KEY), (56, "KalshiNR"), (34, seq), (52, format_utc(now))] + list(body))
+
+
+def logged_on_driver(handler_extra, interceptor=None):
+    clock = Clock(1_767_623_400.0)
+    session = Session(SessionConfig(role=ACCEPTOR, sender_comp_id="KalshiNR", session_name="KalshiNR"), now=clock.t)
+
+    def handler(driver, event):
+        if isinstance(event, LogonRequest):
+            driver.session.accept_logon(clock.now())
+        handler_extra(driver, event)
+
+    driver = SessionDriver(session, handler, clock=clock, interceptor=interceptor)
+    transport = FakeTransport()
+    driver.connection_made(transport)
+    driver.feed(frame("A", 1, [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")]))
+    transport.written = b""
+    return driver, transport
+
+
+def test_replies_leave_in_request_order_when_one_read_holds_several_frames():
+    async def scenario():
+        def echo(driver, event):
+            if isinstance(event, AppMessage):
+                driver.send("j", [(45, event.message.get(34)), (372, "D"), (380, 4)])
+
+        driver, transport = logged_on_driver(echo)
+        order = frame("D", 2, [(11, "o1"), (38, 1), (40, 2), (44, 40), (54, 1), (55, "T")])
+        driver.feed(order + frame("1", 3, [(112, "sync")]))
+        assert [parse(f).get(35) for f in iter_frames(transport.written)] == ["j", "0"]
+    asyncio.run(scenario())
+
+
+def test_interceptor_sees_every_frame_and_can_drop_or_duplicate():
+    class Interceptor:
+        def __init__(self):
+            self.seen_in, self.seen_out = [], []
+
+        def inbound(self, f):
+            self.seen_in.append(parse(f).get(35))
+            return [] if parse(f).get(112) == "drop" else [f]
+
+        def outbound(self, f):
+            self.seen_out.append(parse(f).get(35))
+            return [f, f]
+
+    async def scenario():
+        interceptor = Interceptor()
+        driver, transport = logged_on_driver(lambda d, e: None, interceptor)
+        driver.feed(frame("1", 2, [(112, "drop")]) + frame("1", 2, [(112, "keep")]))
+        answers = [parse(f) for f in iter_frames(transport.written)]
+        assert interceptor.seen_in == ["A", "1", "1"] and [a.get(112) for a in answers] == ["keep", "keep"]
+    asyncio.run(scenario())
