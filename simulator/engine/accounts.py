@@ -14,6 +14,7 @@ A fill at price p for q: the YES buyer pays p q, the YES seller (NO buyer) pays 
 $1 per contract goes into escrow and each side now holds q contracts. When a fill reduces an
 opposite position, the pairs (1 YES + 1 NO held by the same owner) are redeemed at once for $1
 each, so positions are net YES per (account, subaccount, ticker) (negative = net NO).
+Fills are applied by the matcher (matching.py, inlined on its hot path).
 
 Conservation (checked by `check_invariants`): cash only moves between balances, the escrow of
 open pairs and the fees the exchange collected:
@@ -28,12 +29,13 @@ from fractions import Fraction
 
 from .types import ONE_DOLLAR
 
-__all__ = ["FeeSchedule", "Account", "Ledger", "LedgerError", "fee_for", "PAIR_PAYOUT", "MAX_SUBACCOUNT"]
+__all__ = ["FeeSchedule", "Account", "Ledger", "LedgerError", "fee_for", "PAIR_PAYOUT", "MAX_SUBACCOUNT",
+           "FEE_QUANTUM"]
 
 MAX_SUBACCOUNT = 63              # AllocAccount 0-63 (spec 02 §5.6)
 PAIR_PAYOUT = ONE_DOLLAR         # µ$ paid for one hundredth of a YES+NO pair ($0.01): 10,000
 _PAIR_DENOM = 1_000_000          # rate x qty x p x (1e4 - p) / 1e6 = fee in units of $0.0001
-_FEE_QUANTUM = 100               # $0.0001 in micro-dollars
+_FEE_QUANTUM = FEE_QUANTUM = 100  # $0.0001 in micro-dollars
 
 
 class LedgerError(AssertionError):
@@ -85,6 +87,9 @@ class Ledger:
         self.maker_rate = Fraction(self.fees.maker_rate)
         if self.taker_rate < 0 or self.maker_rate < 0:
             raise ValueError("fee rates must be >= 0")
+        # the matcher's integer form of fee_for: fee = ceil(num x q x p x (1e4 - p) / den) x $0.0001
+        self.taker_num, self.taker_den = self.taker_rate.numerator, self.taker_rate.denominator * _PAIR_DENOM
+        self.maker_num, self.maker_den = self.maker_rate.numerator, self.maker_rate.denominator * _PAIR_DENOM
         self.accounts: dict[str, Account] = {}
         self.fees_collected = 0
         # unit[side][price]: µ$ reserved per hundredth working (module docstring)
@@ -114,40 +119,10 @@ class Ledger:
         account.balance += amount
         account.deposited += amount
 
-    # --- fills ------------------------------------------------------------------------
+    # --- collateral -------------------------------------------------------------------
 
     def unit(self, is_buy: bool, price: int) -> int:
         return self.buy_unit[price] if is_buy else self.sell_unit[price]
-
-    def taker_fee(self, qty: int, price: int) -> int:
-        return fee_for(self.taker_rate, qty, price) if self.taker_rate else 0
-
-    def maker_fee(self, qty: int, price: int) -> int:
-        return fee_for(self.maker_rate, qty, price) if self.maker_rate else 0
-
-    def settle(self, account: Account, subaccount: int, ticker: str, is_buy: bool, price: int, qty: int,
-               fee: int) -> tuple[int, int]:
-        """Apply one side of a fill: cost, fee, netting. Returns (balance change, net YES after)."""
-        key = (subaccount, ticker)
-        positions = account.positions
-        net = positions.get(key, 0)
-        if is_buy:
-            change = -price * qty - fee
-            if net < 0:  # buying YES against held NO: redeem the pairs (spec 02 §8.4)
-                change += (qty if qty < -net else -net) * PAIR_PAYOUT
-            net += qty
-        else:
-            change = -(ONE_DOLLAR - price) * qty - fee
-            if net > 0:
-                change += (qty if qty < net else net) * PAIR_PAYOUT
-            net -= qty
-        if net:
-            positions[key] = net
-        else:
-            positions.pop(key, None)
-        account.balance += change
-        self.fees_collected += fee
-        return change, net
 
     # --- invariants -------------------------------------------------------------------
 

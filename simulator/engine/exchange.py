@@ -25,7 +25,7 @@ from .orders import make_order, rejected_order
 from .types import (Accepted, CancelReason, Event, GroupState, Market, MarketStatus, Order, OrderRequest,
                     OrderStatus, Reject, Rejected, Side, TimeInForce)
 
-__all__ = ["Exchange", "InvariantError", "BookError", "LedgerError"]
+__all__ = ["Exchange", "FeeSchedule", "InvariantError", "BookError", "LedgerError"]
 
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _GTC = TimeInForce.GTC

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .accounts import PAIR_PAYOUT, fee_for
+from .accounts import FEE_QUANTUM, PAIR_PAYOUT
 from .ids import new_uuid
-from .orders import snapshot
 from .types import (ONE_DOLLAR, STP, Canceled, CancelReason, Event, Fill, GroupState, Order, OrderGroup,
                     OrderStatus, Side, Traded)
 
@@ -27,6 +26,7 @@ _STP_MAKER = STP.MAKER
 _ACTIVE = GroupState.ACTIVE
 _ONE_DOLLAR = ONE_DOLLAR
 _PAIR = PAIR_PAYOUT
+_QUANTUM = FEE_QUANTUM
 _new = object.__new__
 _setattr = object.__setattr__
 
@@ -71,8 +71,12 @@ class MatchingMixin:
         order.leaves = 0
         order.status = _CANCELED
         order.updated = now
-        index = self._markets[order.symbol].exchange_index
-        events.append(Canceled(snapshot(order), self._eids.next(index), now, reason, request_id, orig))
+        snap = _new(Order)
+        snap.__dict__ = order.__dict__.copy()
+        ev = _new(Canceled)  # == Canceled(snap, exec_id, now, reason, request_id, orig)
+        ev.__dict__ = {"order": snap, "exec_id": self._eids.next(self._markets[order.symbol].exchange_index),
+                       "time": now, "reason": reason, "request_id": request_id, "orig_client_order_id": orig}
+        events.append(ev)
 
     def _cancel_resting(self, order: Order, reason: CancelReason, now: float, events: list[Event],
                         request_id: str | None = None, orig: str | None = None) -> None:
@@ -141,8 +145,8 @@ class MatchingMixin:
         """Trade `order` against the book until it is filled, stops crossing, or is stopped
         (STP taker, its group triggering). Fills print at the resting order's price.
 
-        The hot path of the engine: Ledger.settle, snapshot() and the event constructors are
-        inlined here (same arithmetic; the random test against the reference checks it)."""
+        The hot path of the engine: the fill arithmetic of accounts.py, orders.snapshot() and the
+        event constructors are inlined here (the random test against the reference checks it)."""
         ledger = self._ledger
         accounts = ledger.accounts
         groups = self._groups
@@ -161,7 +165,7 @@ class MatchingMixin:
             maker_units = ledger.buy_unit
         limit = order.price
         tunit = ledger.buy_unit[limit] if is_buy else ledger.sell_unit[limit]
-        taker_rate, maker_rate = ledger.taker_rate, ledger.maker_rate
+        tnum, tden, mnum, mden = ledger.taker_num, ledger.taker_den, ledger.maker_num, ledger.maker_den
         tgroup = groups.groups.get(order.order_group) if order.order_group is not None else None
         tkey = (order.subaccount, ticker)
         tpositions = acct.positions
@@ -190,7 +194,7 @@ class MatchingMixin:
             no_cost = _ONE_DOLLAR * q - yes_cost     # the NO buyer (YES seller) pays (1 - p) x q
 
             # --- taker side: collateral released, cost, fee, netting (accounts.Ledger.settle)
-            fee = fee_for(taker_rate, q, price) if taker_rate else 0
+            fee = -(-(tnum * yes_cost * (_ONE_DOLLAR - price)) // tden) * _QUANTUM if tnum else 0  # fee_for
             release = q * tunit
             order.reserved -= release
             acct.reserved -= release
@@ -229,7 +233,7 @@ class MatchingMixin:
 
             # --- maker side
             macct = accounts[maker.account]
-            fee = fee_for(maker_rate, q, price) if maker_rate else 0
+            fee = -(-(mnum * yes_cost * (_ONE_DOLLAR - price)) // mden) * _QUANTUM if mnum else 0
             release = q * maker_units[price]
             maker.reserved -= release
             macct.reserved -= release
