@@ -10,6 +10,7 @@ import pytest
 from simulator.engine.exchange import Exchange
 from simulator.engine.types import (MONEY_SCALE, Canceled, CancelReason, CxlReject, Market, MarketStatus,
                                     OrderRequest, OrderStatus, Replaced, Side, TimeInForce, Traded)
+from tests.unit.engine_helpers import req, kinds
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=NY).timestamp()
@@ -24,22 +25,6 @@ def make_exchange() -> Exchange:
     for name in ("alice", "bob", "carol"):
         ex.add_account(name, 1_000 * DOLLARS)
     return ex
-
-
-def req(account, clid, side, cents, contracts, **kw) -> OrderRequest:
-    kw.setdefault("symbol", TICKER)
-    return OrderRequest(account=account, client_order_id=clid, side=side, price=round(cents * 100),
-                        qty=round(contracts * 100), **kw)
-
-
-def kinds(events) -> list[str]:
-    out = []
-    for e in events:
-        name = type(e).__name__
-        if isinstance(e, Canceled):
-            name += f":{e.reason.name}"
-        out.append(f"{name}:{e.order.client_order_id}")
-    return out
 
 
 def state(ex: Exchange) -> tuple:

@@ -11,6 +11,7 @@ import pytest
 from simulator.engine.exchange import Exchange
 from simulator.engine.types import (MONEY_SCALE, Accepted, Canceled, GroupState, Market, OrderRequest, OrderStatus,
                                     Reject, Side, TimeInForce)
+from tests.unit.engine_helpers import req, kinds
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=NY).timestamp()
@@ -25,22 +26,6 @@ def make_exchange(**kw) -> Exchange:
     for name in ("alice", "bob", "carol"):
         ex.add_account(name, 1_000 * MONEY_SCALE)
     return ex
-
-
-def req(account, clid, side, cents, contracts, **kw) -> OrderRequest:
-    kw.setdefault("symbol", TICKER)
-    return OrderRequest(account=account, client_order_id=clid, side=side, price=round(cents * 100),
-                        qty=round(contracts * 100), **kw)
-
-
-def kinds(events) -> list[str]:
-    out = []
-    for e in events:
-        name = type(e).__name__
-        if isinstance(e, Canceled):
-            name += f":{e.reason.name}"
-        out.append(f"{name}:{e.order.client_order_id}")
-    return out
 
 
 def test_create_gives_an_active_group_with_a_uuid_from_the_rng():

@@ -15,6 +15,7 @@ import pytest
 from simulator.engine.accounts import FeeSchedule, fee_for
 from simulator.engine.exchange import Exchange
 from simulator.engine.types import MONEY_SCALE, Market, OrderRequest, Reject, Side, TimeInForce, Traded
+from tests.unit.engine_helpers import req
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=NY).timestamp()
@@ -29,12 +30,6 @@ def make_exchange(fees: FeeSchedule | None = None) -> Exchange:
     for name in ("alice", "bob", "carol"):
         ex.add_account(name, START)
     return ex
-
-
-def req(account, clid, side, cents, contracts, **kw) -> OrderRequest:
-    kw.setdefault("symbol", TICKER)
-    return OrderRequest(account=account, client_order_id=clid, side=side, price=round(cents * 100),
-                        qty=round(contracts * 100), **kw)
 
 
 def fills(events) -> dict[str, Traded]:
