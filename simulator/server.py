@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
-from fixproto.kalshi import SessionType, session_types
+from fixproto.kalshi import LogonOptions, SessionType, session_types
 from fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
 from fixproto.store import MemoryStore, MessageStore, SqliteStore
 
 from . import gateway
 from .auth import Authenticator, LogonDecision
-from .gateway import order_entry, order_groups  # noqa: F401  (they register their handlers)
+from .gateway import (drop_copy, market_data, order_entry, order_groups, post_trade,  # noqa: F401
+                      rfq)  # importing a gateway module registers its handlers
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
@@ -82,16 +83,27 @@ class GatewayConnection:
         self.user = ""
         self.listener = False
         self.flags = ReportFlags()
+        self.options: LogonOptions | None = None
+        self.api_key_id = ""
 
     @property
     def api_key(self) -> str | None:
         return self.decision.account.api_key if self.decision and self.decision.account else None
 
     def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
-        assert self.driver is not None
-        if not self.driver.session.is_active:
+        driver = self.driver
+        assert driver is not None
+        if not driver.session.is_active:
             return 0  # the connection is closing: reports of its orders reach it no more
-        return self.driver.send(msg_type, body)
+        transport = driver.transport
+        if transport is not None and transport.get_write_buffer_size() > self.sim.max_send_buffer:
+            # A subscriber this far behind would hold memory without bound and slow everyone:
+            # it is logged out and dropped (issue 4 §5); matching never waits for it.
+            log.warning("slow consumer %s %s key=%s dropped", self.product, self.comp_id, self.api_key)
+            driver.logout(f"Slow consumer: more than {self.sim.max_send_buffer} bytes unread; disconnected")
+            driver.abort()
+            return 0
+        return driver.send(msg_type, body)
 
     deliver = send  # a live connection is a report sink (gateway.venue.ReportSink)
 
@@ -124,10 +136,14 @@ class GatewayConnection:
         decision = self.decision
         assert decision is not None and decision.account is not None
         options = decision.options
+        self.options = options
+        self.api_key_id = decision.account.api_key
         self.user = decision.account.user
         self.session_id = f"{self.product}/{self.session_code}/{decision.account.api_key}"
         self.listener = bool(options.listener_session)
         self.flags = ReportFlags.from_options(options, self.product)
+        for service in gateway.LIFECYCLE.get(self.session_code, ()):
+            service.attached(self)
         if not self.session_type.order_entry:
             return
         offline = None
@@ -138,7 +154,11 @@ class GatewayConnection:
         self.venue.attach(self.session_id, self.user, self, listener=self.listener, offline=offline)
 
     def _detach(self) -> None:
-        if not self.session_type.order_entry or not self.session_id:
+        if not self.session_id:
+            return
+        for service in gateway.LIFECYCLE.get(self.session_code, ()):
+            service.detached(self)
+        if not self.session_type.order_entry:
             return
         self.venue.detach(self.session_id, self.user, self)
         if self.decision is not None and self.decision.options.cancel_orders_on_disconnect and not self.listener:
@@ -184,6 +204,7 @@ class Simulator:
         self._servers: list[asyncio.base_events.Server] = []
         self._drivers: set[SessionDriver] = set()
         self._ticker: asyncio.Task | None = None
+        self.max_send_buffer = 8 * 1024 * 1024  # bytes queued for one connection before it is dropped
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
 

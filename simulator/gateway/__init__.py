@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .reports import ReportFlags
     from .venue import Venue
 
-__all__ = ["Connection", "route", "business_reject", "HANDLERS"]
+__all__ = ["Connection", "route", "business_reject", "HANDLERS", "LIFECYCLE", "Lifecycle"]
 
 # Fields that identify the business object a BMR refers to (spec 09 §2, tag 379).
 _REF_ID_TAGS = (11, 131, 117, 20130, 21001, 262)
@@ -41,6 +41,16 @@ class Connection(Protocol):
 
 Handler = Callable[[Connection, FixMessage], None]
 HANDLERS: dict[tuple[str, str], Handler] = {}  # (session code, MsgType) -> handler
+
+
+class Lifecycle(Protocol):
+    """A service that must know when sessions of its type log on and go away."""
+
+    def attached(self, conn: Connection) -> None: ...
+    def detached(self, conn: Connection) -> None: ...
+
+
+LIFECYCLE: dict[str, list[Lifecycle]] = {}  # session code -> services told about its sessions
 
 
 def business_reject(conn: Connection, msg: FixMessage, reason: int, text: str) -> None:

@@ -15,13 +15,17 @@ from ..engine.exchange import Exchange
 from ..engine.types import Event
 from .reports import Body, ReportFlags, render_events
 
-__all__ = ["Venue", "ReportSink", "OfflineSink"]
+__all__ = ["Venue", "ReportSink", "OfflineSink", "ReportHistory"]
 
 
 class ReportSink(Protocol):
     flags: ReportFlags
 
     def deliver(self, msg_type: str, body: Body) -> None: ...
+
+
+class ReportHistory(Protocol):
+    def record(self, account: str, body: Body) -> None: ...
 
 
 class OfflineSink:
@@ -43,6 +47,9 @@ class Venue:
         self.offline: dict[str, OfflineSink] = {}          # RT session id -> store-backed sink
         self.listeners: dict[str, set[ReportSink]] = {}    # account -> live listener sessions
         self.last_mass_cancel: dict[str, float] = {}       # account -> time of its last accepted q
+        self.history: ReportHistory | None = None          # drop copy's record of sent reports
+        self.observers: list[Callable[[list[Event]], None]] = []  # e.g. market data
+        self.services: dict[str, object] = {}              # per-session-type state (md, rfq, ...)
         self._ids = 0
 
     def next_id(self, prefix: str) -> str:
@@ -70,30 +77,51 @@ class Venue:
 
     # --- delivery -------------------------------------------------------------------------
 
-    def recipients(self, account: str, session_id: str | None) -> list[ReportSink]:
-        sinks: list[ReportSink] = []
-        if session_id is not None:
-            sink = self.sessions.get(session_id) or self.offline.get(session_id)
-            if sink is not None:
-                sinks.append(sink)
-        sinks.extend(self.listeners.get(account, ()))
-        return sinks
+    def origin(self, session_id: str | None) -> ReportSink | None:
+        """The sink of the session an order was entered on (live, or an RT store)."""
+        if session_id is None:
+            return None
+        return self.sessions.get(session_id) or self.offline.get(session_id)
 
     def dispatch(self, events: Iterable[Event], prefix: dict[ReportSink, list[Body]] | None = None) -> None:
-        """Render each recipient's share of a batch with its own flags and deliver it in order."""
+        """Render each recipient's share of a batch with its own flags and deliver it in order.
+
+        The reports as the order's own session gets them are also recorded in `history`
+        (drop copy replays them, spec 04 §2); then every observer (market data, ...) sees
+        the batch."""
+        events = list(events)
         batches: dict[ReportSink, list[Event]] = {}
+        origins: dict[ReportSink, str] = {}      # origin sink -> account
+        orphans: dict[str, list[Event]] = {}     # account -> events no session of it receives
         for sink in prefix or ():
             batches[sink] = []
         for event in events:
             order = event.order
-            for sink in self.recipients(order.account, order.session):
+            sink = self.origin(order.session)
+            if sink is not None:
                 batches.setdefault(sink, []).append(event)
+                origins[sink] = order.account
+            elif self.history is not None and order.session is not None:
+                orphans.setdefault(order.account, []).append(event)
+            for listener in self.listeners.get(order.account, ()):
+                batches.setdefault(listener, []).append(event)
+        history = self.history
         for sink, batch in batches.items():
             bodies = (prefix or {}).get(sink, [])
             if batch:
-                bodies = bodies + render_events(batch, sink.flags, self.exchange_index)
+                rendered = render_events(batch, sink.flags, self.exchange_index)
+                if history is not None and sink in origins:
+                    for body in rendered:
+                        history.record(origins[sink], body)
+                bodies = bodies + rendered
             for body in bodies:
                 sink.deliver("8", body)
+        if history is not None:
+            for account, batch in orphans.items():  # e.g. an NR session's orders after it left
+                for body in render_events(batch, ReportFlags(), self.exchange_index):
+                    history.record(account, body)
+        for observer in self.observers:
+            observer(events)
 
     def exchange_index(self, symbol: str) -> int:
         market = self.exchange.market(symbol)
