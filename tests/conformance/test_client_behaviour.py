@@ -5,8 +5,6 @@ import asyncio
 
 import pytest
 
-from simulator.pytest_plugin import FixExchange, make_test_config
-from simulator.server import SimulatorThread
 from tests.wire import run
 
 
@@ -26,18 +24,12 @@ class Switch:
 
 
 @pytest.fixture
-def muted_exchange(fix_material):
+def muted_exchange(fix_exchange_factory):
     """A simulator whose margin NR output can be silenced, to play a dead gateway."""
-    ca_file, accounts, tls = fix_material
     switch = Switch()
-    runner = SimulatorThread(make_test_config(accounts, tls),
-                             interceptor_factory=lambda product, code: switch if (product, code) == ("margin", "NR")
-                             else None)
-    runner.start()
-    try:
-        yield FixExchange(runner, accounts, ca_file), switch
-    finally:
-        runner.stop()
+    fx = fix_exchange_factory(interceptor_factory=lambda product, code: switch if (product, code) == ("margin", "NR")
+                              else None)
+    return fx, switch
 
 
 def test_client_detects_a_silent_gateway_with_test_request_and_drops_it(muted_exchange):
