@@ -11,11 +11,12 @@ import platform
 import sys
 import time
 
-from bench import decoder, engine
+from bench import decoder, engine, market_data
 
 BENCHMARKS = [
     ("decoder", decoder.run),
     ("engine", engine.run),
+    ("market_data", market_data.run),
 ]
 
 

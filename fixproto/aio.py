@@ -56,6 +56,7 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._framer = Framer()
         self._buffer = bytearray(_READ_SIZE)
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._pumping = False
 
     # --- asyncio protocol ------------------------------------------------------------------
@@ -157,14 +158,21 @@ class SessionDriver(asyncio.BufferedProtocol):
                 transport.write(out)
 
     def _rearm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         deadline = self.session.get_timer()
         if deadline is None or self.session.closed:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             return
-        delay = max(0.0, deadline - self.clock.now())
-        self._timer = self._loop.call_later(delay, self._on_timer)
+        # Sending moves deadlines later, never earlier: a timer already due at or before the new
+        # deadline can stay (handle_timer does nothing when woken early and the timer re-arms),
+        # so a busy sender does not cancel and re-create a timer for every message.
+        if self._timer is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_later(max(0.0, deadline - self.clock.now()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

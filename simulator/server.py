@@ -32,6 +32,7 @@ from .config import SimConfig
 __all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry"]
 
 log = logging.getLogger("kalshi_fixsim")
+SLOW_CONSUMER_GRACE = 5.0  # seconds a dropped slow consumer has to read its Logout
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -84,6 +85,7 @@ class GatewayConnection:
         self.listener = False
         self.flags = ReportFlags()
         self.options: LogonOptions | None = None
+        self._detached = False
         self.api_key_id = ""
 
     @property
@@ -101,7 +103,12 @@ class GatewayConnection:
             # it is logged out and dropped (issue 4 §5); matching never waits for it.
             log.warning("slow consumer %s %s key=%s dropped", self.product, self.comp_id, self.api_key)
             driver.logout(f"Slow consumer: more than {self.sim.max_send_buffer} bytes unread; disconnected")
-            driver.abort()
+            # It leaves every service now (no more updates queue up), then close() lets the
+            # Logout follow what is queued; a reader that never catches up is cut.
+            self.sim.connections.discard(self)
+            self._detach()
+            transport.close()
+            asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, driver.abort)
             return 0
         return driver.send(msg_type, body)
 
@@ -154,8 +161,9 @@ class GatewayConnection:
         self.venue.attach(self.session_id, self.user, self, listener=self.listener, offline=offline)
 
     def _detach(self) -> None:
-        if not self.session_id:
+        if not self.session_id or self._detached:
             return
+        self._detached = True
         for service in gateway.LIFECYCLE.get(self.session_code, ()):
             service.detached(self)
         if not self.session_type.order_entry:
@@ -191,7 +199,7 @@ class Simulator:
         self.clock: Clock = clock or SystemClock()
         self.auth = Authenticator(config.accounts, config.session)
         self.stores = StoreRegistry(config.store)
-        self.venues = build_venues(config)
+        self.venues = build_venues(config, clock=self.clock.now)
         self.market_makers: dict[str, MarketMaker] = {}
         if config.market_maker.enabled:
             for product, venue in self.venues.items():
@@ -224,6 +232,10 @@ class Simulator:
             due = venue.exchange.next_expiry()
             if due is not None:
                 delay = min(delay, max(0.01, due - now))
+            if product == "prediction":
+                due = rfq.tick(venue, now)  # RFQ expiry, confirm window, execution timer (spec 06 §1)
+                if due is not None:
+                    delay = min(delay, max(0.01, due - now))
         return delay
 
     async def _run_ticker(self) -> None:
@@ -307,6 +319,9 @@ class Simulator:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        for venue in self.venues.values():
+            if venue.history is not None:
+                venue.history.close()  # drop copy history: written before the stores close
         self.stores.close()
 
 

@@ -2,24 +2,77 @@
 (configured, or a generated sample universe) and the accounts' balances."""
 from __future__ import annotations
 
+import asyncio
 import random
 from decimal import Decimal
+from typing import Callable
+
+from fixproto.aio import SystemClock
 
 from .config import SimConfig
 from .engine.accounts import FeeSchedule
 from .engine.exchange import Exchange
 from .engine.types import MONEY_SCALE
+from .gateway.drop_copy import DropCopyService
 from .gateway.venue import Venue
+from .history import MemoryHistory, SqliteHistory, open_history_db
 from .universe import generate_universe
 
-__all__ = ["build_venues", "dollars_to_micros"]
+__all__ = ["build_venues", "dollars_to_micros", "attach_history", "defer", "later"]
 
 
 def dollars_to_micros(amount: Decimal) -> int:
     return int(amount * MONEY_SCALE)
 
 
-def build_venues(config: SimConfig) -> dict[str, Venue]:
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def defer(fn: Callable[[], None]) -> None:
+    """Run fn at the end of this loop turn (at once when no loop runs: scripts, unit tests)."""
+    loop = _running_loop()
+    if loop is None:
+        fn()
+    else:
+        loop.call_soon(fn)
+
+
+def later(delay: float, fn: Callable[[], None]) -> bool:
+    """Run fn on a later loop turn; False (not scheduled) when no loop runs."""
+    loop = _running_loop()
+    if loop is None:
+        return False
+    if delay > 0:
+        loop.call_later(delay, fn)
+    else:
+        loop.call_soon(fn)
+    return True
+
+
+def attach_history(venues: dict[str, Venue], store: str, clock: Callable[[], float] | None = None) -> None:
+    """Give every venue its drop-copy history (spec 04 §2): in memory, or in the SQLite state
+    file so it survives a restart. `clock` None: wall time (the Simulator's default clock)
+    until the first Logon on the venue, when the drop-copy gateway binds the Simulator's own
+    clock (an order, hence a report, needs a logged-on session first)."""
+    db = None if store == "memory" else open_history_db(store)
+    for product, venue in venues.items():
+        history: MemoryHistory | SqliteHistory
+        if db is None:
+            history = MemoryHistory(clock or SystemClock().now)
+        else:
+            history = SqliteHistory(db, product, clock or SystemClock().now, schedule=defer)
+        history.late_clock = clock is None
+        venue.history = history
+        venue.services["drop_copy"] = DropCopyService(later=later)  # replays yield to the loop
+        # ExecIDs continue above the ones already in the file (spec 02 §8.2: increasing per index).
+        venue.exchange.resume_exec_ids(history.max_clocks())
+
+
+def build_venues(config: SimConfig, clock: Callable[[], float] | None = None) -> dict[str, Venue]:
     venues: dict[str, Venue] = {}
     for product, pconf in config.products.items():
         # One seeded RNG per product: the products never share ids, books or accounts (issue 6).
@@ -38,4 +91,5 @@ def build_venues(config: SimConfig) -> dict[str, Venue]:
                 seen.add(account.user)
                 exchange.add_account(account.user, dollars_to_micros(account.balance))
         venues[product] = Venue(product, exchange)
+    attach_history(venues, config.store, clock)
     return venues

@@ -8,6 +8,13 @@ Layout (fast paths for the matcher in matching.py, which uses these attributes d
   order id in time priority (O(1) append, O(1) removal anywhere, O(1) pop of the head);
 - `bid_keys` / `ask_keys`: sorted lists with the best price LAST (bids as +price,
   asks as -price), so the best level is `keys[-1]` and removing it is `keys.pop()`.
+
+Change tracking (market data, spec 07 §4): once `track_changes()` is on, add/remove/reduce
+record the touched level in `changes` (a set of keys: +price for a bid level, -price for an
+ask level) and `take_changes()` hands them over and clears them. It is off (None, one
+attribute test per call) until a market-data subscriber asks for the book. The matcher in
+matching.py edits levels in place for maker fills; the caller records those with `touch()`
+(the maker's Traded events carry the level).
 """
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ class Level:
 
 
 class Book:
-    __slots__ = ("ticker", "bids", "asks", "bid_keys", "ask_keys")
+    __slots__ = ("ticker", "bids", "asks", "bid_keys", "ask_keys", "changes")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
@@ -45,6 +52,7 @@ class Book:
         self.asks: dict[int, Level] = {}
         self.bid_keys: list[int] = []   # +price ascending: best bid last
         self.ask_keys: list[int] = []   # -price ascending: best (lowest) ask last
+        self.changes: set[int] | None = None  # touched levels (+bid / -ask price) while tracked
 
     # --- changes ----------------------------------------------------------------------
 
@@ -64,6 +72,9 @@ class Book:
                 insort(keys, key)
         level.orders[order.order_id] = order
         level.qty += order.leaves
+        changes = self.changes
+        if changes is not None:
+            changes.add(key)
 
     def remove(self, order: Order) -> None:
         """Take a resting order out (O(1) plus the level list when the level empties).
@@ -82,11 +93,52 @@ class Book:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
+        changes = self.changes
+        if changes is not None:
+            changes.add(key)
 
     def reduce(self, order: Order, qty: int) -> None:
         """The order's leaves went down by `qty` while it stays in place (fill, amend down)."""
-        levels = self.bids if order.side is Side.BUY else self.asks
-        levels[order.price].qty -= qty
+        price = order.price
+        if order.side is Side.BUY:
+            self.bids[price].qty -= qty
+            key = price
+        else:
+            self.asks[price].qty -= qty
+            key = -price
+        changes = self.changes
+        if changes is not None:
+            changes.add(key)
+
+    # --- change tracking (market data, spec 07 §4) -------------------------------------
+
+    def track_changes(self, on: bool = True) -> None:
+        """Start (with an empty record) or stop recording touched levels."""
+        if not on:
+            self.changes = None
+        elif self.changes is None:
+            self.changes = set()
+
+    def touch(self, side: Side, price: int) -> None:
+        """Record a level changed outside add/remove/reduce (maker fills in matching.py)."""
+        changes = self.changes
+        if changes is not None:
+            changes.add(price if side is Side.BUY else -price)
+
+    def take_changes(self) -> list[tuple[Side, int]]:
+        """The levels touched since the last call, as (side, price), and clear the record:
+        bids best first (descending), then asks best first (ascending)."""
+        changes = self.changes
+        if not changes:
+            return []
+        self.changes = set()
+        keys = sorted(changes, reverse=True)  # bids (+price) high to low, then asks (-price) low to high
+        return [(Side.BUY, k) if k > 0 else (Side.SELL, -k) for k in keys]
+
+    def level_qty(self, side: Side, price: int) -> int:
+        """Aggregated leaves at a level; 0 when there is none."""
+        level = (self.bids if side is Side.BUY else self.asks).get(price)
+        return level.qty if level is not None else 0
 
     # --- queries ----------------------------------------------------------------------
 

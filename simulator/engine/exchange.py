@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from . import grid
+from . import grid, settlement
 from .accounts import MAX_SUBACCOUNT, Account, FeeSchedule, Ledger, LedgerError
 from .amend import AmendMixin
 from .book import Book, BookError
@@ -22,6 +22,7 @@ from .group_ops import GroupOpsMixin
 from .ids import ExecIds, new_uuid
 from .matching import MatchingMixin
 from .orders import make_order, rejected_order
+from .settlement import Settlement, SettleReject
 from .types import (Accepted, CancelReason, Event, GroupState, Market, MarketStatus, Order, OrderRequest,
                     OrderStatus, Reject, Rejected, Side, TimeInForce)
 
@@ -253,6 +254,21 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
             accepted.rests = False
             self._end(order, CancelReason.IOC, now, events)
         return events
+
+    # --- market close and settlement (spec 05 §2; settlement.py) ----------------------
+
+    def resume_exec_ids(self, clocks: dict[int, int]) -> None:
+        """Continue ExecIDs above ones issued before a restart (spec 02 §8.2: increasing per index)."""
+        for index, top in clocks.items():
+            self._eids.clocks[index] = max(self._eids.clocks.get(index, 0), top)
+
+    def close_market(self, ticker: str, now: float) -> list[Event] | SettleReject:
+        """Market -> CLOSED and its resting orders cancelled (CancelReason.CLOSE)."""
+        return settlement.close_market(self, ticker, now)
+
+    def settle_market(self, ticker: str, result: str, price: object, now: float) -> Settlement | SettleReject:
+        """Close if open, pay the net positions, market -> SETTLED (settlement.settle_market)."""
+        return settlement.settle_market(self, ticker, result, price, now)
 
     # --- invariants -------------------------------------------------------------------
 

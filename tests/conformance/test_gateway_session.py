@@ -257,15 +257,6 @@ def test_known_message_not_offered_on_the_session_gets_bmr_380_3(fix_exchange):
     run(scenario())
 
 
-def test_application_message_the_simulator_does_not_handle_yet_gets_bmr_380_4(fix_exchange):
-    async def scenario():
-        async with fix_exchange.client("alice", "prediction", "RT") as fix:
-            seq = fix.send("R", [(131, "q-9"), (146, 1), (55, "TICKER"), (38, 1)])  # RFQ: not yet handled
-            bmr = await fix.expect("j")
-            assert (bmr.get(45), bmr.get(372), bmr.get(379), bmr.get(380)) == (str(seq), "R", "q-9", "4")
-    run(scenario())
-
-
 @pytest.mark.parametrize("account,product,session,flags,text", [
     ("restricted", "prediction", "RT", (), "Sub-account-restricted API key may not open KalshiRT"),
     ("margin_only", "prediction", "NR", (), "API key is not enabled for the prediction product"),
