@@ -78,3 +78,20 @@ class RawConnection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class DropFirst:
+    """Client-side interceptor that loses the first inbound frame of a MsgType (a gap)."""
+
+    def __init__(self, msg_type: str) -> None:
+        self.marker = b"\x0135=%s\x01" % msg_type.encode()
+        self.dropped = False
+
+    def inbound(self, frame: bytes):
+        if self.marker in frame and not self.dropped:
+            self.dropped = True
+            return []
+        return [frame]
+
+    def outbound(self, frame: bytes):
+        return [frame]

@@ -497,36 +497,29 @@ def on_quote(conn: Connection, msg: FixMessage) -> None:
         sink.deliver("S", body + [(453, 1), (448, service.desk.public_id(quote.account)), (452, 35)])
 
 
-def on_quote_cancel(conn: Connection, msg: FixMessage) -> None:
-    if _refused(conn, msg, "cancel quotes", maker=True):
+def _maker_decision(conn: Connection, msg: FixMessage, what: str, reply: str, status_tag: int, act) -> None:
+    """QuoteCancel (Z -> U9, spec 06 §2.6: then AI 17) and QuoteConfirm (U7 -> U8): same shape."""
+    if _refused(conn, msg, what, maker=True):
         return
     service = _service(conn)
     now = conn.now()
     service.publish(service.desk.expire(now))
     pinned = getattr(_key(conn), "subaccount", None)
-    result = service.desk.cancel_quote(conn.user, msg[117], now, rfq_id=msg.get(21023), subaccount=pinned)
+    result = act(service.desk)(conn.user, msg[117], now, rfq_id=msg.get(21023), subaccount=pinned)
     if isinstance(result, Refusal):
-        conn.send("U9", [(117, msg[117]), (298, 1), (58, result.text)])
+        conn.send(reply, [(117, msg[117]), (status_tag, 1), (58, result.text)])
         return
     quote, notices = result
-    conn.send("U9", [(117, quote.quote_id), (298, 0)])  # spec 06 §2.6: U9, then AI 17
+    conn.send(reply, [(117, quote.quote_id), (status_tag, 0)])
     service.publish(notices)
+
+
+def on_quote_cancel(conn: Connection, msg: FixMessage) -> None:
+    _maker_decision(conn, msg, "cancel quotes", "U9", 298, lambda desk: desk.cancel_quote)
 
 
 def on_quote_confirm(conn: Connection, msg: FixMessage) -> None:
-    if _refused(conn, msg, "confirm quotes", maker=True):
-        return
-    service = _service(conn)
-    now = conn.now()
-    service.publish(service.desk.expire(now))
-    pinned = getattr(_key(conn), "subaccount", None)
-    result = service.desk.confirm_quote(conn.user, msg[117], now, rfq_id=msg.get(21023), subaccount=pinned)
-    if isinstance(result, Refusal):
-        conn.send("U8", [(117, msg[117]), (21010, 1), (58, result.text)])
-        return
-    quote, notices = result
-    conn.send("U8", [(117, quote.quote_id), (21010, 0)])
-    service.publish(notices)
+    _maker_decision(conn, msg, "confirm quotes", "U8", 21010, lambda desk: desk.confirm_quote)
 
 
 # --- registration ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fixproto.kalshi import DEFAULT_PORTS
-from tests.wire import RawConnection, logon, message, run
+from tests.wire import RawConnection, logon, message, run, DropFirst
 
 ENDPOINTS = [(product, code) for product, ports in DEFAULT_PORTS.items() for code in ports]
 
@@ -209,20 +209,9 @@ def test_gap_on_rt_makes_the_gateway_ask_for_a_resend(fix_exchange):
 
 
 def test_rt_resend_replays_application_messages_with_possdup_to_the_reference_client(fix_exchange):
-    class DropFirstReport:
-        dropped = False
-
-        def inbound(self, frame):
-            if b"\x0135=8\x01" in frame and not self.dropped:
-                self.dropped = True
-                return []
-            return [frame]
-
-        def outbound(self, frame):
-            return [frame]
 
     async def scenario():
-        fix = fix_exchange.client("alice", "prediction", "RT", interceptor=DropFirstReport())
+        fix = fix_exchange.client("alice", "prediction", "RT", interceptor=DropFirst("8"))
         await fix.connect()
         fix.send("D", [(11, "o-1"), (38, 1), (40, 2), (44, 50), (54, 1), (55, "TICKER")])
         fix.send("D", [(11, "o-2"), (38, 1), (40, 2), (44, 50), (54, 1), (55, "TICKER")])

@@ -18,7 +18,7 @@ from fixproto.codec import format_utc
 from simulator.engine.types import Market, OrderRequest, Side, TimeInForce, Traded, STP
 from simulator.gateway import market_data
 from simulator.gateway.market_data import publish_status
-from tests.wire import RawConnection, logon, message, run
+from tests.wire import RawConnection, logon, message, run, DropFirst
 
 A = "KXTEST-26JAN01-A"
 B = "KXTEST-26JAN01-B"
@@ -524,20 +524,9 @@ def test_a_sequence_gap_from_the_client_ends_the_md_session(fix_exchange):
 def test_a_lost_update_is_a_gap_that_ends_the_session_and_a_fresh_subscription_resyncs(fix_exchange):
     fx = fix_exchange
 
-    class DropFirstX:
-        dropped = False
-
-        def inbound(self, frame):
-            if b"\x0135=X\x01" in frame and not self.dropped:
-                self.dropped = True
-                return []
-            return [frame]
-
-        def outbound(self, frame):
-            return [frame]
 
     async def scenario():
-        fix = md(fx, interceptor=DropFirstX())
+        fix = md(fx, interceptor=DropFirst("X"))
         await fix.connect()
         fix.send("V", subscribe([A]))
         await fix.expect("W")
