@@ -213,6 +213,9 @@ class Simulator:
         self._drivers: set[SessionDriver] = set()
         self._ticker: asyncio.Task | None = None
         self.max_send_buffer = 8 * 1024 * 1024  # bytes queued for one connection before it is dropped
+        # Clock-driven work of other services (pauses, maintenance, ...): each gets `now` and
+        # returns when it next needs to run (epoch seconds) or None.
+        self.clock_tasks: list[Callable[[float], float | None]] = []
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
 
@@ -236,6 +239,10 @@ class Simulator:
                 due = rfq.tick(venue, now)  # RFQ expiry, confirm window, execution timer (spec 06 §1)
                 if due is not None:
                     delay = min(delay, max(0.01, due - now))
+        for task in self.clock_tasks:
+            due = task(now)
+            if due is not None:
+                delay = min(delay, max(0.01, due - now))
         return delay
 
     async def _run_ticker(self) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .reports import ReportFlags
     from .venue import Venue
 
-__all__ = ["Connection", "route", "business_reject", "HANDLERS", "LIFECYCLE", "Lifecycle"]
+__all__ = ["Connection", "route", "business_reject", "HANDLERS", "LIFECYCLE", "Lifecycle", "GATES", "Gate"]
 
 # Fields that identify the business object a BMR refers to (spec 09 §2, tag 379).
 _REF_ID_TAGS = (11, 131, 117, 20130, 21001, 262)
@@ -52,6 +52,11 @@ class Lifecycle(Protocol):
 
 LIFECYCLE: dict[str, list[Lifecycle]] = {}  # session code -> services told about its sessions
 
+# Checks every application message passes before its handler (rate limits, pauses, ...): a
+# gate that answered the message itself returns True and the message goes no further.
+Gate = Callable[[Connection, FixMessage], bool]
+GATES: list[Gate] = []
+
 
 def business_reject(conn: Connection, msg: FixMessage, reason: int, text: str) -> None:
     """BusinessMessageReject (35=j) with RefSeqNum and RefMsgType (spec 09 §2)."""
@@ -73,6 +78,9 @@ def route(conn: Connection, msg: FixMessage) -> None:
         business_reject(conn, msg, BRR.UNSUPPORTED_MESSAGE_TYPE,
                         f"Unsupported Message Type: {name} is not accepted on {conn.comp_id} ({conn.product})")
         return
+    for gate in GATES:
+        if gate(conn, msg):
+            return
     handler = HANDLERS.get((conn.session_code, msg_type))
     if handler is None:
         business_reject(conn, msg, BRR.APPLICATION_NOT_AVAILABLE,
