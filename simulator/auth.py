@@ -130,5 +130,9 @@ class Authenticator:
         if slot is not None and self._live.get(slot) is owner:
             del self._live[slot]
 
+    def release_all(self) -> None:
+        """Forget every live connection (a reset drops them all)."""
+        self._live.clear()
+
     def live_count(self) -> int:
         return len(self._live)

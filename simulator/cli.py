@@ -19,6 +19,28 @@ from .keys import new_key_pair
 __all__ = ["main", "init_workspace"]
 
 SAMPLE_ACCOUNTS = ("alice", "bob")
+CONTROL_PORT = 8380
+
+# `kalshi-fixsim ctl NAME ARGS`: (name, help, positional args; "x?" optional) -> HTTP request below
+CTL_COMMANDS = [
+    ("endpoints", "list the endpoints", []),
+    ("markets", "list the markets", []),
+    ("book", "show a market's book", ["ticker"]),
+    ("accounts", "balances and positions", []),
+    ("orders", "open orders", ["account?"]),
+    ("sessions", "live sessions with their sequence numbers", []),
+    ("messages", "recent FIX messages", ["limit?"]),
+    ("pause", "start a trading or exchange pause", ["kind"]),
+    ("resume", "end the pause", []),
+    ("maintenance", "disconnect sessions for maintenance now", ["mode?"]),
+    ("halt", "halt one market", ["ticker"]),
+    ("unhalt", "resume a halted market", ["ticker"]),
+    ("close", "close a market (resting orders cancelled)", ["ticker"]),
+    ("settle", "settle a market: yes, no or scalar PRICE_CENTS", ["ticker", "result", "price?"]),
+    ("tier", "set an account's rate-limit tier", ["account", "tier"]),
+    ("balance", "set an account's balance (dollars)", ["account", "amount"]),
+    ("reset", "back to the configured start state", []),
+]
 
 
 def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
@@ -41,7 +63,7 @@ def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
     return config_path
 
 
-async def _serve(config_path: Path) -> None:
+async def _serve(config_path: Path, control_port: int | None = None) -> None:
     from .server import Simulator
 
     config = load_config(config_path)
@@ -53,13 +75,16 @@ async def _serve(config_path: Path) -> None:
         except (NotImplementedError, RuntimeError):
             pass
     sim = Simulator(config)
-    await sim.start()
+    await sim.start(control_port=control_port)
     print(sim.endpoint_table(), flush=True)
     for product, venue in sim.venues.items():
         tickers = [m.ticker for m in venue.exchange.markets()]
         if tickers:
             shown = ", ".join(tickers[:8]) + (f" and {len(tickers) - 8} more" if len(tickers) > 8 else "")
             print(f"{product} markets: {shown}", flush=True)
+    if sim.control_server is not None:
+        print(f"control plane: http://127.0.0.1:{sim.control_server.port}  (kalshi-fixsim ctl --port "
+              f"{sim.control_server.port} ...)", flush=True)
     print(f"CA file for clients: {config.tls.ca}" if config.tls.enabled else "TLS disabled (loopback only)",
           flush=True)
     await stop.wait()
@@ -134,6 +159,58 @@ def _client_command(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
+    """The HTTP method, path and JSON body for one ctl command."""
+    c, p = args.ctl_command, {"product": args.product}
+    get = {"endpoints": "/endpoints", "markets": "/markets", "accounts": "/accounts", "sessions": "/sessions"}
+    if c in get:
+        return "GET", get[c] + (f"?product={args.product}" if c in ("markets", "accounts") else ""), {}
+    if c == "book":
+        return "GET", f"/books/{args.ticker}?product={args.product}", {}
+    if c == "orders":
+        return "GET", f"/orders?product={args.product}" + (f"&account={args.account}" if args.account else ""), {}
+    if c == "messages":
+        return "GET", f"/messages?limit={args.limit or 50}", {}
+    if c == "pause":
+        return "POST", "/pause", {**p, "kind": args.kind}
+    if c == "resume":
+        return "POST", "/resume", p
+    if c == "maintenance":
+        return "POST", "/maintenance", {"mode": args.mode or "continuity"}
+    if c in ("halt", "unhalt", "close"):
+        action = {"halt": "halt", "unhalt": "resume", "close": "close"}[c]
+        return "POST", f"/markets/{args.ticker}/{action}", p
+    if c == "settle":
+        return "POST", f"/markets/{args.ticker}/settle", {**p, "result": args.result, "price": args.price}
+    if c == "tier":
+        return "POST", f"/accounts/{args.account}/tier", {**p, "tier": args.tier}
+    if c == "balance":
+        return "POST", f"/accounts/{args.account}/balance", {**p, "balance": args.amount}
+    return "POST", "/reset", {}
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    """A tiny HTTP client of the control plane (it listens on loopback only)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    method, path, body = _ctl_request(args)
+    data = json.dumps({k: v for k, v in body.items() if v is not None}).encode() if method == "POST" else None
+    request = urllib.request.Request(f"http://127.0.0.1:{args.port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"error {exc.code}: {exc.read().decode()}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        print(f"cannot reach the control plane on 127.0.0.1:{args.port}: {exc.reason}", file=sys.stderr)
+        return 2
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kalshi-fixsim", description="Kalshi FIX gateway simulator")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -144,6 +221,17 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve every endpoint of both products")
     s.add_argument("--config", default="sim.yaml")
+    s.add_argument("--control-port", type=int, default=CONTROL_PORT,
+                   help=f"HTTP control plane on 127.0.0.1 (default {CONTROL_PORT}; 0 = any free port; -1 = off)")
+
+    ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane")
+    ctl.add_argument("--port", type=int, default=CONTROL_PORT, help="the control plane's port on 127.0.0.1")
+    ctl.add_argument("--product", default="prediction")
+    ops = ctl.add_subparsers(dest="ctl_command", required=True)
+    for name, help_text, positionals in CTL_COMMANDS:
+        c = ops.add_parser(name, help=help_text)
+        for arg in positionals:
+            c.add_argument(arg.rstrip("?"), nargs="?" if arg.endswith("?") else None)
 
     s = sub.add_parser("certs", help="make a dev CA and a server certificate")
     s.add_argument("--out", default="certs")
@@ -200,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             if not config_path.exists():
                 print(f"{config_path} not found: run `kalshi-fixsim init` (or `make run`)", file=sys.stderr)
                 return 2
-            asyncio.run(_serve(config_path))
+            asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port))
         elif args.command == "certs":
             paths = make_dev_certs(Path(args.out), overwrite=args.force)
             print(f"CA {paths.ca}\nserver certificate {paths.cert}\nserver key {paths.key}")
@@ -213,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"api_key {pair.api_key}\nprivate key {pair.private_key_path}\npublic key {pair.public_key_path}")
         elif args.command == "client":
             return _client_command(args)
+        elif args.command == "ctl":
+            return _ctl(args)
     except (ConfigError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

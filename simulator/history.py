@@ -243,6 +243,13 @@ def open_history_db(path: str | Path) -> sqlite3.Connection:
 class SqliteHistory(_Base):
     """One venue's history in a shared SQLite file; rows are buffered and written on flush()."""
 
+    @staticmethod
+    def clear(db: sqlite3.Connection, venue: str) -> None:
+        """Forget a venue's history (the control plane's reset to the start state)."""
+        with db:
+            db.execute("DELETE FROM exec_history WHERE venue=?", (venue,))
+            db.execute("DELETE FROM exec_history_floor WHERE venue=?", (venue,))
+
     def __init__(self, db: sqlite3.Connection, venue: str, clock: Clock | None = None, *,
                  window: float = WINDOW_SECONDS, batch: int = 512,
                  schedule: Callable[[Callable[[], None]], None] | None = None) -> None:

@@ -93,6 +93,29 @@ class FixExchange:
         """Run fn(*args) on the simulator's event loop (thread-safe access to its state)."""
         return self.runner.call(fn, *args)
 
+    @property
+    def control(self) -> "ControlProxy":
+        """The control plane, callable from the test thread: `fix_exchange.control.reset()`."""
+        return ControlProxy(self)
+
+    @property
+    def control_url(self) -> str | None:
+        server = self.sim.control_server
+        return f"http://127.0.0.1:{server.port}" if server is not None else None
+
+
+class ControlProxy:
+    """Runs each Control operation on the simulator's loop thread and returns its result."""
+
+    def __init__(self, fx: FixExchange) -> None:
+        self._fx = fx
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        operation = getattr(self._fx.sim.control, name)
+        return lambda *args, **kwargs: self._fx.runner.call(lambda: operation(*args, **kwargs))
+
 
 @pytest.fixture(scope="session")
 def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsConfig]:
@@ -125,8 +148,10 @@ def fix_exchange_factory(fix_material):
     ca_file, accounts, tls = fix_material
     runners: list[SimulatorThread] = []
 
-    def start(*, interceptor_factory=None, **overrides) -> FixExchange:
-        kwargs = {"interceptor_factory": interceptor_factory} if interceptor_factory else {}
+    def start(*, interceptor_factory=None, control_port: int | None = None, **overrides) -> FixExchange:
+        kwargs: dict = {"interceptor_factory": interceptor_factory} if interceptor_factory else {}
+        if control_port is not None:
+            kwargs["control_port"] = control_port  # 0: the HTTP control plane on a free port
         runner = SimulatorThread(make_test_config(accounts, tls, **overrides), **kwargs)
         runner.start()
         runners.append(runner)

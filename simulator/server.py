@@ -25,6 +25,9 @@ from .gateway import (drop_copy, market_data, order_entry, order_groups, post_tr
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
+from .control import Control, ControlServer
+from .history import SqliteHistory
+from .transcript import Transcript
 from .world import build_venues
 from .certs import CertPaths, server_ssl_context
 from .config import SimConfig
@@ -61,6 +64,13 @@ class StoreRegistry:
             self._stores[key] = store
         return store
 
+    def reset(self) -> None:
+        """Forget every session's sequence numbers and messages."""
+        for store in self._stores.values():
+            store.reset()
+            store.flush()
+        self._stores.clear()
+
     def close(self) -> None:
         for store in self._stores.values():
             store.flush()
@@ -86,6 +96,7 @@ class GatewayConnection:
         self.flags = ReportFlags()
         self.options: LogonOptions | None = None
         self._detached = False
+        self.recorder = None
         self.api_key_id = ""
 
     @property
@@ -147,6 +158,8 @@ class GatewayConnection:
         self.api_key_id = decision.account.api_key
         self.user = decision.account.user
         self.session_id = f"{self.product}/{self.session_code}/{decision.account.api_key}"
+        if self.recorder is not None:
+            self.recorder.session = self.session_id
         self.listener = bool(options.listener_session)
         self.flags = ReportFlags.from_options(options, self.product)
         for service in gateway.LIFECYCLE.get(self.session_code, ()):
@@ -201,11 +214,8 @@ class Simulator:
         self.stores = StoreRegistry(config.store)
         self.venues = build_venues(config, clock=self.clock.now)
         self.market_makers: dict[str, MarketMaker] = {}
-        if config.market_maker.enabled:
-            for product, venue in self.venues.items():
-                if venue.exchange.markets():
-                    self.market_makers[product] = MarketMaker(
-                        venue.exchange, config.market_maker, random.Random(f"{config.seed}/{product}/mm"))
+        self._make_market_makers()
+        self.reset_hooks: list[Callable[[], None]] = []  # services that rebuild state on reset
         self.interceptor_factory = interceptor_factory
         self.connections: set[GatewayConnection] = set()
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
@@ -216,6 +226,9 @@ class Simulator:
         # Clock-driven work of other services (pauses, maintenance, ...): each gets `now` and
         # returns when it next needs to run (epoch seconds) or None.
         self.clock_tasks: list[Callable[[float], float | None]] = []
+        self.transcript = Transcript(self.clock.now)  # recent frames, for the control plane
+        self.control = Control(self)
+        self.control_server: ControlServer | None = None
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
 
@@ -249,6 +262,14 @@ class Simulator:
         while True:
             await asyncio.sleep(self.tick())
 
+    def _make_market_makers(self) -> None:
+        self.market_makers = {}
+        if self.config.market_maker.enabled:
+            for product, venue in self.venues.items():
+                if venue.exchange.markets():
+                    self.market_makers[product] = MarketMaker(
+                        venue.exchange, self.config.market_maker, random.Random(f"{self.config.seed}/{product}/mm"))
+
     def _ssl_context(self) -> ssl.SSLContext | None:
         tls = self.config.tls
         if not tls.enabled:
@@ -257,7 +278,8 @@ class Simulator:
             return None
         return server_ssl_context(CertPaths(ca=tls.ca, ca_key=None, cert=tls.cert, key=tls.key))
 
-    async def start(self) -> None:
+    async def start(self, control_port: int | None = None) -> None:
+        """Open every listener; with `control_port` (0 = any free port) also the HTTP control plane."""
         loop = asyncio.get_running_loop()
         ctx = self._ssl_context()
         for product, pconf in self.config.products.items():
@@ -273,6 +295,9 @@ class Simulator:
                 self._servers.append(server)
                 self.endpoints[(product, st.code)] = Endpoint(product, st.code, st.comp_id, self.config.host,
                                                               bound, ctx is not None)
+        if control_port is not None:
+            self.control_server = ControlServer(self.control, "127.0.0.1", control_port)
+            await self.control_server.start()
         self.tick()  # the market maker quotes before the first client can connect
         self._ticker = loop.create_task(self._run_ticker())
         log.info("serving %d endpoints", len(self.endpoints))
@@ -285,8 +310,9 @@ class Simulator:
             session_name=st.comp_id, sending_time_tolerance=settings.sending_time_tolerance,
             logon_timeout=settings.logon_timeout), now=self.clock.now())
         conn = GatewayConnection(self, product, st)
-        interceptor = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
-        driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=interceptor,
+        inner = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
+        conn.recorder = self.transcript.recorder(product, st.code, inner)
+        driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
                                on_connection_made=self._track)
         conn.driver = driver
         return driver
@@ -295,6 +321,26 @@ class Simulator:
         # Tracked only once connected: a failed TLS handshake never reaches the protocol.
         self._drivers.add(driver)
         driver.closed.add_done_callback(lambda _f: self._drivers.discard(driver))
+
+    def reset(self) -> None:
+        """The configured start state: every connection dropped, fresh venues (empty books,
+        starting balances), fresh stores; same config and seed. Listeners stay up."""
+        for driver in list(self._drivers):
+            driver.abort()
+        self.connections.clear()
+        self.auth.release_all()
+        self.stores.reset()
+        for product, venue in self.venues.items():
+            db = getattr(venue.history, "_db", None)
+            if db is not None:
+                venue.history.flush()
+                SqliteHistory.clear(db, product)  # drop-copy history starts empty too
+                venue.history.close()
+        self.venues = build_venues(self.config, clock=self.clock.now)
+        self._make_market_makers()
+        for hook in self.reset_hooks:
+            hook()
+        self.tick()
 
     def endpoint(self, product: str, session: str) -> Endpoint:
         return self.endpoints[(product, session.upper())]
@@ -311,6 +357,8 @@ class Simulator:
     async def stop(self, timeout: float = 5.0) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        if self.control_server is not None:
+            await self.control_server.stop()
         for server in self._servers:
             server.close()
         for driver in list(self._drivers):
@@ -335,8 +383,9 @@ class Simulator:
 class SimulatorThread:
     """A Simulator on its own event loop in a background thread (pytest plugin, embedding)."""
 
-    def __init__(self, config: SimConfig, **kwargs) -> None:
+    def __init__(self, config: SimConfig, *, control_port: int | None = None, **kwargs) -> None:
         self.config = config
+        self.control_port = control_port
         self.kwargs = kwargs
         self.loop = asyncio.new_event_loop()
         self.sim: Simulator | None = None
@@ -347,7 +396,7 @@ class SimulatorThread:
 
         async def _start() -> Simulator:
             sim = Simulator(self.config, **self.kwargs)
-            await sim.start()
+            await sim.start(control_port=self.control_port)
             return sim
 
         self.sim = asyncio.run_coroutine_threadsafe(_start(), self.loop).result(timeout)

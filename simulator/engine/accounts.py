@@ -23,6 +23,7 @@ where escrow = $1 x the YES contracts held = $1 x the NO contracts held, per mar
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -78,6 +79,18 @@ class Account:
         return self.balance - self.reserved
 
 
+@functools.lru_cache(maxsize=16)
+def _unit_tables(worst: Fraction) -> tuple[list[int], list[int]]:
+    half = ONE_DOLLAR // 2
+    buy_unit = [0] * (ONE_DOLLAR + 1)
+    sell_unit = [0] * (ONE_DOLLAR + 1)
+    for p in range(ONE_DOLLAR + 1):
+        # a BUY trades at p or lower, a SELL at p or higher: the largest p(1-p) reachable
+        buy_unit[p] = p + fee_for(worst, 1, min(p, half))
+        sell_unit[p] = (ONE_DOLLAR - p) + fee_for(worst, 1, max(p, half))
+    return buy_unit, sell_unit
+
+
 class Ledger:
     """The accounts of one exchange, the fee schedule and the exchange's collected fees."""
 
@@ -92,15 +105,9 @@ class Ledger:
         self.maker_num, self.maker_den = self.maker_rate.numerator, self.maker_rate.denominator * _PAIR_DENOM
         self.accounts: dict[str, Account] = {}
         self.fees_collected = 0
-        # unit[side][price]: µ$ reserved per hundredth working (module docstring)
-        worst = max(self.taker_rate, self.maker_rate)
-        half = ONE_DOLLAR // 2
-        self.buy_unit = [0] * (ONE_DOLLAR + 1)
-        self.sell_unit = [0] * (ONE_DOLLAR + 1)
-        for p in range(ONE_DOLLAR + 1):
-            # a BUY trades at p or lower, a SELL at p or higher: the largest p(1-p) reachable
-            self.buy_unit[p] = p + fee_for(worst, 1, min(p, half))
-            self.sell_unit[p] = (ONE_DOLLAR - p) + fee_for(worst, 1, max(p, half))
+        # unit[side][price]: µ$ reserved per hundredth working (module docstring); read-only
+        # tables shared by every ledger with the same worst rate (a reset rebuilds ledgers).
+        self.buy_unit, self.sell_unit = _unit_tables(max(self.taker_rate, self.maker_rate))
 
     # --- setup ------------------------------------------------------------------------
 

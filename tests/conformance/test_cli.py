@@ -62,7 +62,8 @@ def test_serve_prints_the_endpoint_table_and_stops_on_sigint(tmp_path):
         product["ports"] = {code: 0 for code in product["ports"]}
     data["store"] = "memory"
     config.write_text(yaml.safe_dump(data))
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--config", str(config)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--config", str(config),
+                             "--control-port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -77,6 +78,8 @@ def test_serve_prints_the_endpoint_table_and_stops_on_sigint(tmp_path):
         table = "".join(lines)
         rows = re.findall(r"^(prediction|margin)\s+(\w+)\s+(Kalshi\w+)\s+127\.0\.0\.1:(\d+)\s+yes$", table, re.M)
         assert len(rows) == 10 and all(int(port) > 0 for *_, port in rows), table
+        control = re.search(r"^control plane: http://127\.0\.0\.1:(\d+)", table, re.M)
+        assert control and int(control.group(1)) > 0, table
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
     finally:

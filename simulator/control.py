@@ -1,0 +1,302 @@
+"""The control plane: one surface, used in-process (Python) and over HTTP/JSON on loopback.
+
+Every operation is a method of `Control` that runs on the simulator's event loop and either
+returns JSON-able data or raises `ControlError(status, message)` with nothing changed. The
+HTTP server maps routes onto the same methods (DESIGN.md §2 control.py); `kalshi-fixsim ctl`
+is a small HTTP client of it, so clients written in any language can drive the venue.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from .engine.types import MONEY_SCALE, PRICE_SCALE, QTY_SCALE, MarketStatus, Side
+from .gateway import post_trade
+
+if TYPE_CHECKING:
+    from .server import Simulator
+
+__all__ = ["Control", "ControlError", "ControlServer"]
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _dollars(micros: int) -> str:
+    return str(Decimal(micros) / MONEY_SCALE)
+
+
+def _price(pips: int) -> str:
+    return str(Decimal(pips) / PRICE_SCALE)
+
+
+def _qty(hundredths: int) -> str:
+    return str(Decimal(hundredths) / QTY_SCALE)
+
+
+class Control:
+    """Operations on a running Simulator. Call them on its event loop (ControlServer does)."""
+
+    def __init__(self, sim: "Simulator") -> None:
+        self.sim = sim
+
+    # --- lookups ----------------------------------------------------------------------------
+
+    def _venue(self, product: str):
+        venue = self.sim.venues.get(product)
+        if venue is None:
+            raise ControlError(404, f"unknown product {product!r} (prediction or margin)")
+        return venue
+
+    def _market(self, product: str, ticker: str):
+        venue = self._venue(product)
+        market = venue.exchange.market(ticker)
+        if market is None:
+            raise ControlError(404, f"unknown market {ticker!r} on {product}")
+        return venue, market
+
+    def _account(self, product: str, name: str):
+        venue = self._venue(product)
+        if name not in venue.exchange.accounts():
+            raise ControlError(404, f"unknown account {name!r} on {product}")
+        return venue
+
+    # --- read-only views ----------------------------------------------------------------------
+
+    def endpoints(self) -> list[dict]:
+        return [{"product": e.product, "session": e.session, "comp_id": e.comp_id, "host": e.host, "port": e.port,
+                 "tls": e.tls} for e in self.sim.endpoints.values()]
+
+    def markets(self, product: str = "prediction") -> list[dict]:
+        return [{"ticker": m.ticker, "event": m.event_ticker, "series": m.series_ticker, "title": m.title,
+                 "status": m.status.value, "price_structure": m.price_structure, "fractional": m.fractional,
+                 "exchange_index": m.exchange_index} for m in self._venue(product).exchange.markets()]
+
+    def book(self, ticker: str, product: str = "prediction", depth: int = 50) -> dict:
+        venue, _ = self._market(product, ticker)
+        book = venue.exchange.book(ticker)
+        side = lambda s: [{"price": _price(p), "qty": _qty(q), "orders": n} for p, q, n in book.levels(s, depth)]
+        return {"ticker": ticker, "bids": side(Side.BUY), "asks": side(Side.SELL)}
+
+    def accounts(self, product: str = "prediction") -> list[dict]:
+        exchange = self._venue(product).exchange
+        return [self.account(name, product) for name in exchange.accounts()]
+
+    def account(self, name: str, product: str = "prediction") -> dict:
+        exchange = self._account(product, name).exchange
+        positions = [{"ticker": ticker, "subaccount": sub, "net_yes": _qty(net)}
+                     for (sub, ticker), net in sorted(exchange.positions(name).items())]
+        return {"account": name, "balance": _dollars(exchange.balance(name)),
+                "available": _dollars(exchange.available(name)), "positions": positions,
+                "open_orders": len(exchange.open_orders(account=name))}
+
+    def orders(self, product: str = "prediction", account: str | None = None, ticker: str | None = None) -> list[dict]:
+        exchange = self._venue(product).exchange
+        return [{"order_id": o.order_id, "account": o.account, "cl_ord_id": o.client_order_id, "symbol": o.symbol,
+                 "side": int(o.side), "price": _price(o.price), "qty": _qty(o.qty), "cum_qty": _qty(o.cum),
+                 "leaves_qty": _qty(o.leaves), "tif": o.tif.name, "session": o.session}
+                for o in exchange.open_orders(account=account, symbol=ticker)]
+
+    def sessions(self) -> list[dict]:
+        out = []
+        for conn in self.sim.connections:
+            store = conn.driver.session.store if conn.driver is not None else None
+            out.append({"product": conn.product, "session": conn.session_code, "account": conn.user,
+                        "api_key": conn.api_key_id, "listener": conn.listener,
+                        "next_seq_out": store.next_sender_seq if store is not None else None,
+                        "next_seq_in": store.next_target_seq if store is not None else None})
+        return sorted(out, key=lambda r: (r["product"], r["session"], r["account"]))
+
+    def messages(self, limit: int = 100, session: str | None = None) -> list[dict]:
+        return self.sim.transcript.recent(limit, session)
+
+    # --- market lifecycle ----------------------------------------------------------------------
+
+    def close_market(self, ticker: str, product: str = "prediction") -> dict:
+        venue, market = self._market(product, ticker)
+        if market.status in (MarketStatus.CLOSED, MarketStatus.SETTLED):
+            raise ControlError(409, f"market {ticker} is already {market.status.value}")
+        events = post_trade.close_market(venue, ticker, self.sim.clock.now())
+        return {"ticker": ticker, "status": market.status.value, "cancelled_orders": len(events)}
+
+    def settle_market(self, ticker: str, result: str, price: Any = None, product: str = "prediction") -> dict:
+        venue, _ = self._market(product, ticker)
+        if result not in ("yes", "no", "scalar"):
+            raise ControlError(400, "result must be yes, no or scalar")
+        try:
+            value = None if price is None else Decimal(str(price))
+        except InvalidOperation:
+            raise ControlError(400, f"price must be a number of cents, not {price!r}") from None
+        try:
+            settlement = post_trade.settle_market(venue, ticker, result, value, self.sim.clock.now())
+        except post_trade.SettlementError as exc:
+            raise ControlError(409, str(exc)) from None
+        return {"ticker": ticker, "result": result, "parties": len(settlement.entries)}
+
+    # --- accounts -------------------------------------------------------------------------------
+
+    def set_balance(self, name: str, balance: Any, product: str = "prediction") -> dict:
+        exchange = self._account(product, name).exchange
+        try:
+            target = int(Decimal(str(balance)) * MONEY_SCALE)
+        except InvalidOperation:
+            raise ControlError(400, f"balance must be a dollar amount, not {balance!r}") from None
+        reserved = exchange.balance(name) - exchange.available(name)
+        if target < reserved:
+            raise ControlError(409, f"balance {balance} is below the {_dollars(reserved)} held for open orders")
+        exchange.deposit(name, target - exchange.balance(name))
+        return self.account(name, product)
+
+    # --- whole venue ---------------------------------------------------------------------------
+
+    def reset(self) -> dict:
+        """Back to the configured start state: empty books, sessions dropped, same config and
+        seed (so the same ids come out again)."""
+        started = time.perf_counter()
+        self.sim.reset()
+        return {"reset": True, "milliseconds": round((time.perf_counter() - started) * 1000, 3)}
+
+    def call(self, operation: str, /, **kwargs) -> Any:
+        """Run an operation by name (the HTTP server's entry point)."""
+        fn = getattr(self, operation, None)
+        if fn is None or operation.startswith("_") or operation == "call":
+            raise ControlError(404, f"unknown operation {operation!r}")
+        try:
+            return fn(**kwargs)
+        except TypeError as exc:
+            raise ControlError(400, f"bad arguments for {name}: {exc}") from None
+
+
+# --- HTTP/JSON --------------------------------------------------------------------------------
+
+_ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method); {x} = path argument
+    ("GET", "/endpoints", "endpoints"),
+    ("GET", "/markets", "markets"),
+    ("GET", "/books/{ticker}", "book"),
+    ("GET", "/accounts", "accounts"),
+    ("GET", "/accounts/{name}", "account"),
+    ("GET", "/orders", "orders"),
+    ("GET", "/sessions", "sessions"),
+    ("GET", "/messages", "messages"),
+    ("POST", "/markets/{ticker}/close", "close_market"),
+    ("POST", "/markets/{ticker}/settle", "settle_market"),
+    ("POST", "/accounts/{name}/balance", "set_balance"),
+    ("POST", "/reset", "reset"),
+]
+
+
+def add_route(method: str, pattern: str, operation: str) -> None:
+    """Let another module expose one of its Control operations over HTTP."""
+    if (method, pattern, operation) not in _ROUTES:
+        _ROUTES.append((method, pattern, operation))
+
+
+def _match(method: str, path: str) -> tuple[str, dict] | None:
+    parts = [p for p in path.split("/") if p]
+    for m, pattern, op in _ROUTES:
+        pat = [p for p in pattern.split("/") if p]
+        if m != method or len(pat) != len(parts):
+            continue
+        args = {}
+        for want, got in zip(pat, parts):
+            if want.startswith("{"):
+                args[want[1:-1]] = got
+            elif want != got:
+                break
+        else:
+            return op, args
+    return None
+
+
+class ControlServer:
+    """A minimal HTTP/1.1 JSON server on loopback for the Control surface."""
+
+    MAX_BODY = 1_000_000
+
+    def __init__(self, control: Control, host: str = "127.0.0.1", port: int = 0) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the control plane listens on loopback only")
+        self.control = control
+        self.host, self.port = host, port
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, payload = await asyncio.wait_for(self._request(reader), 10)
+        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+            return
+        body = json.dumps(payload, indent=1).encode()
+        writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % (status, _REASONS.get(status, b"Error"), len(body)) + body)
+        try:
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, Any]:
+        request_line = (await reader.readline()).decode("latin-1").strip()
+        headers: dict[str, str] = {}
+        while True:
+            line = (await reader.readline()).decode("latin-1").strip()
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        try:
+            method, target, _version = request_line.split(" ", 2)
+        except ValueError:
+            return 400, {"error": "malformed request line"}
+        path, _, query = target.partition("?")
+        length = int(headers.get("content-length", "0") or 0)
+        if length > self.MAX_BODY:
+            return 413, {"error": "request body too large"}
+        raw = await reader.readexactly(length) if length else b""
+        found = _match(method, path)
+        if found is None:
+            known = any(_match(m, path) for m in ("GET", "POST"))
+            return (405, {"error": f"{method} not allowed on {path}"}) if known else \
+                (404, {"error": f"no such endpoint: {method} {path}"})
+        operation, args = found
+        for pair in filter(None, query.split("&")):
+            key, _, value = pair.partition("=")
+            args[key] = _query_value(value)
+        if raw:
+            try:
+                data = json.loads(raw)
+            except ValueError as exc:
+                return 400, {"error": f"malformed JSON: {exc}"}
+            if not isinstance(data, dict):
+                return 400, {"error": "the JSON body must be an object"}
+            args.update(data)
+        try:
+            return 200, self.control.call(operation, **args)
+        except ControlError as exc:
+            return exc.status, {"error": exc.message}
+
+
+def _query_value(text: str) -> Any:
+    from urllib.parse import unquote_plus
+    value = unquote_plus(text)
+    return int(value) if value.isdigit() else value
+
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed", 409: b"Conflict",
+            413: b"Payload Too Large"}
