@@ -351,6 +351,11 @@ class Session:
         if msg_type == "5":
             self._close("logon_refused", msg.get(58) or "Logon refused")
             return
+        if msg_type == "3":
+            # A refusal may be a Reject (e.g. 373=10) followed by the Logout with the Text
+            # (spec 01 §11): report the Reject and wait for the Logout.
+            self._events.append(SessionReject(msg))
+            return
         if msg_type != "A":
             self._logout_and_close(now, "protocol", f"Expected Logon reply, received 35={msg_type}")
             return

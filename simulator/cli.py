@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from . import ops
 from .certs import make_dev_certs
 from .config import ConfigError, add_account, load_config, write_sample_config
 from .keys import new_key_pair
@@ -75,6 +76,7 @@ async def _serve(config_path: Path, control_port: int | None = None) -> None:
         except (NotImplementedError, RuntimeError):
             pass
     sim = Simulator(config)
+    ops.install(sim, schedule=ops.THURSDAY)  # spec 10 §1: the weekly trading pause, DST-correct
     await sim.start(control_port=control_port)
     print(sim.endpoint_table(), flush=True)
     for product, venue in sim.venues.items():

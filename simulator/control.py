@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .engine.types import MONEY_SCALE, PRICE_SCALE, QTY_SCALE, MarketStatus, Side
+from . import ops
 from .gateway import post_trade
 
 if TYPE_CHECKING:
@@ -140,7 +141,59 @@ class Control:
             raise ControlError(409, str(exc)) from None
         return {"ticker": ticker, "result": result, "parties": len(settlement.entries)}
 
+    # --- pauses, maintenance, halts (simulator/ops.py, spec 10) ---------------------------------
+
+    def _ops(self, fn, *args, **kwargs):
+        try:
+            return fn(self.sim, *args, **kwargs)
+        except ops.OpsError as exc:
+            message = str(exc)
+            raise ControlError(404 if "unknown" in message else 409, message) from None
+
+    def pause(self, kind: str = "trading", product: str | None = None) -> dict:
+        if kind not in ("trading", "exchange"):
+            raise ControlError(400, "kind must be trading or exchange")
+        cancelled = self._ops(ops.pause, kind, self.sim.clock.now(), products=[product] if product else None)
+        return {"paused": kind, "cancelled_orders": cancelled}
+
+    def resume(self, product: str | None = None) -> dict:
+        return {"resumed": self._ops(ops.resume, self.sim.clock.now(), products=[product] if product else None)}
+
+    def maintenance(self, mode: str = "continuity", sessions: list[str] | str | None = None,
+                    pause: str | None = None, duration: float | None = None) -> dict:
+        if mode not in ("continuity", "reset"):
+            raise ControlError(400, "mode must be continuity or reset")
+        window = self._ops(ops.maintenance, self.sim.clock.now(), sessions, mode=mode, pause=pause,
+                           duration=duration)
+        return window.as_dict()
+
+    def status(self) -> dict:
+        return ops.status(self.sim, self.sim.clock.now())
+
+    def halt_market(self, ticker: str, product: str = "prediction") -> dict:
+        self._market(product, ticker)
+        self._ops(ops.halt, ticker, product=product)
+        return {"ticker": ticker, "status": "halted"}
+
+    def resume_market(self, ticker: str, product: str = "prediction") -> dict:
+        self._market(product, ticker)
+        self._ops(ops.resume_market, ticker, product=product)
+        return {"ticker": ticker, "status": "open"}
+
     # --- accounts -------------------------------------------------------------------------------
+
+    def set_tier(self, name: str, tier: str, product: str | None = None) -> dict:
+        try:
+            self.sim.ratelimits.set_tier(name, tier, product)
+        except ValueError as exc:
+            raise ControlError(404 if "unknown account" in str(exc) else 400, str(exc)) from None
+        return self.rate_limits(name)
+
+    def rate_limits(self, name: str) -> dict:
+        try:
+            return self.sim.ratelimits.snapshot(name)
+        except (KeyError, ValueError) as exc:
+            raise ControlError(404, f"unknown account {name!r}: {exc}") from None
 
     def set_balance(self, name: str, balance: Any, product: str = "prediction") -> dict:
         exchange = self._account(product, name).exchange
@@ -189,6 +242,14 @@ _ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method
     ("POST", "/markets/{ticker}/settle", "settle_market"),
     ("POST", "/accounts/{name}/balance", "set_balance"),
     ("POST", "/reset", "reset"),
+    ("GET", "/status", "status"),
+    ("POST", "/pause", "pause"),
+    ("POST", "/resume", "resume"),
+    ("POST", "/maintenance", "maintenance"),
+    ("POST", "/markets/{ticker}/halt", "halt_market"),
+    ("POST", "/markets/{ticker}/resume", "resume_market"),
+    ("POST", "/accounts/{name}/tier", "set_tier"),
+    ("GET", "/accounts/{name}/limits", "rate_limits"),
 ]
 
 

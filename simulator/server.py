@@ -16,15 +16,17 @@ from typing import Callable
 from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
 from fixproto.kalshi import LogonOptions, SessionType, session_types
 from fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
+from fixproto.state import State
 from fixproto.store import MemoryStore, MessageStore, SqliteStore
 
 from . import gateway
 from .auth import Authenticator, LogonDecision
 from .gateway import (drop_copy, market_data, order_entry, order_groups, post_trade,  # noqa: F401
-                      rfq)  # importing a gateway module registers its handlers
+                      ratelimit_gate, rfq)  # importing a gateway module registers its handlers
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
+from . import ops
 from .control import Control, ControlServer
 from .history import SqliteHistory
 from .transcript import Transcript
@@ -35,6 +37,7 @@ from .config import SimConfig
 __all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry"]
 
 log = logging.getLogger("kalshi_fixsim")
+_SENDING = frozenset({State.ACTIVE, State.LOGOUT_SENT})  # FIX keeps sending until the peer's Logout
 SLOW_CONSUMER_GRACE = 5.0  # seconds a dropped slow consumer has to read its Logout
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -106,8 +109,8 @@ class GatewayConnection:
     def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
         driver = self.driver
         assert driver is not None
-        if not driver.session.is_active:
-            return 0  # the connection is closing: reports of its orders reach it no more
+        if driver.session.state not in _SENDING:
+            return 0  # the connection is gone: its RT store (if any) takes the reports instead
         transport = driver.transport
         if transport is not None and transport.get_write_buffer_size() > self.sim.max_send_buffer:
             # A subscriber this far behind would hold memory without bound and slow everyone:
@@ -189,6 +192,11 @@ class GatewayConnection:
     def _on_logon(self, driver: SessionDriver, event: LogonRequest) -> None:
         session = driver.session
         now = driver.clock.now()
+        refusal = ratelimit_gate.logon_refusal(self.sim, event.message.get(49) or "", self.product)
+        if refusal:  # spec 00 §7: Logon is rate-limited (checked before the RSA verification)
+            log.info("logon refused on %s %s: %s", self.product, self.comp_id, refusal)
+            session.refuse_logon(now, refusal)
+            return
         decision = self.sim.auth.check(self.product, self.session_type, event.message, now, owner=self)
         if not decision.ok:
             log.info("logon refused on %s %s: %s", self.product, self.comp_id, decision.text)
@@ -229,6 +237,11 @@ class Simulator:
         self.transcript = Transcript(self.clock.now)  # recent frames, for the control plane
         self.control = Control(self)
         self.control_server: ControlServer | None = None
+        self.ratelimits = ratelimit_gate.install(self)  # token buckets per account (spec 11)
+        # On reset: buckets full again, and the service re-attached to the fresh venues.
+        self.reset_hooks.append(lambda: (self.ratelimits.reset(), ratelimit_gate.install(self)))
+        self.ops = ops.install(self)  # pauses, maintenance, halts (spec 10); schedule off unless asked
+        self.reset_hooks.append(lambda: ops.install(self))
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
 

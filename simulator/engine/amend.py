@@ -10,7 +10,8 @@ _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
 class AmendMixin:
-    """Needs from Exchange: _ledger, _books, _markets, _prices, _open, _by_session, _expiry, _eids, _seq."""
+    """Needs from Exchange: _ledger, _books, _markets, _prices, _open, _by_session, _expiry, _eids, _seq,
+    paused (an exchange.Pause or None)."""
 
     def _addressed(self, account: str, orig_client_order_id: str, side: Side, symbol: str, order_id: str | None,
                    subaccount: int, party_id: str | None) -> Order | None:
@@ -30,6 +31,9 @@ class AmendMixin:
     def cancel_order(self, account: str, orig_client_order_id: str, request_id: str, *, side: Side, symbol: str,
                      order_id: str | None = None, subaccount: int = 0, party_id: str | None = None,
                      now: float) -> list[Event] | CxlReject:
+        paused = self.paused
+        if paused is not None and not paused.cancels_allowed:  # spec 10 §2: no cancel in an exchange pause
+            return paused.cxl_reject
         order = self._addressed(account, orig_client_order_id, side, symbol, order_id, subaccount, party_id)
         if order is None:
             return CxlReject.UNKNOWN_ORDER
@@ -53,6 +57,8 @@ class AmendMixin:
                       subaccount: int = 0, party_id: str | None = None, now: float) -> list[Event] | CxlReject:
         """Every CxlReject leaves everything unchanged. Priority is kept only when the price is
         unchanged and the quantity does not grow; otherwise the order re-queues (and may trade)."""
+        if self.paused is not None:  # spec 10 §2: no amend in either pause
+            return self.paused.cxl_reject
         order = self._addressed(account, orig_client_order_id, side, symbol, order_id, subaccount, party_id)
         if order is None:
             return CxlReject.UNKNOWN_ORDER

@@ -10,6 +10,7 @@ maker group trigger) where they happen, then the taker's Canceled if any.
 """
 from __future__ import annotations
 
+import enum
 import random
 
 from . import grid, settlement
@@ -23,10 +24,10 @@ from .ids import ExecIds, new_uuid
 from .matching import MatchingMixin
 from .orders import make_order, rejected_order
 from .settlement import Settlement, SettleReject
-from .types import (Accepted, CancelReason, Event, GroupState, Market, MarketStatus, Order, OrderRequest,
-                    OrderStatus, Reject, Rejected, Side, TimeInForce)
+from .types import (Accepted, CancelReason, CxlReject, Event, GroupState, Market, MarketStatus, Order,
+                    OrderRequest, OrderStatus, Reject, Rejected, Side, TimeInForce)
 
-__all__ = ["Exchange", "FeeSchedule", "InvariantError", "BookError", "LedgerError"]
+__all__ = ["Exchange", "FeeSchedule", "InvariantError", "BookError", "LedgerError", "Pause"]
 
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _GTC = TimeInForce.GTC
@@ -41,6 +42,32 @@ _INACTIVE = (MarketStatus.INITIALIZED, MarketStatus.HALTED)
 
 class InvariantError(AssertionError):
     """A broken cross-structure invariant: always our bug."""
+
+
+class Pause(enum.Enum):
+    """Exchange-wide pause (spec 10 §2): no new order or amend in either; cancels only in a
+    trading pause. System cancels (disconnect, expiry, close) are not client requests and run."""
+    TRADING = "trading"
+    EXCHANGE = "exchange"
+
+    @property
+    def reject(self) -> Reject:
+        """What a NewOrderSingle gets (103=2)."""
+        return Reject.TRADING_PAUSED if self is Pause.TRADING else Reject.EXCHANGE_PAUSED
+
+    @property
+    def cxl_reject(self) -> CxlReject:
+        """What a refused amend or cancel gets (102=99)."""
+        return CxlReject.TRADING_PAUSED if self is Pause.TRADING else CxlReject.EXCHANGE_PAUSED
+
+    @property
+    def cancel_reason(self) -> CancelReason:
+        """Why CancelOrderOnPause orders end when this pause begins (spec 10 §3)."""
+        return CancelReason.TRADING_PAUSE if self is Pause.TRADING else CancelReason.EXCHANGE_PAUSE
+
+    @property
+    def cancels_allowed(self) -> bool:
+        return self is Pause.TRADING
 
 
 class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
@@ -60,6 +87,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
         self._day_end = DayEnd()
         self._eids = ExecIds()
         self._seq = 0                                   # time priority
+        self.paused: Pause | None = None                # spec 10 §2; set through set_pause
 
     # --- setup ------------------------------------------------------------------------
 
@@ -142,6 +170,8 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
 
     def _check(self, req: OrderRequest, acct: Account | None) -> Reject | None:
         """Validation, in the documented order; None when the order may enter."""
+        if self.paused is not None:  # spec 10 §2: nothing enters during a pause
+            return self.paused.reject
         if acct is None or not 0 <= req.subaccount <= MAX_SUBACCOUNT:  # spec 02 §5.6
             return Reject.CUSTOMER_ACCOUNT_NOT_FOUND
         symbol = req.symbol
@@ -254,6 +284,19 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
             accepted.rests = False
             self._end(order, CancelReason.IOC, now, events)
         return events
+
+    # --- pauses (spec 10 §2, §3) -------------------------------------------------------
+
+    def set_pause(self, pause: Pause | None, now: float) -> list[Event]:
+        """Enter a pause (or change its kind), or leave it with None. Entering cancels every
+        resting order entered with CancelOrderOnPause=Y, in time priority (spec 10 §3, spec 02
+        §9 #18); the others stay and trade again after the pause."""
+        was = self.paused
+        self.paused = pause
+        if pause is None or pause is was:
+            return []
+        orders = sorted((o for o in self._open.values() if o.cancel_on_pause), key=lambda o: o.priority)
+        return self._cancel_all(orders, pause.cancel_reason, now)
 
     # --- market close and settlement (spec 05 §2; settlement.py) ----------------------
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "route", "business_reject", "HANDLERS", "LIFECYCLE", "Lifecycle", "GATES", "Gate"]
 
 # Fields that identify the business object a BMR refers to (spec 09 §2, tag 379).
-_REF_ID_TAGS = (11, 131, 117, 20130, 21001, 262)
+_REF_ID_TAGS = (11, 117, 131, 20130, 21001, 262)  # a Quote's own QuoteID before its RFQ's id
 
 
 class Connection(Protocol):

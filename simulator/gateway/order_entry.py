@@ -211,8 +211,8 @@ def on_mass_cancel(conn: Connection, msg: FixMessage) -> None:
     now = conn.now()
     cl = msg.get(11) or ""
     if msg.get(530) != "6":
-        conn.send("r", [(11, cl), (37, "NONE"), (531, "0"), (532, 0),
-                        (58, "MassCancelRequestType(530) must be 6 (cancel orders for session)")])
+        # 35=r has no Text in the dictionary (spec 12 §3): 532=0 "not supported" says it.
+        conn.send("r", [(11, cl), (37, "NONE"), (531, "0"), (532, 0)])
         return
     last = conn.venue.last_mass_cancel.get(conn.user)
     if last is not None and now - last < MASS_CANCEL_INTERVAL:

@@ -100,3 +100,20 @@ def test_client_connect_to_a_closed_port_fails_cleanly(fix_exchange):
             await fix.connect()
         assert err.value.reason == "connect_failed"
     run(scenario())
+
+
+def test_client_surfaces_the_logout_text_when_a_reject_precedes_it(fix_exchange):
+    """Clock skew: the gateway answers Reject 373=10 then Logout (spec 01 §11)."""
+    from client import LogonError
+
+    class Skewed:
+        def now(self):
+            import time
+            return time.time() - 45
+
+    async def scenario():
+        fix = fix_exchange.client("alice", clock=Skewed())
+        with pytest.raises(LogonError, match="SendingTime accuracy problem"):
+            await fix.connect()
+        assert [r.get(373) for r in fix.rejects] == ["10"]
+    run(scenario())

@@ -109,3 +109,34 @@ def test_reset_restores_the_start_state_fast_and_reproduces_the_same_ids(fx):
     assert fx.control.account("alice")["available"] == "1000"
     again = run(rest(fx, "alice", "o1", "buy", 40, 10))  # same seed: same order id again
     assert again[-1].order_id == order_id
+
+
+def test_a_pause_is_rehearsed_over_http_while_a_client_is_connected(fx):
+    base = fx.control_url
+
+    async def scenario():
+        async with fx.client("alice", options=OPTS) as fix:
+            fix.send("D", new_order("r1", A, "buy", 40, 1))
+            await fix.collect()
+            assert http(base, "POST", "/pause", {"kind": "trading"})[0] == 200
+            assert http(base, "GET", "/status")[1]["products"]["prediction"]["state"] == "trading_paused"
+            fix.send("D", new_order("p1", A, "buy", 41, 1))
+            refused = [ExecutionReport(m) for m in await fix.collect()]
+            assert [(r.kinds, r.text) for r in refused] == [(("8", "8"), "TRADING_PAUSED")]
+            assert http(base, "POST", "/resume", {})[0] == 200
+            fix.send("D", new_order("p2", A, "buy", 41, 1))
+            assert [ExecutionReport(m).kinds for m in await fix.collect()] == [("0", "0")]
+            assert http(base, "POST", "/resume", {})[0] == 409  # nothing is paused
+    run(scenario())
+
+
+def test_halt_and_tier_changes_over_http_and_their_illegal_forms(fx):
+    base = fx.control_url
+    assert http(base, "POST", f"/markets/{A}/resume", {})[0] == 409  # not halted
+    assert http(base, "POST", f"/markets/{A}/halt", {})[1] == {"ticker": A, "status": "halted"}
+    assert http(base, "POST", f"/markets/{A}/halt", {})[0] == 409
+    assert http(base, "POST", f"/markets/{A}/resume", {})[0] == 200
+    status, limits = http(base, "POST", "/accounts/alice/tier", {"tier": "premier", "product": "prediction"})
+    assert status == 200 and limits["products"]["prediction"]["usage_tier"] == "premier"
+    assert http(base, "POST", "/accounts/alice/tier", {"tier": "mythic"})[0] == 400
+    assert http(base, "POST", "/pause", {"kind": "forever"})[0] == 400
