@@ -1,7 +1,8 @@
 """An optional, seeded background market maker so a client alone can get fills.
 
 Each refresh moves every open market's fair price by a seeded random step and re-quotes
-`levels` bids and asks of `size` contracts around it, `spread_cents` apart. Its orders
+`levels` bids and asks of `size` contracts around it, `spread_cents` apart
+(perps: around the market's reference price, in steps of 1 bp of it, `spread_cents` steps apart). Its orders
 trade with clients like anyone's (clients see ordinary fills); it has no FIX session, so
 nothing is reported to it. FIX-free and clock-free: the simulator's ticker calls refresh(now).
 """
@@ -38,9 +39,18 @@ class MarketMaker:
                 continue
             ticker = market.ticker
             fair = self._fair.get(ticker)
-            if fair is None:
-                fair = self.rng.randint(20, 80) * CENT
-            fair = min(95 * CENT, max(5 * CENT, fair + self.rng.choice((-CENT, 0, 0, CENT))))
+            if market.perp:  # spec 08 §3: perps quote around a reference price, ticks of 1 bp of it
+                ref = market.reference_price or 100 * CENT * 100
+                step = max(1, ref // 10_000)
+                fair = ref if fair is None else fair
+                fair = max(step * 10, fair + self.rng.choice((-step, 0, 0, step)))
+                lo, hi, tick_half = step, None, self.config.spread_cents * step // 2
+            else:
+                step = CENT
+                if fair is None:
+                    fair = self.rng.randint(20, 80) * CENT
+                fair = min(95 * CENT, max(5 * CENT, fair + self.rng.choice((-CENT, 0, 0, CENT))))
+                lo, hi, tick_half = CENT, 99 * CENT, half
             self._fair[ticker] = fair
             for cl, side in self._live.pop(ticker, []):
                 result = self.exchange.cancel_order(MM_ACCOUNT, cl, self._next_id(), side=side, symbol=ticker, now=now)
@@ -48,8 +58,9 @@ class MarketMaker:
                     events.extend(result)
             quotes: list[tuple[str, Side]] = []
             for level in range(self.config.levels):
-                for side, price in ((Side.BUY, fair - half - level * CENT), (Side.SELL, fair + half + level * CENT)):
-                    if not CENT <= price <= 99 * CENT:
+                for side, price in ((Side.BUY, fair - tick_half - level * step),
+                                    (Side.SELL, fair + tick_half + level * step)):
+                    if price < lo or (hi is not None and price > hi):
                         continue
                     cl = self._next_id()
                     events.extend(self.exchange.new_order(OrderRequest(

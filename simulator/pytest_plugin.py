@@ -52,7 +52,12 @@ TEST_MARKETS = {
         Market("KXINIT-26JAN01-T1", "KXINIT-26JAN01", "KXINIT", "Not yet open", status=MarketStatus.INITIALIZED),
         Market("KXSHARD-26JAN01-T1", "KXSHARD-26JAN01", "KXSHARD", "On exchange index 2", exchange_index=2),
     ],
-    "margin": [],
+    "margin": [  # spec 08 §3: perps on the $0.0001 grid, no upper price bound
+        Market("ETH-PERP", "ETH-PERP", "ETH", "Ether perpetual", price_structure="margin_tick",
+               reference_price=35_000_000),
+        Market("BTC-PERP", "BTC-PERP", "BTC", "Bitcoin perpetual", price_structure="margin_tick",
+               reference_price=950_000_000),
+    ],
 }
 
 

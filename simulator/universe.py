@@ -27,7 +27,7 @@ from faker import Faker
 
 from simulator.engine.types import Market, MarketStatus
 
-__all__ = ["generate_universe"]
+__all__ = ["sample_perps", "generate_universe"]
 
 _MON = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _FIRST_DAY = _dt.date(2026, 11, 21)  # a fixed calendar: never today's date
@@ -191,3 +191,19 @@ def generate_universe(seed: int, count: int) -> list[Market]:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"count must be an integer >= 0, got {count!r}")
     return [dataclasses.replace(m) for m in _cached(seed, count)]
+
+
+# Margin (perps) sample markets: (ticker, title, reference price in dollars). spec 08 §3.
+_PERPS = (
+    ("BTC-PERP", "Bitcoin perpetual", "95000.0000"),
+    ("ETH-PERP", "Ether perpetual", "3500.0000"),
+    ("SOL-PERP", "Solana perpetual", "150.0000"),
+)
+
+
+def sample_perps() -> list[Market]:
+    """The margin product's sample perpetual markets (fresh objects on every call)."""
+    from decimal import Decimal
+    return [Market(ticker=t, event_ticker=t, series_ticker=t.split("-")[0], title=title, status=MarketStatus.OPEN,
+                   price_structure="margin_tick", reference_price=int(Decimal(ref) * 10_000))
+            for t, title, ref in _PERPS]

@@ -12,11 +12,12 @@ from fixproto.aio import SystemClock
 from .config import SimConfig
 from .engine.accounts import FeeSchedule
 from .engine.exchange import Exchange
+from .engine.perps import PerpExchange
 from .engine.types import MONEY_SCALE
 from .gateway.drop_copy import DropCopyService
 from .gateway.venue import Venue
 from .history import MemoryHistory, SqliteHistory, open_history_db
-from .universe import generate_universe
+from .universe import generate_universe, sample_perps
 
 __all__ = ["build_venues", "dollars_to_micros", "attach_history", "defer", "later"]
 
@@ -77,8 +78,14 @@ def build_venues(config: SimConfig, clock: Callable[[], float] | None = None) ->
     for product, pconf in config.products.items():
         # One seeded RNG per product: the products never share ids, books or accounts (issue 6).
         rng = random.Random(f"{config.seed}/{product}")
-        exchange = Exchange(rng=rng, fees=FeeSchedule(config.fees.taker_rate, config.fees.maker_rate))
+        exchange: Exchange
+        if product == "margin":  # spec 08: the perps engine (margin model, banding)
+            exchange = PerpExchange(rng=rng)
+        else:
+            exchange = Exchange(rng=rng, fees=FeeSchedule(config.fees.taker_rate, config.fees.maker_rate))
         markets = config.markets_for(product)
+        if not markets and product == "margin" and not any(config.markets_for(p) for p in config.products):
+            markets = sample_perps()  # a config built without parse (the parser adds them too)
         if not markets and product == "prediction" and not any(config.markets_for(p) for p in config.products):
             seed = config.universe.seed if config.universe.seed is not None else config.seed
             markets = generate_universe(seed, config.universe.markets)

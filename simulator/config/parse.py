@@ -306,8 +306,19 @@ def _parse_market(data: Any, path: str) -> tuple[str, Market]:
     product = _choice(data.get("product", "prediction"), f"{path}.product", tuple(PRODUCT_SESSIONS), "product")
     status = _choice(data.get("status", MarketStatus.OPEN.value), f"{path}.status",
                      tuple(s.value for s in MarketStatus), "status")
-    structure = _choice(data.get("price_structure", "linear_cent"), f"{path}.price_structure",
-                        PRICE_STRUCTURES, "price structure")  # spec 02 §2.1
+    if product == "margin":  # spec 08 §3: perps trade on a $0.0001 grid with no upper bound
+        structure = _choice(data.get("price_structure", "margin_tick"), f"{path}.price_structure",
+                            ("margin_tick",), "price structure")
+    else:
+        structure = _choice(data.get("price_structure", "linear_cent"), f"{path}.price_structure",
+                            PRICE_STRUCTURES, "price structure")  # spec 02 §2.1
+    reference = data.get("reference_price", 0)
+    try:
+        reference_pips = Decimal(str(reference)) * 10_000
+    except (InvalidOperation, ValueError):
+        reference_pips = Decimal(-1)
+    if not reference_pips.is_finite() or reference_pips < 0 or reference_pips != reference_pips.to_integral_value():
+        raise _fail(f"{path}.reference_price", "must be a price in dollars >= 0 with at most 4 decimals")
     fractional = _bool(data.get("fractional", False), f"{path}.fractional")
     exchange_index = _int(data.get("exchange_index", 0), f"{path}.exchange_index", lo=0)
     if product == "margin" and fractional:  # spec 02 §2.2
@@ -323,6 +334,7 @@ def _parse_market(data: Any, path: str) -> tuple[str, Market]:
         price_structure=structure,
         fractional=fractional,
         exchange_index=exchange_index,
+        reference_price=int(reference_pips),
     )
 
 
@@ -345,6 +357,10 @@ def _parse_markets(data: Any, universe: UniverseConfig, seed: int) -> dict[str, 
         from simulator.universe import generate_universe  # faker is only needed here
 
         out["prediction"] = generate_universe(seed if universe.seed is None else universe.seed, universe.markets)
+    if not data:  # spec 08: the margin product serves the sample perps (BTC/ETH/SOL-PERP)
+        from simulator.universe import sample_perps
+
+        out["margin"] = sample_perps()
     return out
 
 

@@ -52,6 +52,10 @@ class AmendMixin:
 
     # --- OrderCancelReplaceRequest (spec 02 §6, §10) ----------------------------------
 
+    def _amend_price_ok(self, order: Order, side: Side, new_price: int) -> bool:
+        """The new price is on the market's grid (spec 02 §2.1); perps.py adds the band."""
+        return 0 < new_price < 10_000 and bool(self._prices[order.symbol][new_price])
+
     def replace_order(self, account: str, orig_client_order_id: str, new_client_order_id: str, *, qty: int,
                       price: int | None = None, side: Side, symbol: str, order_id: str | None = None,
                       subaccount: int = 0, party_id: str | None = None, now: float) -> list[Event] | CxlReject:
@@ -75,7 +79,7 @@ class AmendMixin:
         if market.status is not MarketStatus.OPEN:
             return CxlReject.MARKET_CLOSED
         new_price = order.price if price is None else price
-        if not (0 < new_price < 10_000 and self._prices[order.symbol][new_price]):
+        if not self._amend_price_ok(order, side, new_price):
             return CxlReject.INVALID_PRICE
         if qty < order.cum or (qty % 100 and not market.fractional):
             return CxlReject.INVALID_AMEND_QTY
@@ -102,7 +106,7 @@ class AmendMixin:
         new_leaves = qty - order.cum
         new_reserved = new_leaves * self._ledger.unit(side is Side.BUY, new_price)
         delta = new_reserved - order.reserved
-        if delta > 0 and delta > acct.balance - acct.reserved:
+        if delta > 0 and delta > acct.available:
             return CxlReject.INSUFFICIENT_BALANCE
 
         self._eids.begin()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .types import ONE_DOLLAR
 
-__all__ = ["STRUCTURES", "bands", "valid_price", "tick_at", "valid_prices", "price_table"]
+__all__ = ["MARGIN_TICK", "valid_margin_price", "STRUCTURES", "bands", "valid_price", "tick_at", "valid_prices", "price_table"]
 
 # Edges at 0.10 / 0.90 unless the spec says otherwise (spec 02 §2.1).
 _LO, _HI = 1_000, 9_000
@@ -99,3 +99,14 @@ def price_table(structure: str) -> bytes:
     if table is None:
         raise ValueError(f"unknown price structure {structure!r}")
     return table
+
+
+# Margin (perps) markets: any positive price on the $0.0001 grid, with no upper bound (a BTC
+# perp trades at 95,000.0000): spec 08 §3. Integer pips are on that grid by construction, so
+# the only checks are "more than 4 decimals" (the gateway's parse) and "> 0". Not in
+# STRUCTURES: its prices do not fit the (0, $1) tables above.
+MARGIN_TICK = "margin_tick"
+
+
+def valid_margin_price(pips: int) -> bool:
+    return pips > 0

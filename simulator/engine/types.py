@@ -78,6 +78,12 @@ class Market:
     fractional: bool = False              # quantities in 0.01 allowed
     exchange_index: int = 0
     close_time: float | None = None       # epoch seconds
+    reference_price: int = 0              # perps: pips the market maker quotes around (0 = none)
+
+    @property
+    def perp(self) -> bool:
+        """A margin perpetual (spec 08 §3): price on the 0.0001 grid, no upper bound."""
+        return self.price_structure == "margin_tick"
 
 
 @dataclass

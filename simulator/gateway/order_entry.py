@@ -32,7 +32,9 @@ def _field_problem(conn: Connection, msg: FixMessage) -> bool:
                     "ClOrdID(11) must be 1-64 characters of letters, digits and _ - : + = /", 11)
         return True
     if msg.get(54) not in ("1", "2"):
-        conn.reject(msg, SRR.VALUE_IS_INCORRECT, "Side(54) must be 1 (buy YES) or 2 (sell YES / buy NO)", 54)
+        text = ("Side(54) must be 1 (buy) or 2 (sell)" if conn.product == "margin"  # spec 08 §3
+                else "Side(54) must be 1 (buy YES) or 2 (sell YES / buy NO)")
+        conn.reject(msg, SRR.VALUE_IS_INCORRECT, text, 54)
         return True
     tif = msg.get(59)
     if tif is not None and tif not in _TIF:
@@ -137,8 +139,11 @@ def _dollars_to_micros(text: str | None) -> int | None:
 def cancel_reject(conn: Connection, msg: FixMessage, reason: CxlReject, response_to: str) -> None:
     """OrderCancelReject (35=9, spec 02 §10): the order, if any, is unchanged."""
     order = conn.venue.exchange.order_by_client_id(conn.user, msg.get(41) or "")
+    code = reason.code
+    if conn.product == "margin" and code == CxlReject.ORDER_ALREADY_EXISTS.code:
+        code = 99  # spec 08 §3: the margin CxlRejReason table has no 6 (Duplicate ClOrdID)
     conn.send("9", [(37, order.order_id if order else "NONE"), (11, msg.get(11) or ""), (41, msg.get(41) or ""),
-                    (39, _ord_status(order)), (434, response_to), (102, reason.code), (58, reason.text)])
+                    (39, _ord_status(order)), (434, response_to), (102, code), (58, reason.text)])
 
 
 def _ord_status(order: Order | None) -> str:

@@ -36,7 +36,7 @@ def test_empty_config_has_zero_fees_an_idle_market_maker_and_a_generated_univers
     assert cfg.market_maker == MarketMakerConfig(False, 4, 10, 3, 2.0, Decimal("1000000.00"))
     assert cfg.universe == UniverseConfig(markets=12, seed=None)
     assert cfg.markets["prediction"] == generate_universe(42, 12)  # the top-level seed
-    assert cfg.markets["margin"] == []
+    assert [m.ticker for m in cfg.markets["margin"]] == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]  # sample perps (issue 6)
 
 
 def test_universe_uses_its_own_seed_when_given_and_its_count(tmp_path):
