@@ -80,7 +80,7 @@ def build_venues(config: SimConfig, clock: Callable[[], float] | None = None) ->
         rng = random.Random(f"{config.seed}/{product}")
         exchange: Exchange
         if product == "margin":  # spec 08: the perps engine (margin model, banding)
-            exchange = PerpExchange(rng=rng)
+            exchange = PerpExchange(rng=rng, margin_rate=pconf.margin_rate)
         else:
             exchange = Exchange(rng=rng, fees=FeeSchedule(config.fees.taker_rate, config.fees.maker_rate))
         markets = config.markets_for(product)

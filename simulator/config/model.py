@@ -49,7 +49,7 @@ _MARKET_MAKER_KEYS = ("enabled", "spread_cents", "size", "levels", "refresh_seco
 # A ticker goes into Symbol(55) verbatim; Kalshi tickers are upper case (KXHIGHNY-26NOV21-B45.5).
 _TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
 _TLS_KEYS = ("enabled", "cert", "key", "ca")
-_PRODUCT_KEYS = ("enabled", "ports")
+_PRODUCT_KEYS = ("enabled", "ports", "margin_rate")
 _ACCOUNT_KEYS = (
     "name", "api_key", "public_key", "products", "sessions",
     "tier", "balance", "subaccount", "read_only", "user",
@@ -75,6 +75,7 @@ class TlsConfig:
 class ProductConfig:
     enabled: bool
     ports: dict[str, int]
+    margin_rate: Decimal = Decimal("0.10")  # margin only: initial margin = rate x notional (behaviour.md)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,14 @@ def _parse_products(data: Any) -> dict[str, ProductConfig]:
             if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
                 raise _fail(ppath, f"port must be an integer 0..65535, got {port!r}")
             ports[session] = port
-        out[name] = ProductConfig(_bool(pdata.get("enabled", True), f"{path}.enabled"), ports)
+        rate = Decimal("0.10")
+        if "margin_rate" in pdata:
+            if name != "margin":
+                raise _fail(f"{path}.margin_rate", "only the margin product has a margin rate")
+            rate = _parse_rate(pdata["margin_rate"], f"{path}.margin_rate")
+            if rate <= 0:
+                raise _fail(f"{path}.margin_rate", "must be above 0 (a fraction of notional, e.g. 0.10)")
+        out[name] = ProductConfig(_bool(pdata.get("enabled", True), f"{path}.enabled"), ports, rate)
     # Two listeners cannot bind the same port; 0 means "any free port".
     seen: dict[int, str] = {}
     for name, p in out.items():

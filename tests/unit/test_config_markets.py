@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 import yaml
@@ -210,3 +211,21 @@ def test_sample_markets_example_is_valid_when_uncommented(tmp_path):
     cfg = load_config(path)
     assert [m.ticker for m in cfg.markets["prediction"]] == ["KXHIGHNY-26NOV21-B45.5"]
     assert cfg.markets["prediction"][0].title.startswith("Will the high temp in NYC")
+
+
+def test_margin_rate_is_configurable_on_the_margin_product_only(tmp_path):
+    from simulator.config import ConfigError, load_config
+    from simulator.world import build_venues
+
+    path = tmp_path / "sim.yaml"
+    path.write_text("products:\n  margin:\n    margin_rate: '0.25'\n")
+    config = load_config(path)
+    assert config.products["margin"].margin_rate == Decimal("0.25")
+    ledger = build_venues(config)["margin"].exchange._ledger
+    assert ledger.rate == Fraction(1, 4)  # the exchange really uses 0.25
+    for bad, message in (("  prediction:\n    margin_rate: '0.25'\n", "only the margin product"),
+                         ("  margin:\n    margin_rate: '0'\n", "must be above 0"),
+                         ("  margin:\n    margin_rate: '2'\n", "between 0 and 1")):
+        path.write_text("products:\n" + bad)
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
