@@ -652,8 +652,10 @@ _MESSAGE_LIST = [
               "8013 N, 21011 N, 21005 N, 21006 N, 21007 N, 20126 N, 20127 N, 20200 N, 21008 N, "
               "21012 N, 21026 N, 21027 N, 21003 N"),
     # order entry
+    # D: TransactTime(60) is not in the dictionary, but the docs' subpenny sample sends it:
+    # accepted (spec 02 §3), and used for the stale-order check.
     _msg("D", "11 Y, 18 N, 38 Y, 40 Y, 44 Y, 54 Y, 55 Y, 59 N, 126 N, 2964 N, 453 N, 526 N, "
-              "20130 N, 21006 N, 21009 N, 79 N, 100 N, 117 N, 21023 N", _PARTIES),
+              "20130 N, 21006 N, 21009 N, 79 N, 100 N, 117 N, 21023 N, 60 N", _PARTIES),
     _msg("G", "11 Y, 37 N, 41 Y, 38 Y, 40 Y, 44 N, 54 Y, 55 Y, 453 N, 20130 N, 79 N, 100 N",
          _PARTIES),
     _msg("F", "11 Y, 37 N, 41 Y, 54 Y, 55 Y, 453 N, 79 N, 100 N", _PARTIES),

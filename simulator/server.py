@@ -136,6 +136,11 @@ class GatewayConnection:
     def now(self) -> float:
         return self.sim.clock.now()
 
+    @property
+    def stale_after(self) -> float:
+        """An order whose TransactTime is older than this is stale (the SendingTime tolerance)."""
+        return self.sim.config.session.sending_time_tolerance
+
     def on_event(self, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, AppMessage):
             gateway.route(self, event.message)

@@ -169,6 +169,7 @@ class Reject(enum.Enum):
     INCORRECT_QUANTITY = (13, "INVALID_ORDER")
     CUSTOMER_ACCOUNT_NOT_FOUND = (15, "CUSTOMER_ACCOUNT_NOT_FOUND")
     TOO_MANY_OPEN_ORDERS = (3, "EXCEEDED_PER_MARKET_RISK_LIMIT")
+    STALE_ORDER = (8, "STALE_ORDER")  # "expired timestamp on request"; margin's code is 5 (spec 08)
 
     @property
     def code(self) -> int:

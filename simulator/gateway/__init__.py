@@ -32,6 +32,7 @@ class Connection(Protocol):
     user: str              # the engine account the API key trades for
     listener: bool         # ListenerSession(20126)=Y: read-only (spec 01 §9)
     flags: "ReportFlags"   # how this session wants reports rendered
+    stale_after: float     # seconds: an older TransactTime on D makes the order stale
     venue: "Venue"
 
     def send(self, msg_type: str, body: list[tuple[int, object]]) -> int: ...

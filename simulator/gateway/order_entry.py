@@ -99,6 +99,9 @@ def on_new_order(conn: Connection, msg: FixMessage) -> None:
     expire = parse_utc(msg.get(126) or "") if msg.get(126) else None
     max_cost = _dollars_to_micros(msg.get(21009))
     problem = _route_problem(conn, msg)
+    sent_at = parse_utc(msg.get(60) or "") if msg.get(60) else None
+    if problem is None and sent_at is not None and now - sent_at > conn.stale_after:
+        problem = Reject.STALE_ORDER  # an order that waited too long on its way in (spec 08: "Stale order")
     if problem is None and msg.get(40) != "2":
         problem = Reject.INVALID_ORDER  # only limit orders exist (spec 02 §1)
     if problem is None and price is None:

@@ -13,8 +13,8 @@ from decimal import Decimal, InvalidOperation
 from fixproto.codec import format_utc
 from fixproto.kalshi import LogonOptions
 
-from ..engine.types import (PRICE_SCALE, QTY_SCALE, Accepted, Canceled, CancelReason, Event, Order, Rejected,
-                            Replaced, Traded, TimeInForce)
+from ..engine.types import (PRICE_SCALE, QTY_SCALE, Accepted, Canceled, CancelReason, Event, Order, Reject,
+                            Rejected, Replaced, Traded, TimeInForce)
 
 __all__ = ["ReportFlags", "render_events", "pending_report", "format_qty", "format_price", "parse_price",
            "parse_qty", "money", "PENDING_EXEC_ID"]
@@ -33,6 +33,7 @@ class ReportFlags:
     expired_status: bool = False       # 21012
     new_before_trade: bool = False     # 21026
     require_transact_time: bool = True
+    stale_code: int = 8                # OrdRejReason "Stale order": 8 prediction, 5 margin (spec 08)
 
     @classmethod
     def from_options(cls, opts: LogonOptions, product: str) -> "ReportFlags":
@@ -41,7 +42,8 @@ class ReportFlags:
                    ioc_cancel_report=bool(opts.enable_ioc_cancel_report),
                    preserve_qty=bool(opts.preserve_original_order_qty),
                    expired_status=bool(opts.use_expired_ord_status),
-                   new_before_trade=bool(opts.always_emit_new_before_trade))
+                   new_before_trade=bool(opts.always_emit_new_before_trade),
+                   stale_code=5 if product == "margin" else 8)
 
 
 # --- units --------------------------------------------------------------------------------
@@ -193,6 +195,7 @@ def render_events(events: list[Event], flags: ReportFlags,
                                orig_cl=ev.orig_client_order_id, exchange_index=exchange_index))
         elif isinstance(ev, Rejected):
             out.append(_report(order, PENDING_EXEC_ID, "8", "8", flags, now, leaves=0, text=ev.reason.text,
-                               rej_reason=ev.reason.code, exchange_index=exchange_index))
+                               rej_reason=flags.stale_code if ev.reason is Reject.STALE_ORDER else ev.reason.code,
+                               exchange_index=exchange_index))
     return out
 

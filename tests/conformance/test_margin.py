@@ -163,3 +163,20 @@ def test_market_data_book_rebuilt_from_w_and_x_equals_the_engines(fix_exchange):
         book = engine(fix_exchange, lambda ex: (ex.book(ETH).best_bid(), ex.book(ETH).best_ask()))
         assert book == (3_005_000, 3_100_000)
     run(scenario())
+
+
+def test_margin_reports_a_stale_order_with_ord_rej_reason_5(fix_exchange):
+    import time
+
+    from client import LogonOptions
+    from client.orders import ExecutionReport, new_order
+    from fixproto.codec import format_utc
+    from tests.wire import run
+
+    async def scenario():
+        opts = LogonOptions(skip_pending_exec_reports=True)
+        async with fix_exchange.client("alice", "margin", "NR", options=opts) as fix:
+            fix.send("D", new_order("s1", "ETH-PERP", "buy", "3000", 1) + [(60, format_utc(time.time() - 120))])
+            out = [ExecutionReport(m) for m in await fix.collect() if m.get(35) == "8"]
+            assert [(r.kinds, r.ord_rej_reason, r.text) for r in out] == [(("8", "8"), 5, "STALE_ORDER")]
+    run(scenario())

@@ -425,3 +425,17 @@ def test_replace_with_an_off_grid_price_is_refused_and_the_order_is_unchanged(fi
             assert (rej.reason, rej.text) == (99, "INVALID_PRICE")
     run(scenario())
     assert engine(fix_exchange, lambda ex: ex.order_by_client_id("alice", "o1").price) == 4000
+
+
+def test_new_order_may_carry_transact_time_and_a_stale_one_is_rejected_103_8(fix_exchange):
+    import time
+
+    async def scenario():
+        async with fix_exchange.client("alice", options=NO_PENDING) as fix:
+            fresh = new_order("o1", A, "buy", 40, 1) + [(60, format_utc(time.time()))]
+            fix.send("D", fresh)
+            assert kinds(await fix.collect()) == [("0", "0")]  # 60 accepted on D (spec 02 §3)
+            fix.send("D", new_order("o2", A, "buy", 40, 1) + [(60, format_utc(time.time() - 120))])
+            out = reports(await fix.collect())
+            assert [(r.kinds, r.ord_rej_reason, r.text) for r in out] == [(("8", "8"), 8, "STALE_ORDER")]
+    run(scenario())
