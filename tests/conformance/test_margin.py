@@ -180,3 +180,43 @@ def test_margin_reports_a_stale_order_with_ord_rej_reason_5(fix_exchange):
             out = [ExecutionReport(m) for m in await fix.collect() if m.get(35) == "8"]
             assert [(r.kinds, r.ord_rej_reason, r.text) for r in out] == [(("8", "8"), 5, "STALE_ORDER")]
     run(scenario())
+
+
+def test_market_data_book_equals_the_engines_after_a_seeded_random_flow(fix_exchange):
+    import random
+
+    from simulator.engine.types import OrderRequest, Side
+
+    rng = random.Random(6)
+
+    def flow():
+        venue = fix_exchange.sim.venues["margin"]
+        ex = venue.exchange
+        for name in ("alice", "bob"):
+            ex.deposit(name, 10 ** 12)
+        live = []
+        for k in range(400):
+            if live and rng.random() < 0.3:
+                account, cl, side = live.pop(rng.randrange(len(live)))
+                result = ex.cancel_order(account, cl, f"c{k}", side=side, symbol=ETH, now=0.0)
+                venue.dispatch([] if not isinstance(result, list) else result)
+                continue
+            account, side = rng.choice(("alice", "bob")), rng.choice((Side.BUY, Side.SELL))
+            price = (3000 + rng.randint(-40, 40)) * 10_000
+            events = ex.new_order(OrderRequest(account=account, client_order_id=f"o{k}", symbol=ETH, side=side,
+                                               price=price, qty=rng.randint(1, 5) * 100, session=None), 0.0)
+            venue.dispatch(events)
+            live.append((account, f"o{k}", side))
+        ex.check_invariants()
+        return [[(Decimal(p) / 10_000, Decimal(q) / 100) for p, q, _ in ex.book(ETH).levels(s, 1000)]
+                for s in (Side.BUY, Side.SELL)]
+
+    async def scenario():
+        async with margin(fix_exchange, "carol", "MD") as md:
+            books = MarketDataBooks()
+            md.send("V", subscribe([ETH]))
+            books.apply(await md.expect("W"))
+            bids, asks = fix_exchange.call(flow)
+            books.apply_all(await md.collect())
+            assert (books[ETH].bids, books[ETH].asks) == (bids, asks) and bids and asks
+    run(scenario())
