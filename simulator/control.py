@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 __all__ = ["Control", "ControlError", "ControlServer"]
+
+log = logging.getLogger("kalshi_fixsim.control")
 
 
 class ControlError(Exception):
@@ -224,7 +227,7 @@ class Control:
         try:
             return fn(**kwargs)
         except TypeError as exc:
-            raise ControlError(400, f"bad arguments for {name}: {exc}") from None
+            raise ControlError(400, f"bad arguments for {operation}: {exc}") from None
 
 
 # --- HTTP/JSON --------------------------------------------------------------------------------
@@ -304,6 +307,9 @@ class ControlServer:
         except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             writer.close()
             return
+        except Exception as exc:  # our bug: answer it instead of dropping the request
+            log.exception("control request failed")
+            status, payload = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"}
         body = json.dumps(payload, indent=1).encode()
         writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n" % (status, _REASONS.get(status, b"Error"), len(body)) + body)
@@ -360,4 +366,4 @@ def _query_value(text: str) -> Any:
 
 
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed", 409: b"Conflict",
-            413: b"Payload Too Large"}
+            413: b"Payload Too Large", 500: b"Internal Server Error"}

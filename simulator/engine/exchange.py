@@ -189,6 +189,16 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
             return Reject.INVALID_PRICE
         if req.expire_time is None and req.tif is _GTD:  # spec 02 §4
             return Reject.INVALID_ORDER
+        reason = self._entry_checks(req, acct)
+        if reason is not None:
+            return reason
+        units = self._ledger.buy_unit if req.side is _BUY else self._ledger.sell_unit
+        if units[price] * qty > acct.balance - acct.reserved:  # spec 02 §1
+            return Reject.INSUFFICIENT_BALANCE
+        return None
+
+    def _entry_checks(self, req: OrderRequest, acct: Account) -> Reject | None:
+        """The checks every product makes once the market and price are fine."""
         prev = acct.clids.get(req.client_order_id)  # spec 02 §12: not the ClOrdID of an open order
         if prev is not None and prev.client_order_id == req.client_order_id and prev.status in _OPEN:
             return Reject.ORDER_ALREADY_EXISTS
@@ -200,9 +210,6 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
                 return Reject.EXCEEDED_ORDER_GROUP_RISK_LIMIT
         if acct.open_count >= self.max_open_orders:
             return Reject.TOO_MANY_OPEN_ORDERS
-        units = self._ledger.buy_unit if req.side is _BUY else self._ledger.sell_unit
-        if units[price] * qty > acct.balance - acct.reserved:  # spec 02 §1
-            return Reject.INSUFFICIENT_BALANCE
         return None
 
     def new_order(self, req: OrderRequest, now: float) -> list[Event]:

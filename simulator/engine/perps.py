@@ -43,7 +43,7 @@ from .book import Book
 from .exchange import Exchange
 from .ids import new_uuid
 from .settlement import SettleReject
-from .types import (STP, CancelReason, Event, Fill, GroupState, Market, MarketStatus, Order, OrderRequest, OrderStatus,
+from .types import (STP, CancelReason, Event, Fill, Market, MarketStatus, Order, OrderRequest, OrderStatus,
                     Reject, Side, TimeInForce, Traded)
 
 __all__ = ["PerpExchange", "PerpLedger", "PerpAccount", "DEFAULT_MARGIN_RATE", "BAND_TICKS", "in_band"]
@@ -51,7 +51,6 @@ __all__ = ["PerpExchange", "PerpLedger", "PerpAccount", "DEFAULT_MARGIN_RATE", "
 DEFAULT_MARGIN_RATE = Decimal("0.10")
 BAND_TICKS = 1_000  # spec 08 §3: 1,000 ticks of $0.0001 = 1,000 pips
 _BUY = Side.BUY
-_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _FILLED = OrderStatus.FILLED
 _PARTIAL = OrderStatus.PARTIALLY_FILLED
 _INACTIVE = (MarketStatus.INITIALIZED, MarketStatus.HALTED)
@@ -236,17 +235,9 @@ class PerpExchange(Exchange):
             return Reject.INVALID_ORDER
         if not in_band(req.side, req.price, self.band(req.symbol, req.side)):  # spec 08 §3
             return Reject.INVALID_ORDER
-        prev = acct.clids.get(req.client_order_id)
-        if prev is not None and prev.client_order_id == req.client_order_id and prev.status in _OPEN:
-            return Reject.ORDER_ALREADY_EXISTS
-        if req.order_group is not None:
-            group = self._groups.owned(req.order_group, req.account, req.subaccount)
-            if group is None:
-                return Reject.ORDER_GROUP_NOT_FOUND
-            if group.state is GroupState.TRIGGERED:
-                return Reject.EXCEEDED_ORDER_GROUP_RISK_LIMIT
-        if acct.open_count >= self.max_open_orders:
-            return Reject.TOO_MANY_OPEN_ORDERS
+        reason = self._entry_checks(req, acct)
+        if reason is not None:
+            return reason
         if self._ledger.buy_unit[req.price] * req.qty > acct.available:  # initial margin
             return Reject.INSUFFICIENT_BALANCE
         return None

@@ -78,6 +78,7 @@ def test_http_control_plane_closes_and_settles_and_refuses_illegal_transitions(f
     ("POST", "/accounts/alice/balance", {"balance": "lots"}, None, 400, "dollar amount"),
     ("GET", "/no/such/thing", None, None, 404, "no such endpoint"),
     ("GET", "/reset", None, None, 405, "not allowed"),
+    ("POST", "/pause", {"kind": "trading", "bogus": 1}, None, 400, "bad arguments for pause"),
 ])
 def test_bad_control_requests_get_a_4xx_saying_what_is_wrong_and_change_nothing(fx, method, path, body, raw,
                                                                                    status, error):

@@ -1,7 +1,6 @@
 """The background market maker (issue 3 §6) and trading from the shell against it."""
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import ipaddress
-import os
 import random
 import socket
 import ssl

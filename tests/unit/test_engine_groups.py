@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from simulator.engine.exchange import Exchange
-from simulator.engine.types import (MONEY_SCALE, Accepted, Canceled, GroupState, Market, OrderRequest, OrderStatus,
-                                    Reject, Side, TimeInForce)
+from simulator.engine.types import MONEY_SCALE, Accepted, GroupState, Market, OrderStatus, Reject, Side, TimeInForce
 from tests.unit.engine_helpers import req, kinds
 
 NY = ZoneInfo("America/New_York")

@@ -14,7 +14,7 @@ import pytest
 
 from simulator.engine.accounts import FeeSchedule, fee_for
 from simulator.engine.exchange import Exchange
-from simulator.engine.types import MONEY_SCALE, Market, OrderRequest, Reject, Side, TimeInForce, Traded
+from simulator.engine.types import MONEY_SCALE, Market, Reject, Side, TimeInForce, Traded
 from tests.unit.engine_helpers import req
 
 NY = ZoneInfo("America/New_York")

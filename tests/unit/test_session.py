@@ -1,7 +1,6 @@
 """Two real Sessions wired together in memory on a fake clock (DESIGN.md house rule 7)."""
 from __future__ import annotations
 
-import pytest
 
 from fixproto.codec import encode, format_utc, parse
 from fixproto.session import (ACCEPTOR, INITIATOR, AppMessage, Disconnect, Garbled, LoggedOn, LogonRequest, Session,
