@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from simulator.engine.exchange import Exchange
-from simulator.engine.types import (MONEY_SCALE, STP, Accepted, Market, MarketStatus, OrderRequest, OrderStatus, Reject, Rejected, Side, TimeInForce, Traded)
+from simulator.engine.types import (MONEY_SCALE, STP, Accepted, Market, MarketStatus, OrderRequest,
+                                    OrderStatus, Reject, Rejected, Side, TimeInForce, Traded)
 from tests.unit.engine_helpers import req, kinds
 
 NY = ZoneInfo("America/New_York")
