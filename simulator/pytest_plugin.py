@@ -56,7 +56,7 @@ TEST_MARKETS = {
         Market("ETH-PERP", "ETH-PERP", "ETH", "Ether perpetual", price_structure="margin_tick",
                reference_price=35_000_000),
         Market("BTC-PERP", "BTC-PERP", "BTC", "Bitcoin perpetual", price_structure="margin_tick",
-               reference_price=950_000_000),
+               reference_price=950_000_000, margin_rate=Decimal("0.05")),  # its own rate; ETH has the product's
     ],
 }
 

@@ -41,7 +41,7 @@ _TOP_KEYS = (
 )
 _MARKET_KEYS = (
     "ticker", "event_ticker", "series_ticker", "title", "status",
-    "price_structure", "fractional", "exchange_index", "product", "reference_price",
+    "price_structure", "fractional", "exchange_index", "product", "reference_price", "margin_rate",
 )
 _UNIVERSE_KEYS = ("markets", "seed")
 _FEE_KEYS = ("taker_rate", "maker_rate")

@@ -332,6 +332,13 @@ def _parse_market(data: Any, path: str) -> tuple[str, Market]:
         raise _fail(f"{path}.fractional", "margin markets trade whole contracts only")
     if product == "margin" and exchange_index:  # spec 00 §6
         raise _fail(f"{path}.exchange_index", "margin markets are all on exchange index 0")
+    margin_rate = None
+    if "margin_rate" in data:  # the initial-margin rate of this perp (behaviour.md "Margin")
+        if product != "margin":
+            raise _fail(f"{path}.margin_rate", "only margin markets have a margin rate")
+        margin_rate = _parse_rate(data["margin_rate"], f"{path}.margin_rate")
+        if margin_rate <= 0:
+            raise _fail(f"{path}.margin_rate", "must be above 0 (a fraction of notional, e.g. 0.10)")
     return product, Market(
         ticker=ticker,
         event_ticker=event,
@@ -342,6 +349,7 @@ def _parse_market(data: Any, path: str) -> tuple[str, Market]:
         fractional=fractional,
         exchange_index=exchange_index,
         reference_price=int(reference_pips),
+        margin_rate=margin_rate,
     )
 
 

@@ -42,7 +42,8 @@ store: {store}  # "memory" or an SQLite file
 #   status (initialized|open|halted|closed|settled, default open),
 #   price_structure (spec 02 §2.1: linear_cent, deci_cent, tapered_deci_cent, ...),
 #   fractional (default false), exchange_index (default 0),
-#   product (prediction|margin, default prediction)
+#   product (prediction|margin, default prediction); margin markets also take
+#   reference_price ("3500.00") and margin_rate ("0.05"; default products.margin.margin_rate)
 # markets:
 #   - ticker: KXHIGHNY-26NOV21-B45.5
 #     title: "Will the high temp in NYC be 45-46° on Nov 21, 2026?"

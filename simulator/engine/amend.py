@@ -104,7 +104,7 @@ class AmendMixin:
             if order.post_only:
                 return CxlReject.POST_ONLY_CROSS
         new_leaves = qty - order.cum
-        new_reserved = new_leaves * self._ledger.unit(side is Side.BUY, new_price)
+        new_reserved = new_leaves * self.collateral_unit(order.symbol, side, new_price)
         delta = new_reserved - order.reserved
         if delta > 0 and delta > acct.available:
             return CxlReject.INSUFFICIENT_BALANCE

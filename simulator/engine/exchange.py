@@ -79,6 +79,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
         self._markets: dict[str, Market] = {}
         self._books: dict[str, Book] = {}
         self._prices: dict[str, bytes] = {}             # ticker -> valid-price table of its structure
+        self._units: dict[str, tuple] = {}              # ticker -> (buy, sell) collateral per hundredth, by price
         self._orders: dict[str, Order] = {}             # every accepted order ever, by order id
         self._open: dict[str, Order] = {}               # resting orders
         self._by_session: dict[str, dict[str, Order]] = {}
@@ -98,6 +99,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
         self._markets[market.ticker] = market
         self._books[market.ticker] = Book(market.ticker)
         self._prices[market.ticker] = grid.price_table(market.price_structure)
+        self._units[market.ticker] = (self._ledger.buy_unit, self._ledger.sell_unit)
 
     def market(self, ticker: str) -> Market | None:
         return self._markets.get(ticker)
@@ -141,9 +143,10 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
     def fee_schedule(self) -> FeeSchedule:
         return self._ledger.fees
 
-    def collateral_unit(self, side: Side, price: int) -> int:
-        """µ$ an order of `side` at `price` reserves per hundredth still working (accounts.py)."""
-        return self._ledger.unit(side is Side.BUY, price)
+    def collateral_unit(self, symbol: str, side: Side, price: int) -> int:
+        """µ$ an order of `side` at `price` in `symbol` reserves per hundredth still working
+        (accounts.py; on margin, the market's initial-margin rate: perps.py)."""
+        return self._units[symbol][0 if side is Side.BUY else 1][price]
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -192,7 +195,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
         reason = self._entry_checks(req, acct)
         if reason is not None:
             return reason
-        units = self._ledger.buy_unit if req.side is _BUY else self._ledger.sell_unit
+        units = self._units[symbol][0 if req.side is _BUY else 1]
         if units[price] * qty > acct.balance - acct.reserved:  # spec 02 §1
             return Reject.INSUFFICIENT_BALANCE
         return None
@@ -257,7 +260,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
             if req.max_cost is not None and cost > req.max_cost:
                 self._end(order, CancelReason.MAX_COST, now, events)
                 return events
-        reserve = order.qty * (self._ledger.buy_unit[price] if side is _BUY else self._ledger.sell_unit[price])
+        reserve = order.qty * self._units[symbol][0 if side is _BUY else 1][price]
         order.reserved = reserve
         acct.reserved += reserve
         snap = _new(Order)
@@ -337,7 +340,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
                 raise InvariantError(f"open order not in its book: {order}")
             if order.status not in _OPEN or self._orders.get(oid) is not order:
                 raise InvariantError(f"bad open order {order}")
-            unit = self._ledger.unit(order.side is Side.BUY, order.price)
+            unit = self.collateral_unit(order.symbol, order.side, order.price)
             if order.reserved != order.leaves * unit:
                 raise InvariantError(f"order reserves {order.reserved}, expected {order.leaves} x {unit}")
             reserved[order.account] += order.reserved

@@ -157,14 +157,15 @@ class MatchingMixin:
         account = order.account
         acct = accounts[account]
         is_buy = order.side is _BUY
+        buy_units, sell_units = self._units[ticker]
         if is_buy:
             levels, keys, sign = book.asks, book.ask_keys, -1
-            maker_units = ledger.sell_unit
+            maker_units = sell_units
         else:
             levels, keys, sign = book.bids, book.bid_keys, 1
-            maker_units = ledger.buy_unit
+            maker_units = buy_units
         limit = order.price
-        tunit = ledger.buy_unit[limit] if is_buy else ledger.sell_unit[limit]
+        tunit = buy_units[limit] if is_buy else sell_units[limit]
         tnum, tden, mnum, mden = ledger.taker_num, ledger.taker_den, ledger.maker_num, ledger.maker_den
         tgroup = groups.groups.get(order.order_group) if order.order_group is not None else None
         tkey = (order.subaccount, ticker)

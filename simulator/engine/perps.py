@@ -11,10 +11,11 @@ Differences from prediction (spec 08 §3), all in this module:
 - positions are net long (+) / short (-) contracts per (subaccount, ticker); LongQty/ShortQty
   report them; there are no YES/NO pairs, no settlement and no fees (the perps fee schedule is
   out of FIX scope);
-- initial margin model (documented, configurable `margin_rate`, default 0.10):
+- initial margin model (documented, configurable per market: `Market.margin_rate`, else the
+  exchange's `margin_rate`, default 0.10):
   * an order reserves ceil(rate x price) µ$ per hundredth still working (price x qty = notional);
   * an open position holds ceil(rate x |cost basis|) µ$ of position margin, cost basis being
-    the entry notional of the position still open (average cost);
+    the entry notional of the position still open (average cost), at its market's rate;
   * available = balance - reserved - position margin; an order (or amend growth) needing more
     is refused INSUFFICIENT_BALANCE (103=3 / 102=99). Every order needs margin, even one
     that would reduce a position (conservative, simple);
@@ -29,7 +30,8 @@ Invariants (`check_invariants`, on top of the books/index checks of Exchange):
   sum(balances) - sum(cost bases) + fees == sum(deposits)   (cash-flow conservation: a fill
   at p for q moves p x q from the buyer's "full cash" to the seller's; realising P&L only moves
   money between the balance and the basis);
-  each account's position margin == sum over its positions of ceil(rate x |basis|), reserved >= 0.
+  each account's position margin == sum over its positions of ceil(rate x |basis|) at the
+  position's market rate, reserved >= 0.
 """
 from __future__ import annotations
 
@@ -56,6 +58,13 @@ _PARTIAL = OrderStatus.PARTIALLY_FILLED
 _INACTIVE = (MarketStatus.INITIALIZED, MarketStatus.HALTED)
 _new = object.__new__
 _setattr = object.__setattr__
+
+
+def _rate(value: Decimal | str) -> Fraction:
+    rate = Fraction(Decimal(value))
+    if not 0 < rate <= 1:
+        raise ValueError(f"margin_rate must be in (0, 1], got {value}")
+    return rate
 
 
 def in_band(side: Side, price: int, best: int | None) -> bool:
@@ -94,8 +103,15 @@ class _MarginUnits:
 class PerpLedger(Ledger):
     def __init__(self, rate: Fraction) -> None:
         super().__init__(None)  # no fees on margin
-        self.rate = rate
-        self.buy_unit = self.sell_unit = _MarginUnits(rate)  # type: ignore[assignment]
+        self.rate = rate                         # the default for markets without their own
+        self.rates: dict[str, Fraction] = {}     # ticker -> initial-margin rate
+
+    def units(self, ticker: str) -> _MarginUnits:
+        """The market's unit table (PerpExchange.add_market sets the rate)."""
+        return _MarginUnits(self.rates[ticker])
+
+    def unit(self, is_buy: bool, price: int) -> int:
+        raise TypeError("margin collateral depends on the market: use Exchange.collateral_unit")
 
     def add(self, name: str, balance: int) -> Account:
         if name in self.accounts:
@@ -105,8 +121,9 @@ class PerpLedger(Ledger):
         account = self.accounts[name] = PerpAccount(name, balance)
         return account
 
-    def position_margin(self, basis: int) -> int:
-        return -(-abs(basis) * self.rate.numerator // self.rate.denominator)
+    def position_margin(self, basis: int, ticker: str) -> int:
+        rate = self.rates[ticker]
+        return -(-abs(basis) * rate.numerator // rate.denominator)
 
     def deposit(self, name: str, amount: int) -> None:
         account = self.accounts[name]
@@ -123,7 +140,8 @@ class PerpLedger(Ledger):
         positions, bases = acct.positions, acct.basis
         net = positions.get(key, 0)
         basis = bases.get(key, 0)
-        old_margin = self.position_margin(basis)
+        ticker = key[1]
+        old_margin = self.position_margin(basis, ticker)
         change = 0
         size = abs(dq)
         sign = 1 if dq > 0 else -1
@@ -145,7 +163,7 @@ class PerpLedger(Ledger):
             positions.pop(key, None)
             bases.pop(key, None)
             assert basis == 0
-        acct.margin += self.position_margin(basis) - old_margin
+        acct.margin += self.position_margin(basis, ticker) - old_margin
         acct.balance += change
         return change, net
 
@@ -158,7 +176,7 @@ class PerpLedger(Ledger):
             assert isinstance(account, PerpAccount)
             if set(account.positions) != set(account.basis):
                 raise LedgerError(f"{account.name}: positions and bases disagree")
-            margin = sum(self.position_margin(b) for b in account.basis.values())
+            margin = sum(self.position_margin(b, ticker) for (_, ticker), b in account.basis.items())
             if margin != account.margin:
                 raise LedgerError(f"{account.name}: position margin {account.margin} != {margin}")
             for (_, ticker), net in account.positions.items():
@@ -181,11 +199,8 @@ class PerpExchange(Exchange):
     def __init__(self, *, rng: random.Random, margin_rate: Decimal | str = DEFAULT_MARGIN_RATE,
                  max_open_orders: int = 200_000, group_trigger_at_limit: bool = False) -> None:
         super().__init__(rng=rng, max_open_orders=max_open_orders, group_trigger_at_limit=group_trigger_at_limit)
-        rate = Fraction(Decimal(margin_rate))
-        if not 0 < rate <= 1:
-            raise ValueError("margin_rate must be in (0, 1]")
-        self.margin_rate = rate
-        self._ledger = PerpLedger(rate)
+        self.margin_rate = _rate(margin_rate)
+        self._ledger = PerpLedger(self.margin_rate)
 
     def add_market(self, market: Market) -> None:
         if market.ticker in self._markets:
@@ -195,8 +210,17 @@ class PerpExchange(Exchange):
         market.price_structure = grid.MARGIN_TICK
         if market.fractional or market.exchange_index:
             raise ValueError("margin markets trade whole contracts on exchange index 0 (spec 08 §3)")
+        rate = self.margin_rate if market.margin_rate is None else _rate(market.margin_rate)
         self._markets[market.ticker] = market
         self._books[market.ticker] = Book(market.ticker)
+        ledger: PerpLedger = self._ledger  # type: ignore[assignment]
+        ledger.rates[market.ticker] = rate
+        units = ledger.units(market.ticker)
+        self._units[market.ticker] = (units, units)  # buy and sell hold the same margin
+
+    def market_margin_rate(self, ticker: str) -> Fraction:
+        """The initial-margin rate of a market (its own, or the exchange's default)."""
+        return self._ledger.rates[ticker]  # type: ignore[attr-defined]
 
     def position_margin(self, name: str) -> int:
         """µ$ of margin the account's open positions hold."""
@@ -238,7 +262,7 @@ class PerpExchange(Exchange):
         reason = self._entry_checks(req, acct)
         if reason is not None:
             return reason
-        if self._ledger.buy_unit[req.price] * req.qty > acct.available:  # initial margin
+        if self._units[req.symbol][0][req.price] * req.qty > acct.available:  # initial margin
             return Reject.INSUFFICIENT_BALANCE
         return None
 
@@ -267,7 +291,7 @@ class PerpExchange(Exchange):
             levels, keys, sign = book.asks, book.ask_keys, -1
         else:
             levels, keys, sign = book.bids, book.bid_keys, 1
-        units = ledger.buy_unit
+        units = self._units[ticker][0]
         limit = order.price
         tunit = units[limit]
         tgroup = groups.groups.get(order.order_group) if order.order_group is not None else None

@@ -485,7 +485,7 @@ class RfqDesk:
             return _no(Refuse.SELF_TRADE, "you cannot accept a quote of your own account")
         if market.status is not MarketStatus.OPEN:
             return _no(Refuse.MARKET_CLOSED, f"market {rfq.symbol} is {market.status.value}")
-        if not self._affordable(spec.account, side, price, qty):
+        if not self._affordable(spec.account, rfq.symbol, side, price, qty):
             return _no(Refuse.INSUFFICIENT_BALANCE, "available balance does not cover the trade")
         quote.state = QuoteState.ACCEPTED
         quote.side, quote.qty = side, qty
@@ -530,7 +530,7 @@ class RfqDesk:
         if self.exchange.market(rfq.symbol).status is not MarketStatus.OPEN:
             return _no(Refuse.MARKET_CLOSED, f"market {rfq.symbol} is not open")
         side = quote.side.opposite
-        if not self._affordable(account, side, quote.trade_price(quote.side), quote.qty):
+        if not self._affordable(account, rfq.symbol, side, quote.trade_price(quote.side), quote.qty):
             return _no(Refuse.INSUFFICIENT_BALANCE, "available balance does not cover the trade")
         quote.state = QuoteState.CONFIRMED
         quote.execute_at = now + (self.hvm_execution_delay if rfq.hvm else self.execution_delay)
@@ -539,9 +539,9 @@ class RfqDesk:
             self._execute(quote, now, notices)
         return quote, notices
 
-    def _affordable(self, account: str, side: Side, price: int, qty: int) -> bool:
+    def _affordable(self, account: str, symbol: str, side: Side, price: int, qty: int) -> bool:
         acct = self.exchange._ledger.accounts[account]
-        return self.exchange._ledger.unit(side is Side.BUY, price) * qty <= acct.balance - acct.reserved
+        return self.exchange.collateral_unit(symbol, side, price) * qty <= acct.balance - acct.reserved
 
     # --- RFQ cancel (spec 06 §2.10) ---------------------------------------------------
 
@@ -639,8 +639,8 @@ class RfqDesk:
         market = self.exchange.market(rfq.symbol)
         creator = quote.order
         if market.status is not MarketStatus.OPEN or \
-                not self._affordable(rfq.account, side, price, qty) or \
-                not self._affordable(quote.account, side.opposite, price, qty):
+                not self._affordable(rfq.account, rfq.symbol, side, price, qty) or \
+                not self._affordable(quote.account, rfq.symbol, side.opposite, price, qty):
             self._end_quote(quote, QuoteState.VOIDED, now, notices, "EXPIRED")
             return
         eids = self.exchange._eids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 __all__ = [
     "PRICE_SCALE", "QTY_SCALE", "MONEY_SCALE", "ONE_DOLLAR", "Side", "TimeInForce", "STP", "OrderStatus",
@@ -79,6 +80,7 @@ class Market:
     exchange_index: int = 0
     close_time: float | None = None       # epoch seconds
     reference_price: int = 0              # perps: pips the market maker quotes around (0 = none)
+    margin_rate: Decimal | None = None    # perps: initial-margin rate of this market (None = the exchange's)
 
     @property
     def perp(self) -> bool:

@@ -88,6 +88,17 @@ def test_order_beyond_available_margin_is_rejected_insufficient_balance(fix_exch
     run(scenario())
 
 
+def test_each_market_holds_margin_at_its_own_rate(fix_exchange):
+    async def scenario():
+        # $1,000: BTC-PERP has its own 5% rate (2 BTC at $10,000 = $1,000); ETH-PERP the product's 10%
+        async with margin(fix_exchange, options=NO_PENDING) as fix:
+            assert reports(await place(fix, "b1", "BTC-PERP", "buy", "10000", 2))[-1].kinds == ("0", "0")
+            rep = rejected(await place(fix, "e1", ETH, "buy", "1000", 1))  # $100 at 10%: nothing is left
+            assert (rep.ord_rej_reason, rep.text) == (3, "INSUFFICIENT_BALANCE")
+        assert engine(fix_exchange, lambda ex: ex.reserved("alice")) == 1_000 * 1_000_000
+    run(scenario())
+
+
 def test_bad_input_gets_the_documented_rejects_and_changes_nothing(fix_exchange):
     async def scenario():
         async with margin(fix_exchange, options=NO_PENDING) as fix:

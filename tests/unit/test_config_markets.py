@@ -229,3 +229,26 @@ def test_margin_rate_is_configurable_on_the_margin_product_only(tmp_path):
         path.write_text("products:\n" + bad)
         with pytest.raises(ConfigError, match=message):
             load_config(path)
+
+
+def test_a_margin_market_may_set_its_own_margin_rate(tmp_path):
+    from simulator.config import ConfigError, load_config
+    from simulator.world import build_venues
+
+    path = tmp_path / "sim.yaml"
+    path.write_text("products:\n  margin:\n    margin_rate: '0.2'\n"
+                    "markets:\n"
+                    "  - {ticker: BTC-PERP, product: margin, reference_price: '95000', margin_rate: '0.05'}\n"
+                    "  - {ticker: ETH-PERP, product: margin}\n")
+    config = load_config(path)
+    assert [m.margin_rate for m in config.markets["margin"]] == [Decimal("0.05"), None]
+    exchange = build_venues(config)["margin"].exchange
+    assert exchange.market_margin_rate("BTC-PERP") == Fraction(1, 20)
+    assert exchange.market_margin_rate("ETH-PERP") == Fraction(1, 5)  # the product's rate
+    for bad, message in (("{ticker: KXA-26JAN01-T1, margin_rate: '0.05'}", "only margin markets"),
+                         ("{ticker: X-PERP, product: margin, margin_rate: '0'}", "must be above 0"),
+                         ("{ticker: X-PERP, product: margin, margin_rate: '1.5'}", "between 0 and 1"),
+                         ("{ticker: X-PERP, product: margin, margin_rate: ten}", "not a number")):
+        path.write_text("markets:\n  - " + bad + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)

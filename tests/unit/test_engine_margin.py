@@ -3,6 +3,8 @@ positions and realised P&L, and the perps money invariant."""
 from __future__ import annotations
 
 import random
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -125,3 +127,60 @@ def test_random_flow_keeps_the_perps_invariants(ex):
         ex.new_order(OrderRequest(rng.choice("abc"), f"o{i}", ETH, side, price * P, rng.randint(1, 3) * C), float(i))
         ex.check_invariants()
     assert sum(ex.position(n, ETH) for n in "abc") == 0
+
+
+def test_each_market_holds_margin_at_its_own_rate_else_the_exchanges():
+    ex = PerpExchange(rng=random.Random(1), margin_rate="0.10")
+    ex.add_market(Market(ETH))
+    ex.add_market(Market("BTC-PERP", margin_rate=Decimal("0.05")))
+    for name in ("a", "b"):
+        ex.add_account(name, 10_000 * USD)
+    assert (ex.market_margin_rate(ETH), ex.market_margin_rate("BTC-PERP")) == (Fraction(1, 10), Fraction(1, 20))
+    # $10,000 at 5%: $200,000 of BTC notional; at ETH's 10% only $100,000
+    assert isinstance(order(ex, "a", "btc", Side.BUY, 100_000, 2, symbol="BTC-PERP")[0], Accepted)
+    assert ex.reserved("a") == 10_000 * USD
+    ev = order(ex, "b", "eth", Side.BUY, 50_000, 3)
+    assert isinstance(ev[0], Rejected) and ev[0].reason is Reject.INSUFFICIENT_BALANCE
+    assert isinstance(order(ex, "b", "eth2", Side.BUY, 50_000, 2)[0], Accepted)
+    assert ex.reserved("b") == 10_000 * USD
+    # fills move the order margin to position margin at the market's rate
+    order(ex, "b", "btc-s", Side.SELL, 100_000, 1, symbol="BTC-PERP")  # b: $5,000 more at 5% would be too much
+    assert ex.position("a", "BTC-PERP") == 0  # b's sell was refused: b has no margin left
+    ex.cancel_order("b", "eth2", "eth2-x", side=Side.BUY, symbol=ETH, now=1.0)
+    order(ex, "b", "btc-s2", Side.SELL, 100_000, 1, symbol="BTC-PERP")
+    assert ex.position("a", "BTC-PERP") == 100 and ex.position_margin("a") == 5_000 * USD
+    assert ex.position_margin("b") == 5_000 * USD and ex.reserved("a") == 5_000 * USD
+
+
+def test_amend_growth_is_charged_at_the_markets_rate():
+    ex = PerpExchange(rng=random.Random(1))
+    ex.add_market(Market("BTC-PERP", margin_rate=Decimal("0.05")))
+    ex.add_account("a", 1_000 * USD)
+    order(ex, "a", "b1", Side.BUY, 10_000, 1, symbol="BTC-PERP")  # $500 at 5%
+    events = ex.replace_order("a", "b1", "b2", qty=200, price=10_000 * P, side=Side.BUY, symbol="BTC-PERP", now=1.0)
+    assert isinstance(events, list) and events[0].__class__.__name__ == "Replaced"  # $1,000 at 5%, not $2,000
+    assert ex.reserved("a") == 1_000 * USD
+    ex.check_invariants()
+
+
+def test_a_margin_rate_outside_zero_to_one_is_refused():
+    ex = PerpExchange(rng=random.Random(1))
+    for bad in ("0", "1.5", "-0.1"):
+        with pytest.raises(ValueError, match="margin_rate"):
+            ex.add_market(Market(f"X{bad}-PERP".replace(".", "").replace("-0", "M0"), margin_rate=Decimal(bad)))
+
+
+def test_random_flow_keeps_the_perps_invariants_with_two_market_rates():
+    ex = PerpExchange(rng=random.Random(5), margin_rate="0.10")
+    ex.add_market(Market(ETH))
+    ex.add_market(Market("BTC-PERP", margin_rate=Decimal("0.03")))
+    for name in "abc":
+        ex.add_account(name, 2_000_000 * USD)
+    rng = random.Random(4)
+    for i in range(600):
+        symbol, mid = rng.choice(((ETH, 3500), ("BTC-PERP", 95_000)))
+        side = rng.choice((Side.BUY, Side.SELL))
+        price = rng.randint(mid * 97 // 100, mid * 103 // 100)
+        ex.new_order(OrderRequest(rng.choice("abc"), f"o{i}", symbol, side, price * P, rng.randint(1, 3) * C), float(i))
+        ex.check_invariants()
+    assert ex.position("a", "BTC-PERP") or ex.position("b", "BTC-PERP")  # the flow traded both markets
