@@ -65,6 +65,7 @@ def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
 
 
 async def _serve(config_path: Path, control_port: int | None = None) -> None:
+    from .runtime import freeze_startup, tune_gc
     from .server import Simulator
 
     config = load_config(config_path)
@@ -75,9 +76,11 @@ async def _serve(config_path: Path, control_port: int | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
+    tune_gc()  # runtime.py: the collector's default thresholds cost the engine a third of its time
     sim = Simulator(config)
     ops.install(sim, schedule=ops.THURSDAY)  # spec 10 §1: the weekly trading pause, DST-correct
     await sim.start(control_port=control_port)
+    freeze_startup()
     print(sim.endpoint_table(), flush=True)
     for product, venue in sim.venues.items():
         tickers = [m.ticker for m in venue.exchange.markets()]

@@ -34,12 +34,15 @@ class AmendMixin:
         paused = self.paused
         if paused is not None and not paused.cancels_allowed:  # spec 10 §2: no cancel in an exchange pause
             return paused.cxl_reject
-        order = self._addressed(account, orig_client_order_id, side, symbol, order_id, subaccount, party_id)
-        if order is None:
+        # _addressed, inlined (the engine's most frequent call after new_order)
+        acct = self._ledger.accounts.get(account)
+        order = acct.clids.get(orig_client_order_id) if acct is not None else None
+        if (order is None or order.client_order_id != orig_client_order_id or order.side != side
+                or order.symbol != symbol or order.subaccount != subaccount or order.party_id != party_id
+                or (order_id is not None and order_id != order.order_id)):
             return CxlReject.UNKNOWN_ORDER
         if order.status not in _OPEN:
             return CxlReject.TOO_LATE_TO_CANCEL
-        acct = self._ledger.accounts[account]
         if request_id in acct.clids:  # spec 02 §12: F/G ClOrdIDs must be new
             return CxlReject.ORDER_ALREADY_EXISTS
         self._eids.begin()

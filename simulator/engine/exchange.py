@@ -20,7 +20,7 @@ from .book import Book, BookError
 from .expiry import DayEnd, ExpiryQueue
 from .groups import GroupRegistry
 from .group_ops import GroupOpsMixin
-from .ids import ExecIds, new_uuid
+from .ids import ExecIds, Uuids
 from .matching import MatchingMixin
 from .orders import make_order, rejected_order
 from .settlement import Settlement, SettleReject
@@ -74,6 +74,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
     def __init__(self, *, rng: random.Random, fees: FeeSchedule | None = None, max_open_orders: int = 200_000,
                  group_trigger_at_limit: bool = False) -> None:
         self._rng = rng
+        self._ids = Uuids(rng)                          # order and trade ids
         self._ledger = Ledger(fees)
         self.max_open_orders = max_open_orders
         self._markets: dict[str, Market] = {}
@@ -238,7 +239,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
             expire = req.expire_time
         else:
             expire = None
-        order = make_order(req, new_uuid(self._rng), self._seq, now, expire)
+        order = make_order(req, self._ids(), self._seq, now, expire)
         oid = order.order_id
         self._orders[oid] = order
         acct.clids[req.client_order_id] = order

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["new_uuid", "ExecIds"]
+__all__ = ["new_uuid", "Uuids", "ExecIds"]
 
 _VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
 _VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
@@ -13,6 +13,27 @@ def new_uuid(rng: random.Random) -> str:
     """A version-4 UUID string built from `rng.getrandbits(128)` (same text as uuid.UUID(int=..., version=4))."""
     h = "%032x" % ((rng.getrandbits(128) & _VERSION_MASK) | _VERSION_BITS)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Uuids:
+    """Version-4 UUIDs for order and trade ids at a quarter of `new_uuid`'s cost (the engine's
+    hot path makes one per order and one per match).
+
+    The first 76 bits are drawn once from the seeded RNG; the last group is a 48-bit counter
+    passed through an affine bijection mod 2^48 (random odd multiplier and offset), so ids
+    never repeat within 2^48 and do not look sequential. Deterministic for a seed."""
+
+    __slots__ = ("_prefix", "_n", "_mul", "_add")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._prefix = new_uuid(rng)[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-": version and variant set
+        self._mul = rng.getrandbits(48) | 1
+        self._add = rng.getrandbits(48)
+        self._n = 0
+
+    def __call__(self) -> str:
+        n = self._n = self._n + 1
+        return f"{self._prefix}{(n * self._mul + self._add) & 0xFFFF_FFFF_FFFF:012x}"
 
 
 class ExecIds:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .accounts import FEE_QUANTUM, PAIR_PAYOUT
-from .ids import new_uuid
 from .types import (ONE_DOLLAR, STP, Canceled, CancelReason, Event, Fill, GroupState, Order, OrderGroup,
                     OrderStatus, Side, Traded)
 
@@ -32,7 +31,7 @@ _setattr = object.__setattr__
 
 
 class MatchingMixin:
-    """Needs from Exchange: _ledger, _groups, _open, _by_session, _books, _markets, _eids, _rng."""
+    """Needs from Exchange: _ledger, _units, _groups, _open, _by_session, _books, _markets, _eids, _ids."""
 
     # --- open-order bookkeeping -------------------------------------------------------
 
@@ -150,7 +149,7 @@ class MatchingMixin:
         ledger = self._ledger
         accounts = ledger.accounts
         groups = self._groups
-        rng = self._rng
+        new_id = self._ids
         eid = self._eids.next
         index = market.exchange_index
         ticker = order.symbol
@@ -190,7 +189,7 @@ class MatchingMixin:
             mleaves = maker.leaves
             tleaves = order.leaves
             q = tleaves if tleaves < mleaves else mleaves
-            trade_id = new_uuid(rng)
+            trade_id = new_id()
             yes_cost = price * q                     # the YES buyer pays p x q
             no_cost = _ONE_DOLLAR * q - yes_cost     # the NO buyer (YES seller) pays (1 - p) x q
 

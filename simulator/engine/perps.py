@@ -43,7 +43,6 @@ from . import grid
 from .accounts import Account, Ledger, LedgerError
 from .book import Book
 from .exchange import Exchange
-from .ids import new_uuid
 from .settlement import SettleReject
 from .types import (STP, CancelReason, Event, Fill, Market, MarketStatus, Order, OrderRequest, OrderStatus,
                     Reject, Side, TimeInForce, Traded)
@@ -309,7 +308,7 @@ class PerpExchange(Exchange):
                 self._end(order, CancelReason.STP_TAKER, now, events)
                 break
             q = min(order.leaves, maker.leaves)
-            trade_id = new_uuid(self._rng)
+            trade_id = self._ids()
             notional = price * q
             # taker
             release = q * tunit

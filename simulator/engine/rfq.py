@@ -627,7 +627,7 @@ class RfqDesk:
                    subaccount: int, party_id: str | None, session: str | None, now: float) -> Order:
         req = OrderRequest(account=account, client_order_id=client_id, symbol=symbol, side=side, price=price,
                            qty=qty, tif=TimeInForce.IOC, subaccount=subaccount, party_id=party_id, session=session)
-        order = make_order(req, new_uuid(self._rng), 0, now, None)
+        order = make_order(req, self.exchange._ids(), 0, now, None)
         self.exchange._orders[order.order_id] = order
         return order
 
@@ -653,7 +653,7 @@ class RfqDesk:
             events.append(Accepted(snapshot(creator), self._eid(rfq.symbol), now, rests=False))
         maker = self._new_order(quote.account, quote.quote_id, rfq.symbol, side.opposite, price, qty,
                                 quote.subaccount, None, quote.session, now)
-        trade_id = new_uuid(self._rng)
+        trade_id = self.exchange._ids()
         events.append(self._fill(creator, price, qty, True, trade_id, now, rested=quote.via_order))
         events.append(Accepted(snapshot(maker), self._eid(rfq.symbol), now, rests=False))
         events.append(self._fill(maker, price, qty, False, trade_id, now, rested=False))

@@ -515,6 +515,18 @@ def test_uuid_text_is_what_the_uuid_module_makes_of_the_same_bits():
         assert new_uuid(rng) == str(uuid.UUID(int=twin.getrandbits(128), version=4))
 
 
+def test_order_and_trade_ids_are_unique_version_4_uuids_that_do_not_look_sequential():
+    from simulator.engine.ids import Uuids
+    ids = Uuids(random.Random(5))
+    made = [ids() for _ in range(50_000)]
+    assert len(set(made)) == len(made)
+    pattern = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+    assert all(pattern.fullmatch(value) and uuid.UUID(value).version == 4 for value in made[:1000])
+    tails = [int(value[-12:], 16) for value in made[:100]]
+    assert sorted(tails) != tails and len({t >> 40 for t in tails}) > 50  # spread over the whole range
+    assert [Uuids(random.Random(5))() for _ in range(1)] == made[:1]  # deterministic for a seed
+
+
 def test_lookups_by_id_client_id_and_open_orders_filters():
     ex = make_exchange()
     a1 = ex.new_order(req("alice", "a1", Side.BUY, 50, 1, session="S1"), T0)[0].order
