@@ -239,6 +239,7 @@ class Simulator:
         # Clock-driven work of other services (pauses, maintenance, ...): each gets `now` and
         # returns when it next needs to run (epoch seconds) or None.
         self.clock_tasks: list[Callable[[float], float | None]] = []
+        self._next_forget = 0.0
         self.transcript = Transcript(self.clock.now)  # recent frames, for the control plane
         self.control = Control(self)
         self.control_server: ControlServer | None = None
@@ -249,6 +250,8 @@ class Simulator:
         self.reset_hooks.append(lambda: ops.install(self))
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
+    ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (behaviour.md)
+    FORGET_EVERY = 600.0        # seconds between sweeps of ended orders
 
     def tick(self) -> float:
         """Run the venues' clock-driven work (Day/GTD expiry); returns seconds until next due."""
@@ -270,6 +273,10 @@ class Simulator:
                 due = rfq.tick(venue, now)  # RFQ expiry, confirm window, execution timer (spec 06 §1)
                 if due is not None:
                     delay = min(delay, max(0.01, due - now))
+        if now >= self._next_forget:  # bounded memory for long runs (Exchange.forget_final_orders)
+            self._next_forget = now + self.FORGET_EVERY
+            for venue in self.venues.values():
+                venue.exchange.forget_final_orders(now - self.ORDER_MEMORY)
         for task in self.clock_tasks:
             due = task(now)
             if due is not None:

@@ -53,3 +53,34 @@ def test_shell_client_places_amends_cancels_and_gets_filled(mm_exchange, tmp_pat
     assert "ExecutionReport 4/4 ClOrdID=c1" in shell("cancel", "--cl-ord-id", "c1", "--orig", "r2")
     out = shell("order", "--cl-ord-id", "f1", "--price", "99", "--qty", "2")
     assert "ExecutionReport F/2 ClOrdID=f1" in out and "fill 2.00@" in out
+
+
+class _Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_a_long_run_forgets_ended_orders_so_memory_stays_flat(mm_exchange):
+    """The market maker re-quotes every refresh; the clock work drops orders that ended more
+    than ORDER_MEMORY ago (Simulator.tick -> Exchange.forget_final_orders)."""
+    sim = mm_exchange.sim
+    clock = _Clock(sim.clock.now())
+
+    def hours(n: int) -> dict[str, int]:
+        for _ in range(n * 12):  # a tick every 5 minutes: a refresh each time
+            clock.t += 300.0
+            sim.tick()
+        return {product: len(venue.exchange._orders) for product, venue in sim.venues.items()}
+
+    def setup():
+        sim.clock = clock
+        sim.ORDER_MEMORY = 3600.0  # an hour instead of a day, to keep the test short
+
+    mm_exchange.call(setup)
+    after_3h = mm_exchange.call(lambda: hours(3))
+    after_9h = mm_exchange.call(lambda: hours(6))
+    assert after_9h == after_3h and all(after_9h.values()), (after_3h, after_9h)
+    mm_exchange.call(lambda: [venue.exchange.check_invariants() for venue in sim.venues.values()])

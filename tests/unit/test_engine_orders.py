@@ -540,3 +540,45 @@ def test_lookups_by_id_client_id_and_open_orders_filters():
     assert [o.client_order_id for o in ex.open_orders(session="S1")] == ["a1", "b1"]
     assert [o.client_order_id for o in ex.open_orders(account="bob", session="S2")] == []
     ex.check_invariants()
+
+
+def test_ended_orders_are_forgotten_after_the_cutoff_and_working_ones_never():
+    from simulator.engine.types import CxlReject
+    ex = make_exchange()
+    old_fill = ex.new_order(req("alice", "f1", Side.BUY, 50, 1), T0)[0].order.order_id
+    ex.new_order(req("bob", "f2", Side.SELL, 50, 1), T0)                      # fills f1 at T0
+    old_cxl = ex.new_order(req("alice", "c1", Side.BUY, 40, 1), T0)[0].order.order_id
+    ex.cancel_order("alice", "c1", "c1-x", side=Side.BUY, symbol=TICKER, now=T0 + 1)
+    resting = ex.new_order(req("alice", "r1", Side.BUY, 30, 1), T0)[0].order.order_id    # still working
+    late = ex.new_order(req("carol", "l1", Side.BUY, 20, 1), T0 + 100)[0].order.order_id
+    ex.cancel_order("carol", "l1", "l1-x", side=Side.BUY, symbol=TICKER, now=T0 + 101)  # ended after the cutoff
+
+    assert ex.forget_final_orders(T0 + 50) == 3  # f1, f2, c1
+    assert ex.order(old_fill) is None and ex.order(old_cxl) is None
+    assert ex.order(resting) is not None and ex.order(late) is not None
+    assert ex.order_by_client_id("alice", "r1") is not None and ex.order_by_client_id("carol", "l1-x") is not None
+    # a forgotten order is unknown to cancels, and its ClOrdIDs may be used again
+    assert ex.cancel_order("alice", "c1-x", "c1-y", side=Side.BUY, symbol=TICKER, now=T0 + 200) \
+        is CxlReject.UNKNOWN_ORDER
+    assert ex.cancel_order("carol", "l1-x", "l1-y", side=Side.BUY, symbol=TICKER, now=T0 + 200) \
+        is CxlReject.TOO_LATE_TO_CANCEL  # not forgotten yet: still "too late"
+    assert isinstance(ex.new_order(req("alice", "c1-x", Side.BUY, 41, 1), T0 + 200)[0], Accepted)
+    ex.check_invariants()
+
+
+def test_forgetting_keeps_memory_bounded_over_a_long_flow():
+    ex = make_exchange()
+    ex.deposit("alice", 10_000 * DOLLARS)
+    ex.deposit("bob", 10_000 * DOLLARS)
+    now = T0
+    sizes = []
+    for i in range(3_000):
+        now += 10.0
+        ex.new_order(req("alice", f"a{i}", Side.BUY, 50, 1), now)
+        ex.new_order(req("bob", f"b{i}", Side.SELL, 50, 1), now)  # both fill at once
+        if i % 100 == 99:
+            ex.forget_final_orders(now - 3_600)  # an hour of memory: 360 pairs of orders
+            sizes.append(len(ex._orders))
+    assert max(sizes[5:]) <= 2 * 370 and sizes[-1] == sizes[10] > 0  # flat, not growing with the flow
+    assert len(ex._ledger.accounts["alice"].clids) == sizes[-1] // 2
+    ex.check_invariants()
