@@ -572,19 +572,22 @@ class RfqDesk:
             for q in rfq.quotes.values():
                 if q.state is QuoteState.ACCEPTED:
                     times.append(q.confirm_by)
-                elif q.state is QuoteState.CONFIRMED:
-                    times.append(q.execute_at)
+                elif q.state is QuoteState.CONFIRMED and self.exchange.paused is None:
+                    times.append(q.execute_at)  # in a pause it waits for the resume (expire)
         return min(times) if times else None
 
     def expire(self, now: float) -> list[Notice]:
         """Everything due at `now`: unconfirmed accepted quotes are voided, confirmed ones
-        execute, RFQs past their lifetime or whose market stopped trading expire."""
+        execute, RFQs past their lifetime or whose market stopped trading expire. Nothing
+        trades in a pause (spec 10 §2): a confirmed quote due then executes at the first
+        call after the resume (behaviour.md "RFQ in a pause")."""
         notices: list[Notice] = []
+        trading = self.exchange.paused is None
         for rfq in list(self._open.values()):
             for quote in list(rfq.quotes.values()):
                 if quote.state is QuoteState.ACCEPTED and now >= quote.confirm_by:
                     self._end_quote(quote, QuoteState.VOIDED, now, notices, "EXPIRED")
-                elif quote.state is QuoteState.CONFIRMED and now >= quote.execute_at:
+                elif quote.state is QuoteState.CONFIRMED and now >= quote.execute_at and trading:
                     self._execute(quote, now, notices)
         for rfq in list(self._open.values()):
             if any(q.state is QuoteState.CONFIRMED for q in rfq.quotes.values()):

@@ -219,6 +219,23 @@ def test_execution_at_the_timer_trades_both_accounts_and_closes_the_rfq():
     assert ex.order(taker.order.order_id).cum == 4000
 
 
+def test_a_confirmed_quote_due_in_a_pause_waits_for_the_resume_to_trade():
+    from simulator.engine.exchange import Pause
+    ex, desk = make()
+    rfq = open_rfq(desk)
+    q = quote(desk, rfq)
+    ok(desk.accept_quote(AcceptSpec("alice", "q-1", Side.BUY), T0 + 2))
+    ok(desk.confirm_quote("bob", "q-1", T0 + 3))
+    ex.set_pause(Pause.TRADING, T0 + 4)
+    assert desk.expire(q.execute_at + 1) == [] and q.state is QuoteState.CONFIRMED  # spec 10 §2: no trade
+    assert desk.next_deadline() != q.execute_at  # the clock work does not spin on the overdue timer
+    assert ex.position("alice", T) == 0
+    ex.set_pause(None, q.execute_at + 2)
+    notices = desk.expire(q.execute_at + 2)
+    assert [type(n) for n in notices] == [QuoteExecuted, RfqClosed] and ex.position("alice", T) == 4000
+    ex.check_invariants()
+
+
 def test_side_1_hits_the_no_price_creator_buys_yes_at_one_minus_no():
     ex, desk = make()
     executed(ex, desk, Side.BUY, yes=7500, no=2500)  # spec 06 §2.9 worked example
