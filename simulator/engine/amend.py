@@ -79,8 +79,8 @@ class AmendMixin:
         market = self._markets.get(order.symbol)
         if market is None:  # pragma: no cover - markets are never removed
             return CxlReject.MARKET_NOT_FOUND
-        if market.status is not MarketStatus.OPEN:
-            return CxlReject.MARKET_CLOSED
+        if market.status is not MarketStatus.OPEN:  # a halted market is inactive, not closed (spec 10 §4)
+            return CxlReject.MARKET_INACTIVE if market.status is MarketStatus.HALTED else CxlReject.MARKET_CLOSED
         new_price = order.price if price is None else price
         if not self._amend_price_ok(order, side, new_price):
             return CxlReject.INVALID_PRICE

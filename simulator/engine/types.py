@@ -224,6 +224,7 @@ class CxlReject(enum.Enum):
     TRADING_PAUSED = (99, "TRADING_PAUSED")
     EXCHANGE_PAUSED = (99, "EXCHANGE_PAUSED")
     MARKET_CLOSED = (99, "MARKET_ALREADY_CLOSED")
+    MARKET_INACTIVE = (99, "MARKET_INACTIVE")  # an amend in a halted market (the new-order Text, 103=2)
     POST_ONLY_CROSS = (99, "POST_ONLY_CROSS")  # a replace would make a post-only order take (engine choice)
 
     @property

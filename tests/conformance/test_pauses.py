@@ -404,6 +404,9 @@ def test_halt_sends_security_status_2_and_rejects_orders_and_resume_sends_3(fix_
             assert reports(await fix.collect()) == []  # CancelOrderOnPause does not apply to halts
             (rej,) = reports(await place(fix, "o1", A, "buy", 40, 1))
             assert (rej.kinds, rej.msg.get(103), rej.text) == (("8", "8"), "2", "MARKET_INACTIVE")
+            fix.send("G", replace_order("y2", "y1", A, "buy", 10, price=41))  # amends too: inactive, not closed
+            (cxl,) = [CancelReject(m) for m in await fix.collect() if m.get(35) == "9"]
+            assert (cxl.msg.get(102), cxl.text) == ("99", "MARKET_INACTIVE")
             fx.call(lambda: ops.resume_market(fx.sim, A))
             assert [(m.get(55), m.get(326)) for m in of_type(await md.collect(), "f")] == [(A, "3")]
             assert kinds(await place(fix, "o2", A, "buy", 40, 1)) == [("0", "0")]
