@@ -360,7 +360,7 @@ class Simulator:
             if db is not None:
                 venue.history.flush()
                 SqliteHistory.clear(db, product)  # drop-copy history starts empty too
-                venue.history.close()
+        self._close_histories()  # build_venues opens the state file again
         self.venues = build_venues(self.config, clock=self.clock.now)
         self._make_market_makers()
         for hook in self.reset_hooks:
@@ -399,10 +399,21 @@ class Simulator:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        self._close_histories()  # drop copy history: written before the stores close
+        self.stores.close()
+
+    def _close_histories(self) -> None:
+        """Write the venues' drop-copy histories and close the SQLite connection they share
+        (world.attach_history opened it; one per build_venues)."""
+        dbs = {}
         for venue in self.venues.values():
             if venue.history is not None:
-                venue.history.close()  # drop copy history: written before the stores close
-        self.stores.close()
+                venue.history.close()
+                db = getattr(venue.history, "_db", None)
+                if db is not None:
+                    dbs[id(db)] = db
+        for db in dbs.values():
+            db.close()
 
 
 class SimulatorThread:

@@ -415,3 +415,19 @@ def test_quantities_in_replayed_bodies_keep_their_text(fix_exchange):
         async with dc(fix_exchange) as fix:
             assert_replay_equals(await request_replay(fix, originals[0].get(17)), originals)
     run(scenario())
+
+
+def test_reset_with_a_file_store_closes_the_old_history_connection_and_keeps_recording(fix_exchange_factory,
+                                                                                      tmp_path):
+    import sqlite3
+    fx = fix_exchange_factory(store=str(tmp_path / "sim.db"))
+    old = fx.call(lambda: fx.sim.venues["prediction"].history._db)
+    fx.call(fx.sim.reset)
+    with pytest.raises(sqlite3.ProgrammingError):  # closed, not leaked: one connection per reset otherwise
+        fx.call(lambda: old.execute("SELECT 1"))
+
+    async def scenario():
+        async with fx.client("alice") as alice:
+            await place(alice, "r1", A, "buy", 30, 1)
+    run(scenario())
+    assert fx.call(lambda: len(fx.sim.venues["prediction"].history)) == 1
