@@ -60,6 +60,14 @@ class ExecIds:
         if index == self._index:  # the usual case: one index per call
             n = self._n = self._n + 1
             return f"{self._prefix}{n}{self._suffix}"
+        if self._index < 0:  # the first id of a call (begin() emptied _saved): its index's clock moves
+            clock = self.clocks.get(index, 0) + 1
+            self.clocks[index] = clock
+            prefix = self._prefix = f"{clock};"
+            suffix = self._suffix = f";{index}" if index else ""
+            self._index = index
+            self._n = 1
+            return f"{prefix}1{suffix}"
         if self._index >= 0:
             self._saved[self._index] = (self._prefix, self._suffix, self._n)
         saved = self._saved.get(index)
