@@ -342,9 +342,13 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
     # --- market close and settlement (spec 05 §2; settlement.py) ----------------------
 
     def resume_exec_ids(self, clocks: dict[int, int]) -> None:
-        """Continue ExecIDs above ones issued before a restart (spec 02 §8.2: increasing per index)."""
+        """Continue ExecIDs above ones issued before a restart (spec 02 §8.2: increasing per index).
+        Order and trade ids get a fresh prefix derived from that state: the same seed would
+        otherwise reissue the OrderIDs the kept history (drop copy) already holds."""
         for index, top in clocks.items():
             self._eids.clocks[index] = max(self._eids.clocks.get(index, 0), top)
+        if clocks:
+            self._ids = self._ids.fork(repr(sorted(self._eids.clocks.items())))
 
     def close_market(self, ticker: str, now: float) -> list[Event] | SettleReject:
         """Market -> CLOSED and its resting orders cancelled (CancelReason.CLOSE)."""

@@ -35,6 +35,11 @@ class Uuids:
         n = self._n = self._n + 1
         return f"{self._prefix}{(n * self._mul + self._add) & 0xFFFF_FFFF_FFFF:012x}"
 
+    def fork(self, salt: str) -> "Uuids":
+        """A generator with its own random prefix, seeded from this one's and `salt`:
+        deterministic, and (76 random bits) never issuing this one's ids."""
+        return Uuids(random.Random(f"{self._prefix}/{self._mul}/{salt}"))
+
 
 class ExecIds:
     """ExecID(17) `clock;event` (index 0) or `clock;event;index` (spec 02 §8.2, spec 00 §6).

@@ -303,6 +303,7 @@ def test_replay_after_a_simulator_restart_with_a_file_store(fix_exchange_factory
         async with second.client("alice") as alice:       # ExecIDs continue above the stored ones
             new = executions(await place(alice, "n1", A, "buy", 30, 1))
         assert exec_id_key(new[0].get(17)) > exec_id_key(originals[-1].get(17))
+        assert new[0].get(37) not in {m.get(37) for m in originals}  # OrderIDs are never reissued either
         async with dc(second) as fix:
             assert_replay_equals(await request_replay(fix, originals[0].get(17)), originals + new)
     run(scenario())

@@ -525,6 +525,9 @@ def test_order_and_trade_ids_are_unique_version_4_uuids_that_do_not_look_sequent
     tails = [int(value[-12:], 16) for value in made[:100]]
     assert sorted(tails) != tails and len({t >> 40 for t in tails}) > 50  # spread over the whole range
     assert [Uuids(random.Random(5))() for _ in range(1)] == made[:1]  # deterministic for a seed
+    forked = [Uuids(random.Random(5)).fork("clocks") for _ in range(2)]
+    first = [forked[0]() for _ in range(1000)]
+    assert first == [forked[1]() for _ in range(1000)] and not set(first) & set(made)  # a restart: new ids
 
 
 def test_lookups_by_id_client_id_and_open_orders_filters():
