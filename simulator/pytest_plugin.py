@@ -130,6 +130,7 @@ def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsCon
     accounts: dict[str, TestAccount] = {}
     for name, overrides in TEST_ACCOUNTS.items():
         pair = new_key_pair(base / "keys", name)
+        # tier basic (not the config's premier default): the rate-limit tests reach its limits quickly
         fields = dict(name=name, api_key=pair.api_key, public_key_pem=pair.public_key_path.read_bytes(),
                       products=("prediction", "margin"), sessions=_ALL_SESSIONS, tier="basic",
                       balance=Decimal("1000.00"), subaccount=None, read_only=False)

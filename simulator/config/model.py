@@ -95,7 +95,7 @@ class AccountConfig:
     public_key_pem: bytes
     products: tuple[str, ...]
     sessions: tuple[str, ...]
-    tier: str = "basic"
+    tier: str = "premier"
     balance: Decimal = Decimal("1000.00")
     subaccount: int | None = None  # spec 00 §3.2 restricted key
     read_only: bool = False

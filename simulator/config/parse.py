@@ -221,7 +221,7 @@ def _parse_account(data: Any, path: str, base: Path | None) -> AccountConfig:
                 f"unknown session type {session!r} for products {', '.join(products) or '(none)'} "
                 f"(expected one of: {', '.join(allowed)})",
             )
-    tier = _str(data.get("tier", "basic"), f"{path}.tier").lower()
+    tier = _str(data.get("tier", "premier"), f"{path}.tier").lower()  # spec 11 §2: FIX access is Premier+
     if tier not in TIERS:
         raise _fail(f"{path}.tier", f"unknown tier {tier!r} (expected one of: {', '.join(TIERS)})")
     subaccount = data.get("subaccount")

@@ -62,7 +62,8 @@ market_maker:                 # built-in liquidity: quotes both sides of every o
   balance: "1000000.00"
 # Accounts are added by `kalshi-fixsim keys new --name NAME`. Fields:
 #   name, api_key (UUID), public_key (path or inline PEM), products, sessions,
-#   tier, balance ("1000.00"), subaccount (0-63 or null), read_only
+#   tier (basic..prestige, default premier: FIX access is Premier+), balance ("1000.00"),
+#   subaccount (0-63 or null), read_only
 """
 
 
@@ -124,7 +125,7 @@ def add_account(
     products: tuple[str, ...] | list[str] = ("prediction", "margin"),
     *,
     sessions: tuple[str, ...] | list[str] | None = None,
-    tier: str = "basic",
+    tier: str = "premier",  # spec 11 §2: FIX access is Premier+ by default
     balance: str = "1000.00",
     subaccount: int | None = None,
     read_only: bool = False,

@@ -242,7 +242,7 @@ def test_add_account_registers_it_and_load_config_returns_its_public_key(tmp_pat
     assert account.products == ("prediction",)
     assert account.sessions == ("NR", "DC", "RT", "PT", "RFQ", "MD")
     assert (account.tier, account.balance, account.subaccount, account.read_only) == (
-        "basic", Decimal("1000.00"), None, False,
+        "premier", Decimal("1000.00"), None, False,
     )
     assert cfg.account_by_key(keypair.api_key.upper()) == account
 
@@ -445,3 +445,10 @@ def test_missing_required_account_field_is_named(tmp_path, keypair):
     (tmp_path / "sim.yaml").write_text(yaml.safe_dump({"accounts": [{"name": "a", "public_key": "x"}]}))
     with pytest.raises(ConfigError, match=r"^accounts\[0\]\.api_key: required"):
         load_config(tmp_path / "sim.yaml")
+
+
+def test_an_account_without_a_tier_is_premier_as_fix_access_is_premier_plus(tmp_path, keypair):
+    data = _base_config(str(keypair.public_key_path))  # spec 11 §2: FIX access is default at Premier+
+    data["accounts"][1]["tier"] = "Basic"
+    (tmp_path / "sim.yaml").write_text(yaml.safe_dump(data))
+    assert [a.tier for a in load_config(tmp_path / "sim.yaml").accounts] == ["premier", "basic"]
