@@ -70,6 +70,21 @@ class Pause(enum.Enum):
         return self is Pause.TRADING
 
 
+def _ended_before(orders: dict[str, Order], before: float) -> int:
+    """Delete the entries whose order ended before `before`; returns how many. The dict is in
+    insertion order and an entry is made at or after its order's creation, so the scan stops at
+    the first order created after `before`."""
+    stale = []
+    for key, order in orders.items():
+        if order.created >= before:
+            break
+        if order.status.final and order.updated < before:
+            stale.append(key)
+    for key in stale:
+        del orders[key]
+    return len(stale)
+
+
 class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
     def __init__(self, *, rng: random.Random, fees: FeeSchedule | None = None, max_open_orders: int = 200_000,
                  group_trigger_at_limit: bool = False) -> None:
@@ -307,24 +322,10 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
 
         Both dicts are in insertion order, so each scan stops at the first entry made after
         `before`: a sweep costs what it removes plus the older orders still working."""
-        gone = []
-        for oid, order in self._orders.items():
-            if order.created >= before:
-                break
-            if order.status.final and order.updated < before:
-                gone.append(oid)
-        for oid in gone:
-            del self._orders[oid]
+        gone = _ended_before(self._orders, before)
         for acct in self._ledger.accounts.values():
-            stale = []
-            for clid, order in acct.clids.items():
-                if order.created >= before:  # this ClOrdID was given at or after the order's creation
-                    break
-                if order.status.final and order.updated < before:
-                    stale.append(clid)
-            for clid in stale:
-                del acct.clids[clid]
-        return len(gone)
+            _ended_before(acct.clids, before)
+        return gone
 
     # --- pauses (spec 10 §2, §3) -------------------------------------------------------
 
