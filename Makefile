@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m simulator init --config $(CONFIG)
-	$(PY) -m simulator serve --config $(CONFIG)
+	$(PY) -m kalshi_fixsim init --config $(CONFIG)
+	$(PY) -m kalshi_fixsim serve --config $(CONFIG)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 from importlib.metadata import version
 
-from fixproto.codec import Framer, encode, format_utc, parse
+from kalshi_fixsim.fixproto.codec import Framer, encode, format_utc, parse
 
 N_FULL = 10_000
 N_QUICK = 1_000

@@ -19,9 +19,9 @@ import gc
 import random
 import time
 
-from simulator.engine.exchange import Exchange
-from simulator.runtime import GC_THRESHOLDS, tune_gc
-from simulator.engine.types import STP, Market, OrderRequest, Side, TimeInForce
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.runtime import GC_THRESHOLDS, tune_gc
+from kalshi_fixsim.simulator.engine.types import STP, Market, OrderRequest, Side, TimeInForce
 
 __all__ = ["run", "build_flow"]
 

@@ -17,7 +17,7 @@ import gc
 import sys
 
 from bench.engine import STEP, T0, build_flow, new_exchange, run_flow
-from simulator.runtime import tune_gc
+from kalshi_fixsim.simulator.runtime import tune_gc
 
 
 def replay(n: int, repeat: int) -> None:

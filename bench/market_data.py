@@ -29,14 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from client import FixClient
-from client.orderbook import subscribe
-from simulator.certs import make_dev_certs
-from simulator.config import AccountConfig, TlsConfig, default_config
-from simulator.engine.types import STP, Market, OrderRequest, Side, TimeInForce
-from simulator.gateway.market_data import MAX_ENTRIES_PER_X, service_for
-from simulator.keys import new_api_key_id, new_key_pair
-from simulator.server import Simulator
+from kalshi_fixsim.client import FixClient
+from kalshi_fixsim.client.orderbook import subscribe
+from kalshi_fixsim.simulator.certs import make_dev_certs
+from kalshi_fixsim.simulator.config import AccountConfig, TlsConfig, default_config
+from kalshi_fixsim.simulator.engine.types import STP, Market, OrderRequest, Side, TimeInForce
+from kalshi_fixsim.simulator.gateway.market_data import MAX_ENTRIES_PER_X, service_for
+from kalshi_fixsim.simulator.keys import new_api_key_id, new_key_pair
+from kalshi_fixsim.simulator.server import Simulator
 
 __all__ = ["run"]
 

@@ -1,5 +1,5 @@
 """The kalshi-fixsim reference FIX client (async, every session type, both products)."""
-from fixproto.kalshi import LogonOptions
+from kalshi_fixsim.fixproto.kalshi import LogonOptions
 
 from .session import ConnectionClosed, FixClient, LogonError
 

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.codec import FixMessage
 
 if TYPE_CHECKING:
     from .session import FixClient

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Iterator
 
-from fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.codec import FixMessage
 
 __all__ = ["MDEntry", "Trade", "OrderBook", "MarketDataBooks", "MarketDataError", "parse_entries",
            "market_data_request", "subscribe", "snapshot", "unsubscribe", "security_status_request"]

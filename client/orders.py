@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Union
 
-from fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.codec import FixMessage
 
 __all__ = ["new_order", "cancel_order", "replace_order", "mass_cancel", "order_group", "ExecutionReport",
            "CancelReject", "SIDES"]

@@ -19,12 +19,12 @@ import ssl
 from pathlib import Path
 from typing import Iterable
 
-from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
-from fixproto.codec import FixMessage
-from fixproto.kalshi import LogonOptions, load_private_key, logon_payload, session_type, sign_logon
-from fixproto.session import (INITIATOR, AppMessage, Disconnect, Event, LoggedOn, Session, SessionConfig,
+from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.kalshi import LogonOptions, load_private_key, logon_payload, session_type, sign_logon
+from kalshi_fixsim.fixproto.session import (INITIATOR, AppMessage, Disconnect, Event, LoggedOn, Session, SessionConfig,
                               SessionReject, TestResponse)
-from fixproto.store import MemoryStore, MessageStore
+from kalshi_fixsim.fixproto.store import MemoryStore, MessageStore
 
 __all__ = ["FixClient", "LogonError", "ConnectionClosed"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Iterator
 
-from fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.codec import FixMessage
 
 __all__ = ["Party", "SettlementBatch", "SettlementReassembler", "parse_parties"]
 

@@ -12,9 +12,9 @@ from typing import Hashable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fixproto.codec import FixMessage, parse_utc
-from fixproto.fields import SessionRejectReason as SRR
-from fixproto.kalshi import MAX_RETENTION_HOURS, LogonOptions, SessionType, logon_payload, min_heartbeat, verify_logon
+from kalshi_fixsim.fixproto.codec import FixMessage, parse_utc
+from kalshi_fixsim.fixproto.fields import SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.kalshi import MAX_RETENTION_HOURS, LogonOptions, SessionType, logon_payload, min_heartbeat, verify_logon
 
 from .config import AccountConfig, SessionSettings
 

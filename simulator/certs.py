@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from simulator.keys import atomic_write
+from kalshi_fixsim.simulator.keys import atomic_write
 
 __all__ = [
     "CertPaths",

@@ -98,9 +98,9 @@ async def _serve(config_path: Path, control_port: int | None = None) -> None:
 
 def _client_command(args: argparse.Namespace) -> int:
     """Reference client from the shell: logon, order, amend, cancel (one session each time)."""
-    from client import FixClient, LogonError  # lazy: the simulator proper never imports the client
-    from client.orders import ExecutionReport, cancel_order, new_order, replace_order
-    from fixproto.kalshi import DEFAULT_PORTS, LogonOptions
+    from kalshi_fixsim.client import FixClient, LogonError  # lazy: the simulator proper never imports the client
+    from kalshi_fixsim.client.orders import ExecutionReport, cancel_order, new_order, replace_order
+    from kalshi_fixsim.fixproto.kalshi import DEFAULT_PORTS, LogonOptions
 
     config_path = Path(args.config)
     base = config_path.absolute().parent

@@ -26,8 +26,8 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Protocol
 
-from fixproto.codec import encode
-from fixproto.store import SqliteStore
+from kalshi_fixsim.fixproto.codec import encode
+from kalshi_fixsim.fixproto.store import SqliteStore
 
 __all__ = ["WINDOW_SECONDS", "ExecKey", "HistoryEntry", "ExecHistory", "MemoryHistory", "SqliteHistory",
            "parse_exec_id", "format_exec_id", "encode_body", "decode_body", "open_history_db"]

@@ -24,7 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fixproto.kalshi import load_private_key  # one loader for simulator and client
+from kalshi_fixsim.fixproto.kalshi import load_private_key  # one loader for simulator and client
 
 __all__ = [
     "KeyPair",

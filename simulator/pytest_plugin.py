@@ -87,7 +87,7 @@ class FixExchange:
 
     def client(self, account: str = "alice", product: str = "prediction", session: str = "NR", **kwargs):
         """The reference FixClient for an account and endpoint (not yet connected)."""
-        from client import FixClient
+        from kalshi_fixsim.client import FixClient
 
         ep = self.endpoint(product, session)
         acct = self.accounts[account]

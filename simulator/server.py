@@ -13,11 +13,11 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
-from fixproto.kalshi import LogonOptions, SessionType, session_types
-from fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
-from fixproto.state import State
-from fixproto.store import MemoryStore, MessageStore, SqliteStore
+from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from kalshi_fixsim.fixproto.kalshi import LogonOptions, SessionType, session_types
+from kalshi_fixsim.fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
+from kalshi_fixsim.fixproto.state import State
+from kalshi_fixsim.fixproto.store import MemoryStore, MessageStore, SqliteStore
 
 from . import gateway
 from .auth import Authenticator, LogonDecision

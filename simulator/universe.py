@@ -25,7 +25,7 @@ from typing import Callable
 
 from faker import Faker
 
-from simulator.engine.types import Market, MarketStatus
+from kalshi_fixsim.simulator.engine.types import Market, MarketStatus
 
 __all__ = ["sample_perps", "generate_universe"]
 

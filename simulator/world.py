@@ -7,7 +7,7 @@ import random
 from decimal import Decimal
 from typing import Callable
 
-from fixproto.aio import SystemClock
+from kalshi_fixsim.fixproto.aio import SystemClock
 
 from .config import SimConfig
 from .engine.accounts import FeeSchedule

@@ -1,7 +1,7 @@
 """Shared test setup: the kalshi-fixsim pytest plugin and raw-wire helpers."""
 from __future__ import annotations
 
-import simulator.pytest_plugin as _plugin
+import kalshi_fixsim.simulator.pytest_plugin as _plugin
 
 
 def pytest_configure(config):

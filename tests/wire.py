@@ -5,8 +5,8 @@ import asyncio
 import ssl
 import time
 
-from fixproto.codec import FixMessage, Framer, encode, format_utc, parse
-from fixproto.kalshi import load_private_key, logon_payload, sign_logon
+from kalshi_fixsim.fixproto.codec import FixMessage, Framer, encode, format_utc, parse
+from kalshi_fixsim.fixproto.kalshi import load_private_key, logon_payload, sign_logon
 
 
 def run(coro, timeout: float = 30.0):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 
-from simulator.engine.types import Market
+from kalshi_fixsim.simulator.engine.types import Market
 
 
 # spec 00 §2: margin has no PT and no RFQ.

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from simulator.engine.types import Market, MarketStatus
-from simulator.keys import load_public_key
+from kalshi_fixsim.simulator.engine.types import Market, MarketStatus
+from kalshi_fixsim.simulator.keys import load_public_key
 
 from .model import (DEFAULT_PORTS, PRODUCT_SESSIONS, TIERS, SCOPES, MEMORY_STORE,
                     PRICE_STRUCTURES, _TOP_KEYS, _MARKET_KEYS, _UNIVERSE_KEYS, _FEE_KEYS,
@@ -369,11 +369,11 @@ def _parse_markets(data: Any, universe: UniverseConfig, seed: int) -> dict[str, 
         where[product, market.ticker] = i
         out[product].append(market)
     if not data and universe.markets:
-        from simulator.universe import generate_universe  # faker is only needed here
+        from kalshi_fixsim.simulator.universe import generate_universe  # faker is only needed here
 
         out["prediction"] = generate_universe(seed if universe.seed is None else universe.seed, universe.markets)
     if not data:  # spec 08: the margin product serves the sample perps (BTC/ETH/SOL-PERP)
-        from simulator.universe import sample_perps
+        from kalshi_fixsim.simulator.universe import sample_perps
 
         out["margin"] = sample_perps()
     return out

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from simulator.keys import atomic_write
+from kalshi_fixsim.simulator.keys import atomic_write
 
 from .model import (ConfigError, AccountConfig)
 from .parse import _parse, _read_yaml

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from fixproto.codec import FixMessage
-from fixproto.fields import MSG_TYPE_NAMES, BusinessRejectReason as BRR
-from fixproto.kalshi import APP_MESSAGES_IN
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.fields import MSG_TYPE_NAMES, BusinessRejectReason as BRR
+from kalshi_fixsim.fixproto.kalshi import APP_MESSAGES_IN
 
 if TYPE_CHECKING:
     from .reports import ReportFlags

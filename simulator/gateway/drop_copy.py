@@ -26,8 +26,8 @@ import logging
 from collections import deque
 from typing import Callable
 
-from fixproto.codec import FixMessage
-from fixproto.fields import EventResendRejectReason as ERR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.fields import EventResendRejectReason as ERR, SessionRejectReason as SRR
 
 from ..history import ExecKey, WINDOW_SECONDS, decode_body, format_exec_id, parse_exec_id
 from . import HANDLERS, LIFECYCLE, Connection

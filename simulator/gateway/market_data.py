@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from fixproto.codec import FixMessage, format_utc
-from fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.codec import FixMessage, format_utc
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
 
 from ..engine.types import Event, Side, Traded
 from . import HANDLERS, LIFECYCLE, Connection, business_reject

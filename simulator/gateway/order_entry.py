@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from fixproto.codec import FixMessage, parse_utc
-from fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.codec import FixMessage, parse_utc
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
 
 from ..engine.types import (MONEY_SCALE, STP, CxlReject, Event, Order, OrderRequest, OrderStatus, Reject, Rejected,
                             Side, TimeInForce)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from fixproto.codec import FixMessage
-from fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
 
 from . import HANDLERS, Connection, business_reject
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from fixproto.codec import FixMessage
-from fixproto.fields import BusinessRejectReason as BRR
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR
 
 from ..engine.exchange import Pause
 from ..engine.types import Order, OrderStatus, Rejected, Side, TimeInForce

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from fixproto.session import record_offline
-from fixproto.store import MessageStore
+from kalshi_fixsim.fixproto.session import record_offline
+from kalshi_fixsim.fixproto.store import MessageStore
 
 from ..engine.settlement import Settlement, SettlementEntry, SettleReject, check_settlement
 from ..engine.types import MONEY_SCALE, Event

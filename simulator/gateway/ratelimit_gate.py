@@ -1,7 +1,7 @@
 """Rate limits on the FIX side (spec 11 §3-§5, spec 00 §7): a gate that charges every
 application message to its account's token bucket before the handler runs, and the Logon limit.
 
-    from simulator.gateway import ratelimit_gate
+    from kalshi_fixsim.simulator.gateway import ratelimit_gate
     svc = ratelimit_gate.install(sim)            # idempotent; state in sim.ratelimits
     svc.set_tier("alice", "premier")             # at run time (config name, API key or account)
     svc.snapshot("alice")                        # {"account", "model", "products": {...}}
@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from fixproto.codec import FixMessage
-from fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
 
 from ..ratelimit import Decision, LogonLimiter, RateLimiter, best_tier
 from . import GATES, Connection

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Callable
 from decimal import Decimal, InvalidOperation
 
-from fixproto.codec import format_utc
-from fixproto.kalshi import LogonOptions
+from kalshi_fixsim.fixproto.codec import format_utc
+from kalshi_fixsim.fixproto.kalshi import LogonOptions
 
 from ..engine.types import (PRICE_SCALE, QTY_SCALE, Accepted, Canceled, CancelReason, Event, Order, Reject,
                             Rejected, Replaced, Traded, TimeInForce)

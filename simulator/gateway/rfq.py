@@ -17,8 +17,8 @@ import random
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-from fixproto.codec import FixMessage
-from fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
 
 from ..engine.rfq import (AcceptSpec, Leg, Notice, Quote, QuoteClosed, QuoteExecuted, QuoteSpec, QuoteState,
                           Refusal, Refuse, Rfq, RfqClosed, RfqDesk, RfqSpec, RfqStatus)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Protocol
 
-from fixproto.session import record_offline
-from fixproto.store import MessageStore
+from kalshi_fixsim.fixproto.session import record_offline
+from kalshi_fixsim.fixproto.store import MessageStore
 
 from ..engine.exchange import Exchange
 from ..engine.types import Event

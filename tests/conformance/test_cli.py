@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from simulator.cli import main
-from simulator.config import load_config
+from kalshi_fixsim.simulator.cli import main
+from kalshi_fixsim.simulator.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +62,7 @@ def test_serve_prints_the_endpoint_table_and_stops_on_sigint(tmp_path):
         product["ports"] = {code: 0 for code in product["ports"]}
     data["store"] = "memory"
     config.write_text(yaml.safe_dump(data))
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--config", str(config),
+    proc = subprocess.Popen([sys.executable, "-m", "kalshi_fixsim", "serve", "--config", str(config),
                              "--control-port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -76,7 +76,7 @@ def test_client_answers_the_gateways_resend_request_from_its_own_store(fix_excha
 
 
 def test_client_logon_refusal_surfaces_the_gateway_text(fix_exchange):
-    from client import LogonError
+    from kalshi_fixsim.client import LogonError
 
     async def scenario():
         fix = fix_exchange.client("margin_only", "prediction", "NR")
@@ -86,7 +86,7 @@ def test_client_logon_refusal_surfaces_the_gateway_text(fix_exchange):
 
 
 def test_client_connect_to_a_closed_port_fails_cleanly(fix_exchange):
-    from client import FixClient, LogonError
+    from kalshi_fixsim.client import FixClient, LogonError
 
     async def scenario():
         server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
@@ -104,7 +104,7 @@ def test_client_connect_to_a_closed_port_fails_cleanly(fix_exchange):
 
 def test_client_surfaces_the_logout_text_when_a_reject_precedes_it(fix_exchange):
     """Clock skew: the gateway answers Reject 373=10 then Logout (spec 01 §11)."""
-    from client import LogonError
+    from kalshi_fixsim.client import LogonError
 
     class Skewed:
         def now(self):

@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from client import LogonOptions
-from client.orders import ExecutionReport, new_order
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orders import ExecutionReport, new_order
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

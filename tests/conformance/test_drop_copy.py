@@ -10,16 +10,16 @@ from decimal import Decimal
 
 import pytest
 
-from client.dropcopy import Replay, event_resend_request, exec_id_key, request_replay
-from client.orders import cancel_order, new_order, replace_order
-from fixproto.codec import FixMessage
-from simulator.engine.exchange import Exchange
-from simulator.gateway import drop_copy
-from simulator.gateway.venue import Venue
-from simulator.history import WINDOW_SECONDS, MemoryHistory
-from simulator.pytest_plugin import FixExchange, make_test_config
-from simulator.server import SimulatorThread
-from simulator.world import later
+from kalshi_fixsim.client.dropcopy import Replay, event_resend_request, exec_id_key, request_replay
+from kalshi_fixsim.client.orders import cancel_order, new_order, replace_order
+from kalshi_fixsim.fixproto.codec import FixMessage
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.gateway import drop_copy
+from kalshi_fixsim.simulator.gateway.venue import Venue
+from kalshi_fixsim.simulator.history import WINDOW_SECONDS, MemoryHistory
+from kalshi_fixsim.simulator.pytest_plugin import FixExchange, make_test_config
+from kalshi_fixsim.simulator.server import SimulatorThread
+from kalshi_fixsim.simulator.world import later
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

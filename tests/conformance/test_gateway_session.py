@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fixproto.kalshi import DEFAULT_PORTS
+from kalshi_fixsim.fixproto.kalshi import DEFAULT_PORTS
 from tests.wire import RawConnection, logon, message, run, DropFirst
 
 ENDPOINTS = [(product, code) for product, ports in DEFAULT_PORTS.items() for code in ports]
@@ -88,7 +88,7 @@ def test_logon_signed_with_another_key_is_refused_with_signature_text(fix_exchan
 
 def test_logon_with_sending_time_restamped_after_signing_is_refused(fix_exchange):
     alice = fix_exchange.accounts["alice"]
-    from fixproto.codec import format_utc
+    from kalshi_fixsim.fixproto.codec import format_utc
     now = time.time()
     out = run(refused(fix_exchange, [logon(alice, "KalshiNR", now=now, signed_time=format_utc(now - 0.001))]))
     assert out[-1].get(35) == "5" and "exact SendingTime(52)" in out[-1].get(58)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from client import LogonOptions
-from client.dropcopy import request_replay
-from client.orderbook import MarketDataBooks, subscribe
-from client.orders import CancelReject, ExecutionReport, mass_cancel, new_order, order_group, replace_order
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.dropcopy import request_replay
+from kalshi_fixsim.client.orderbook import MarketDataBooks, subscribe
+from kalshi_fixsim.client.orders import CancelReject, ExecutionReport, mass_cancel, new_order, order_group, replace_order
 from tests.wire import run
 
 ETH = "ETH-PERP"
@@ -179,9 +179,9 @@ def test_market_data_book_rebuilt_from_w_and_x_equals_the_engines(fix_exchange):
 def test_margin_reports_a_stale_order_with_ord_rej_reason_5(fix_exchange):
     import time
 
-    from client import LogonOptions
-    from client.orders import ExecutionReport, new_order
-    from fixproto.codec import format_utc
+    from kalshi_fixsim.client import LogonOptions
+    from kalshi_fixsim.client.orders import ExecutionReport, new_order
+    from kalshi_fixsim.fixproto.codec import format_utc
     from tests.wire import run
 
     async def scenario():
@@ -196,7 +196,7 @@ def test_margin_reports_a_stale_order_with_ord_rej_reason_5(fix_exchange):
 def test_market_data_book_equals_the_engines_after_a_seeded_random_flow(fix_exchange):
     import random
 
-    from simulator.engine.types import OrderRequest, Side
+    from kalshi_fixsim.simulator.engine.types import OrderRequest, Side
 
     rng = random.Random(6)
 

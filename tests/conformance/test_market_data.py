@@ -10,14 +10,14 @@ import socket
 import time
 from decimal import Decimal
 
-from client import LogonOptions
-from client.orderbook import (MarketDataBooks, parse_entries, security_status_request, snapshot, subscribe,
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orderbook import (MarketDataBooks, parse_entries, security_status_request, snapshot, subscribe,
                               unsubscribe)
-from client.orders import new_order
-from fixproto.codec import format_utc
-from simulator.engine.types import Market, OrderRequest, Side, TimeInForce, Traded, STP
-from simulator.gateway import market_data
-from simulator.gateway.market_data import publish_status
+from kalshi_fixsim.client.orders import new_order
+from kalshi_fixsim.fixproto.codec import format_utc
+from kalshi_fixsim.simulator.engine.types import Market, OrderRequest, Side, TimeInForce, Traded, STP
+from kalshi_fixsim.simulator.gateway import market_data
+from kalshi_fixsim.simulator.gateway.market_data import publish_status
 from tests.wire import RawConnection, logon, message, run, DropFirst
 
 A = "KXTEST-26JAN01-A"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from client import LogonOptions
-from client.orders import ExecutionReport, new_order
-from simulator.cli import main
-from simulator.config import MarketMakerConfig
-from simulator.engine.types import Side
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orders import ExecutionReport, new_order
+from kalshi_fixsim.simulator.cli import main
+from kalshi_fixsim.simulator.config import MarketMakerConfig
+from kalshi_fixsim.simulator.engine.types import Side
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

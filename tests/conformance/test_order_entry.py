@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from client import LogonOptions
-from client.orders import CancelReject, ExecutionReport, cancel_order, mass_cancel, new_order, replace_order
-from fixproto.codec import format_utc
-from simulator.config import FeeConfig
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orders import CancelReject, ExecutionReport, cancel_order, mass_cancel, new_order, replace_order
+from kalshi_fixsim.fixproto.codec import format_utc
+from kalshi_fixsim.simulator.config import FeeConfig
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

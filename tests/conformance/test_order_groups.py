@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from client import LogonOptions
-from client.orders import ExecutionReport, new_order, order_group
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orders import ExecutionReport, new_order, order_group
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

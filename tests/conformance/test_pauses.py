@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from client import LogonError, LogonOptions
-from client.orderbook import security_status_request
-from client.orders import CancelReject, ExecutionReport, cancel_order, mass_cancel, new_order, order_group, \
+from kalshi_fixsim.client import LogonError, LogonOptions
+from kalshi_fixsim.client.orderbook import security_status_request
+from kalshi_fixsim.client.orders import CancelReject, ExecutionReport, cancel_order, mass_cancel, new_order, order_group, \
     replace_order
-from client.rfq import accept_by_order, accept_quote, quote, quote_cancel, quote_confirm, quote_request, rfq_cancel
-from simulator import ops
-from simulator.config import MarketMakerConfig
-from simulator.marketmaker import MM_ACCOUNT
+from kalshi_fixsim.client.rfq import accept_by_order, accept_quote, quote, quote_cancel, quote_confirm, quote_request, rfq_cancel
+from kalshi_fixsim.simulator import ops
+from kalshi_fixsim.simulator.config import MarketMakerConfig
+from kalshi_fixsim.simulator.marketmaker import MM_ACCOUNT
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from client import LogonOptions
-from client.dropcopy import request_replay
-from client.orderbook import snapshot
-from client.orders import mass_cancel, new_order
-from client.rfq import quote, quote_request
-from client.session import LogonError
-from simulator.auth import LogonDecision
-from simulator.gateway.ratelimit_gate import install, logon_refusal
-from simulator.server import GatewayConnection
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.dropcopy import request_replay
+from kalshi_fixsim.client.orderbook import snapshot
+from kalshi_fixsim.client.orders import mass_cancel, new_order
+from kalshi_fixsim.client.rfq import quote, quote_request
+from kalshi_fixsim.client.session import LogonError
+from kalshi_fixsim.simulator.auth import LogonDecision
+from kalshi_fixsim.simulator.gateway.ratelimit_gate import install, logon_refusal
+from kalshi_fixsim.simulator.server import GatewayConnection
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"
@@ -263,7 +263,7 @@ def test_event_resend_request_over_the_read_bucket_gets_u3_reason_1(limits):
 
 def test_drop_copy_own_limit_still_answers_u3_reason_1(limits):
     fx, svc, clock = limits
-    from simulator.gateway import drop_copy
+    from kalshi_fixsim.simulator.gateway import drop_copy
     dc = fx.call(lambda: drop_copy.service(fx.sim.venues["prediction"]))
 
     async def scenario():
@@ -350,6 +350,6 @@ def test_install_is_idempotent(limits):
     again = fx.call(lambda: install(fx.sim))
     assert again is svc and fx.sim.ratelimits is svc
     assert all(v.services["ratelimit"] is svc for v in fx.sim.venues.values())
-    from simulator.gateway import GATES
-    from simulator.gateway.ratelimit_gate import gate
+    from kalshi_fixsim.simulator.gateway import GATES
+    from kalshi_fixsim.simulator.gateway.ratelimit_gate import gate
     assert GATES.count(gate) == 1 and GATES[0] is gate

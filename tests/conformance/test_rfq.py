@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from client import LogonOptions
-from client.orders import ExecutionReport
-from client.rfq import (accept_by_order, accept_quote, quote, quote_cancel, quote_confirm, quote_request,
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orders import ExecutionReport
+from kalshi_fixsim.client.rfq import (accept_by_order, accept_quote, quote, quote_cancel, quote_confirm, quote_request,
                         rfq_cancel)
-from simulator.gateway import rfq as rfq_gateway
+from kalshi_fixsim.simulator.gateway import rfq as rfq_gateway
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

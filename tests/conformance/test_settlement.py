@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from client import LogonOptions
-from client.orders import ExecutionReport, new_order
-from client.settlement import Party, SettlementReassembler, parse_parties
-from fixproto.codec import FixMessage, encode, parse
-from simulator.engine.settlement import Settlement, SettlementEntry
-from simulator.engine.types import MarketStatus, OrderRequest, Side
-from simulator.gateway import market_data, post_trade
+from kalshi_fixsim.client import LogonOptions
+from kalshi_fixsim.client.orders import ExecutionReport, new_order
+from kalshi_fixsim.client.settlement import Party, SettlementReassembler, parse_parties
+from kalshi_fixsim.fixproto.codec import FixMessage, encode, parse
+from kalshi_fixsim.simulator.engine.settlement import Settlement, SettlementEntry
+from kalshi_fixsim.simulator.engine.types import MarketStatus, OrderRequest, Side
+from kalshi_fixsim.simulator.gateway import market_data, post_trade
 from tests.wire import run
 
 A = "KXTEST-26JAN01-A"

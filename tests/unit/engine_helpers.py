@@ -1,7 +1,7 @@
 """Shared helpers of the engine unit tests."""
 from __future__ import annotations
 
-from simulator.engine.types import Canceled, OrderRequest
+from kalshi_fixsim.simulator.engine.types import Canceled, OrderRequest
 
 TICKER = "KXTEST-26NOV20"  # the engine tests' default market
 

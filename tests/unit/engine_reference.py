@@ -16,8 +16,8 @@ from datetime import datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from simulator.engine.grid import valid_price
-from simulator.engine.types import STP, MarketStatus, Side, TimeInForce
+from kalshi_fixsim.simulator.engine.grid import valid_price
+from kalshi_fixsim.simulator.engine.types import STP, MarketStatus, Side, TimeInForce
 
 __all__ = ["RefExchange", "RefOrder"]
 

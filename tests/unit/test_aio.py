@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
-from fixproto.aio import SessionDriver
-from fixproto.codec import encode, format_utc, iter_frames, parse
-from fixproto.session import ACCEPTOR, AppMessage, LogonRequest, Session, SessionConfig
+from kalshi_fixsim.fixproto.aio import SessionDriver
+from kalshi_fixsim.fixproto.codec import encode, format_utc, iter_frames, parse
+from kalshi_fixsim.fixproto.session import ACCEPTOR, AppMessage, LogonRequest, Session, SessionConfig
 
 KEY = "0f6a1c2e-1111-4222-8333-944455556666"
 

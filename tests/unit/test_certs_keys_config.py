@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from simulator.certs import CertPaths, client_ssl_context, make_dev_certs, server_ssl_context
-from simulator.config import (
+from kalshi_fixsim.simulator.certs import CertPaths, client_ssl_context, make_dev_certs, server_ssl_context
+from kalshi_fixsim.simulator.config import (
     ConfigError,
     DEFAULT_PORTS,
     add_account,
@@ -28,7 +28,7 @@ from simulator.config import (
     load_config,
     write_sample_config,
 )
-from simulator.keys import KeyPair, load_private_key, load_public_key, new_key_pair
+from kalshi_fixsim.simulator.keys import KeyPair, load_private_key, load_public_key, new_key_pair
 
 TIMEOUT = 10.0  # absolute bound on every network wait (house rule 8)
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")

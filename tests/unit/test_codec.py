@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 import simplefix
 
-from fixproto.codec import (
+from kalshi_fixsim.fixproto.codec import (
     MAX_BODY_LENGTH,
     SOH,
     FixMessage,

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 import yaml
 
-from simulator.config import (
+from kalshi_fixsim.simulator.config import (
     ConfigError,
     FeeConfig,
     MarketMakerConfig,
@@ -18,8 +18,8 @@ from simulator.config import (
     load_config,
     write_sample_config,
 )
-from simulator.engine.types import Market, MarketStatus
-from simulator.universe import generate_universe
+from kalshi_fixsim.simulator.engine.types import Market, MarketStatus
+from kalshi_fixsim.simulator.universe import generate_universe
 
 
 def _load(tmp_path, data) -> SimConfig:
@@ -214,8 +214,8 @@ def test_sample_markets_example_is_valid_when_uncommented(tmp_path):
 
 
 def test_margin_rate_is_configurable_on_the_margin_product_only(tmp_path):
-    from simulator.config import ConfigError, load_config
-    from simulator.world import build_venues
+    from kalshi_fixsim.simulator.config import ConfigError, load_config
+    from kalshi_fixsim.simulator.world import build_venues
 
     path = tmp_path / "sim.yaml"
     path.write_text("products:\n  margin:\n    margin_rate: '0.25'\n")
@@ -232,8 +232,8 @@ def test_margin_rate_is_configurable_on_the_margin_product_only(tmp_path):
 
 
 def test_a_margin_market_may_set_its_own_margin_rate(tmp_path):
-    from simulator.config import ConfigError, load_config
-    from simulator.world import build_venues
+    from kalshi_fixsim.simulator.config import ConfigError, load_config
+    from kalshi_fixsim.simulator.world import build_venues
 
     path = tmp_path / "sim.yaml"
     path.write_text("products:\n  margin:\n    margin_rate: '0.2'\n"

@@ -14,13 +14,27 @@ CROSS_GLUE = {"simulator/pytest_plugin.py", "simulator/cli.py"}
 
 
 def imports(path: Path) -> set[str]:
+    """Top-level names a module imports; `kalshi_fixsim.X...` and relative imports count as `X`."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    package = path.relative_to(ROOT).parts[0]  # the folder kalshi_fixsim.<package> maps onto
     found: set[str] = set()
+
+    def add(module: str) -> None:
+        parts = module.split(".")
+        found.add(parts[1] if parts[0] == "kalshi_fixsim" and len(parts) > 1 else parts[0])
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                add(node.module)
+            elif node.level > len(path.relative_to(ROOT).parts) - 1:
+                # climbs out of its own package: `from ..client import x` in simulator/cli.py
+                add(node.module or ".".join(alias.name for alias in node.names))
+            else:
+                found.add(package)
     return found
 
 
@@ -66,3 +80,13 @@ def test_gateway_and_auth_do_no_io(path):
 @pytest.mark.parametrize("path", sources("fixproto") + sources("simulator") + sources("client"), ids=rel)
 def test_simplefix_is_not_a_runtime_dependency(path):
     assert "simplefix" not in imports(path)
+
+
+@pytest.mark.parametrize("path", sources("fixproto") + sources("simulator") + sources("client"), ids=rel)
+def test_code_imports_through_the_kalshi_fixsim_namespace(path):
+    # issue 10 §1: a bare `import simulator` would resolve to a user's own package of that name.
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bare = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    bare |= {node.module for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module}
+    assert not {name for name in bare if name.split(".")[0] in {"fixproto", "simulator", "client"}}

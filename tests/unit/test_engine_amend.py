@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.engine.exchange import Exchange
-from simulator.engine.types import (MONEY_SCALE, CancelReason, CxlReject, Market, MarketStatus, OrderStatus,
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.types import (MONEY_SCALE, CancelReason, CxlReject, Market, MarketStatus, OrderStatus,
                                     Replaced, Side, TimeInForce, Traded)
 from tests.unit.engine_helpers import req, kinds
 

@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from simulator.engine.book import Book, BookError
-from simulator.engine.exchange import Exchange, InvariantError, LedgerError
-from simulator.engine.types import Market, Order, OrderRequest, OrderStatus, Side, TimeInForce
+from kalshi_fixsim.simulator.engine.book import Book, BookError
+from kalshi_fixsim.simulator.engine.exchange import Exchange, InvariantError, LedgerError
+from kalshi_fixsim.simulator.engine.types import Market, Order, OrderRequest, OrderStatus, Side, TimeInForce
 
 _seq = 0
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.engine.grid import STRUCTURES, bands, price_table, tick_at, valid_price, valid_prices
+from kalshi_fixsim.simulator.engine.grid import STRUCTURES, bands, price_table, tick_at, valid_price, valid_prices
 
 # structure -> (edge step below the low edge, center step, edge step above the high edge, low edge, high edge)
 EXPECTED = {

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.engine.exchange import Exchange
-from simulator.engine.types import MONEY_SCALE, Accepted, GroupState, Market, OrderStatus, Reject, Side, TimeInForce
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.types import MONEY_SCALE, Accepted, GroupState, Market, OrderStatus, Reject, Side, TimeInForce
 from tests.unit.engine_helpers import req, kinds
 
 NY = ZoneInfo("America/New_York")

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from simulator.engine.perps import PerpExchange, in_band
-from simulator.engine.settlement import SettleReject
-from simulator.engine.types import (Accepted, CxlReject, Market, OrderRequest, Reject, Rejected, Side, Traded)
+from kalshi_fixsim.simulator.engine.perps import PerpExchange, in_band
+from kalshi_fixsim.simulator.engine.settlement import SettleReject
+from kalshi_fixsim.simulator.engine.types import (Accepted, CxlReject, Market, OrderRequest, Reject, Rejected, Side, Traded)
 
 P = 10_000       # pips per dollar
 C = 100          # hundredths per contract

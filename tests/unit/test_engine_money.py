@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.engine.accounts import FeeSchedule, fee_for
-from simulator.engine.exchange import Exchange
-from simulator.engine.types import MONEY_SCALE, Market, Reject, Side, TimeInForce, Traded
+from kalshi_fixsim.simulator.engine.accounts import FeeSchedule, fee_for
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.types import MONEY_SCALE, Market, Reject, Side, TimeInForce, Traded
 from tests.unit.engine_helpers import req
 
 NY = ZoneInfo("America/New_York")

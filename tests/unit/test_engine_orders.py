@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.engine.exchange import Exchange
-from simulator.engine.types import (MONEY_SCALE, STP, Accepted, Market, MarketStatus, OrderRequest,
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.types import (MONEY_SCALE, STP, Accepted, Market, MarketStatus, OrderRequest,
                                     OrderStatus, Reject, Rejected, Side, TimeInForce, Traded)
 from tests.unit.engine_helpers import req, kinds
 
@@ -509,14 +509,14 @@ def test_order_and_trade_ids_are_uuid4_from_the_injected_rng_and_deterministic()
 
 
 def test_uuid_text_is_what_the_uuid_module_makes_of_the_same_bits():
-    from simulator.engine.ids import new_uuid
+    from kalshi_fixsim.simulator.engine.ids import new_uuid
     rng, twin = random.Random(3), random.Random(3)
     for _ in range(200):
         assert new_uuid(rng) == str(uuid.UUID(int=twin.getrandbits(128), version=4))
 
 
 def test_order_and_trade_ids_are_unique_version_4_uuids_that_do_not_look_sequential():
-    from simulator.engine.ids import Uuids
+    from kalshi_fixsim.simulator.engine.ids import Uuids
     ids = Uuids(random.Random(5))
     made = [ids() for _ in range(50_000)]
     assert len(set(made)) == len(made)
@@ -546,7 +546,7 @@ def test_lookups_by_id_client_id_and_open_orders_filters():
 
 
 def test_ended_orders_are_forgotten_after_the_cutoff_and_working_ones_never():
-    from simulator.engine.types import CxlReject
+    from kalshi_fixsim.simulator.engine.types import CxlReject
     ex = make_exchange()
     old_fill = ex.new_order(req("alice", "f1", Side.BUY, 50, 1), T0)[0].order.order_id
     ex.new_order(req("bob", "f2", Side.SELL, 50, 1), T0)                      # fills f1 at T0

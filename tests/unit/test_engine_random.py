@@ -14,10 +14,10 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from simulator.engine.accounts import FeeSchedule
-from simulator.engine.exchange import Exchange
-from simulator.engine.grid import valid_prices
-from simulator.engine.types import (STP, Accepted, Canceled, CxlReject, Market, OrderRequest, Rejected, Replaced,
+from kalshi_fixsim.simulator.engine.accounts import FeeSchedule
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.grid import valid_prices
+from kalshi_fixsim.simulator.engine.types import (STP, Accepted, Canceled, CxlReject, Market, OrderRequest, Rejected, Replaced,
                                     Side, TimeInForce, Traded)
 from tests.unit.engine_reference import NY, RefExchange
 

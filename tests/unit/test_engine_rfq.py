@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from simulator.engine.accounts import FeeSchedule
-from simulator.engine.exchange import Exchange
-from simulator.engine.rfq import (COMBO_STRUCTURE, AcceptSpec, Leg, QuoteClosed, QuoteExecuted, QuoteSpec,
+from kalshi_fixsim.simulator.engine.accounts import FeeSchedule
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.rfq import (COMBO_STRUCTURE, AcceptSpec, Leg, QuoteClosed, QuoteExecuted, QuoteSpec,
                                   QuoteState, Refusal, Refuse, RfqClosed, RfqDesk, RfqSpec, RfqStatus)
-from simulator.engine.types import (Accepted, Canceled, CancelReason, Market, MarketStatus, OrderStatus, Side,
+from kalshi_fixsim.simulator.engine.types import (Accepted, Canceled, CancelReason, Market, MarketStatus, OrderStatus, Side,
                                     Traded)
 
 from .engine_helpers import req
@@ -220,7 +220,7 @@ def test_execution_at_the_timer_trades_both_accounts_and_closes_the_rfq():
 
 
 def test_a_confirmed_quote_due_in_a_pause_waits_for_the_resume_to_trade():
-    from simulator.engine.exchange import Pause
+    from kalshi_fixsim.simulator.engine.exchange import Pause
     ex, desk = make()
     rfq = open_rfq(desk)
     q = quote(desk, rfq)

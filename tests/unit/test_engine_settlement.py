@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from simulator.engine.accounts import FeeSchedule
-from simulator.engine.exchange import Exchange
-from simulator.engine.settlement import CENT, SettleReject, Settlement, SettlementEntry, settlement_value
-from simulator.engine.types import (MONEY_SCALE, Canceled, CancelReason, Market, MarketStatus, Reject, Rejected,
+from kalshi_fixsim.simulator.engine.accounts import FeeSchedule
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.settlement import CENT, SettleReject, Settlement, SettlementEntry, settlement_value
+from kalshi_fixsim.simulator.engine.types import (MONEY_SCALE, Canceled, CancelReason, Market, MarketStatus, Reject, Rejected,
                                     Side, TimeInForce)
 from tests.unit.engine_helpers import TICKER, req
 

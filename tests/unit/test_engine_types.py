@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from simulator.engine.exchange import Exchange
-from simulator.engine.orders import make_fill, make_order, rejected_order, snapshot
-from simulator.engine.types import (STP, Accepted, Canceled, Fill, Market, Order, OrderRequest, OrderStatus, Side,
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.orders import make_fill, make_order, rejected_order, snapshot
+from kalshi_fixsim.simulator.engine.types import (STP, Accepted, Canceled, Fill, Market, Order, OrderRequest, OrderStatus, Side,
                                     TimeInForce, Traded)
 
 

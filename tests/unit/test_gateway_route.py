@@ -1,8 +1,8 @@
 """Message routing by session type (spec 00 §4, spec 01 §11)."""
 from __future__ import annotations
 
-from fixproto.codec import encode, parse
-from simulator import gateway
+from kalshi_fixsim.fixproto.codec import encode, parse
+from kalshi_fixsim.simulator import gateway
 
 
 class FakeConnection:

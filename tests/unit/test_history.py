@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from fixproto.codec import encode
-from simulator.history import (WINDOW_SECONDS, MemoryHistory, SqliteHistory, decode_body, encode_body,
+from kalshi_fixsim.fixproto.codec import encode
+from kalshi_fixsim.simulator.history import (WINDOW_SECONDS, MemoryHistory, SqliteHistory, decode_body, encode_body,
                                open_history_db, parse_exec_id)
 
 HOUR = 3600.0

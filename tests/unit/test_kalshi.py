@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from fixproto.codec import encode, parse
-from fixproto.kalshi import (DEFAULT_PORTS, LogonOptions, logon_payload, session_type, session_types, sign_logon,
+from kalshi_fixsim.fixproto.codec import encode, parse
+from kalshi_fixsim.fixproto.kalshi import (DEFAULT_PORTS, LogonOptions, logon_payload, session_type, session_types, sign_logon,
                              verify_logon)
 
 

@@ -11,16 +11,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator import ops
-from simulator.config import MarketMakerConfig
-from simulator.engine.exchange import Exchange, Pause
-from simulator.engine.types import (MONEY_SCALE, Canceled, CancelReason, CxlReject, Market, MarketStatus, Reject,
+from kalshi_fixsim.simulator import ops
+from kalshi_fixsim.simulator.config import MarketMakerConfig
+from kalshi_fixsim.simulator.engine.exchange import Exchange, Pause
+from kalshi_fixsim.simulator.engine.types import (MONEY_SCALE, Canceled, CancelReason, CxlReject, Market, MarketStatus, Reject,
                                     Rejected, Side, Traded)
-from simulator.gateway import GATES
-from simulator.gateway.pauses import guard_logons, pause_gate
-from simulator.gateway.reports import ReportFlags
-from simulator.gateway.venue import Venue
-from simulator.marketmaker import MarketMaker
+from kalshi_fixsim.simulator.gateway import GATES
+from kalshi_fixsim.simulator.gateway.pauses import guard_logons, pause_gate
+from kalshi_fixsim.simulator.gateway.reports import ReportFlags
+from kalshi_fixsim.simulator.gateway.venue import Venue
+from kalshi_fixsim.simulator.marketmaker import MarketMaker
 from tests.unit.engine_helpers import TICKER, kinds, req
 
 NY = ZoneInfo("America/New_York")
@@ -329,7 +329,7 @@ def test_reset_mode_requires_141_y_once_per_rt_pt_key_and_continuity_mode_never(
 
 
 def test_logon_guard_refuses_an_accepted_logon_and_frees_its_connection_slot():
-    from simulator.auth import LogonDecision
+    from kalshi_fixsim.simulator.auth import LogonDecision
 
     released = []
     account = SimpleNamespace(api_key="k1")

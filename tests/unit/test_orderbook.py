@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from client.orderbook import (MarketDataBooks, MarketDataError, OrderBook, parse_entries, security_status_request,
+from kalshi_fixsim.client.orderbook import (MarketDataBooks, MarketDataError, OrderBook, parse_entries, security_status_request,
                               snapshot, subscribe, unsubscribe)
-from fixproto.codec import encode, parse
-from simulator.engine.book import Book
-from simulator.engine.exchange import Exchange
-from simulator.engine.types import STP, Market, Order, OrderRequest, Side, TimeInForce, Traded
+from kalshi_fixsim.fixproto.codec import encode, parse
+from kalshi_fixsim.simulator.engine.book import Book
+from kalshi_fixsim.simulator.engine.exchange import Exchange
+from kalshi_fixsim.simulator.engine.types import STP, Market, Order, OrderRequest, Side, TimeInForce, Traded
 
 D = Decimal
 SYM = "KXGDP-26Q1-T2.0"

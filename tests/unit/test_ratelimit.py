@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from simulator.gateway.ratelimit_gate import refusal_text
-from simulator.ratelimit import (DEFAULT_COSTS, EXEMPT, LEGACY_LIMITS, TIER_BUDGETS, TIERS, LogonLimiter,
+from kalshi_fixsim.simulator.gateway.ratelimit_gate import refusal_text
+from kalshi_fixsim.simulator.ratelimit import (DEFAULT_COSTS, EXEMPT, LEGACY_LIMITS, TIER_BUDGETS, TIERS, LogonLimiter,
                                  RateLimiter, SlidingWindow, TokenBucket, best_tier, capacity_seconds)
 
 T0 = 1000.0

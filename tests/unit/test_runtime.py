@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gc
 
-from simulator.runtime import GC_THRESHOLDS, freeze_startup, tune_gc
+from kalshi_fixsim.simulator.runtime import GC_THRESHOLDS, freeze_startup, tune_gc
 
 
 def test_tune_gc_sets_the_serving_thresholds_and_returns_the_previous_ones():

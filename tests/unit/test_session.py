@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 
-from fixproto.codec import encode, format_utc, parse
-from fixproto.session import (ACCEPTOR, INITIATOR, AppMessage, Disconnect, Garbled, LoggedOn, LogonRequest, Session,
+from kalshi_fixsim.fixproto.codec import encode, format_utc, parse
+from kalshi_fixsim.fixproto.session import (ACCEPTOR, INITIATOR, AppMessage, Disconnect, Garbled, LoggedOn, LogonRequest, Session,
                               SessionConfig, SessionReject)
-from fixproto.state import State
-from fixproto.store import MemoryStore
+from kalshi_fixsim.fixproto.state import State
+from kalshi_fixsim.fixproto.store import MemoryStore
 
 T0 = 1_767_623_400.0  # 2026-01-05 14:30:00 UTC
 KEY = "0f6a1c2e-1111-4222-8333-944455556666"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixproto.store import MemoryStore, SqliteStore
+from kalshi_fixsim.fixproto.store import MemoryStore, SqliteStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from simulator.config import PRICE_STRUCTURES
-from simulator.engine.types import Market, MarketStatus
-from simulator.universe import generate_universe
+from kalshi_fixsim.simulator.config import PRICE_STRUCTURES
+from kalshi_fixsim.simulator.engine.types import Market, MarketStatus
+from kalshi_fixsim.simulator.universe import generate_universe
 
 SERIES_RE = re.compile(r"^KX[A-Z]+$")
 # <SERIES>-<YY><MON>[<DD>][extra], e.g. KXHIGHNY-26NOV21, KXCPI-26DEC, KXNBAGAME-26NOV21LALBOS

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixproto.codec import checksum, encode, parse
-from fixproto.fields import (ADMIN_MSG_TYPES, CUSTOM_TAGS, ENUM_VALUES, HEADER_TAGS, MESSAGES,
+from kalshi_fixsim.fixproto.codec import checksum, encode, parse
+from kalshi_fixsim.fixproto.fields import (ADMIN_MSG_TYPES, CUSTOM_TAGS, ENUM_VALUES, HEADER_TAGS, MESSAGES,
                              MSG_TYPE_NAMES, TAG_NAMES, TAG_TYPES, TRAILER_TAGS, MsgType,
                              SessionRejectReason, Tag)
-from fixproto.validate import Problem, validate
+from kalshi_fixsim.fixproto.validate import Problem, validate
 
 HEADER = [(49, "8c1f5a8e-api-key"), (56, "KalshiNR"), (34, 17), (52, "20260302-14:05:09.310")]
 PARTIES = [(453, 1), (448, "sub-1"), (452, 24)]
