@@ -309,10 +309,10 @@ def _config_error(exc: ConfigError, args: argparse.Namespace) -> str:
     message = str(exc)
     if config is None:
         return message
-    shown, absolute = str(Path(config)), str(Path(config).absolute())
+    shown, absolute = preflight.where(Path(config))[:-2], str(Path(config).absolute())
     if message.startswith(absolute):
         return shown + message[len(absolute):]
-    return message if message.startswith(shown) else f"{shown}: {message}"
+    return message if message.startswith((shown, str(config))) else f"{shown}: {message}"
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from pathlib import Path
 
 from . import ready
 from .config import load_config
+from .preflight import where as _where
 
 __all__ = ["add_client_parser", "client_command"]
 
@@ -102,7 +104,7 @@ def _endpoint(args: argparse.Namespace) -> dict:
     account = next((a for a in config.accounts if a.name == args.account), None)
     if account is None and not args.api_key:
         names = ", ".join(a.name for a in config.accounts) or "none"
-        raise ClientUsageError(f"{config_path}: no account {args.account!r} (accounts: {names}); pass --account "
+        raise ClientUsageError(f"{_where(config_path)}no account {args.account!r} (accounts: {names}); pass --account "
                                f"or add one with `kalshi-fixsim keys new --name {args.account}`")
     if account is not None:
         out["api_key"] = out["api_key"] or account.api_key
@@ -120,8 +122,9 @@ def _endpoint(args: argparse.Namespace) -> dict:
         document = ready.read(args.ready_file or ready.default_path(config_path))
     except ready.ReadyFileError as exc:
         if configured == 0:
-            raise ClientUsageError(f"{config_path}: products.{product}.ports.{code} is 0 (any free port), so the "
-                                   f"port must come from the running simulator, but {exc}; or pass --port") from None
+            raise ClientUsageError(f"{_where(config_path)}products.{product}.ports.{code} is 0 (any free port), so "
+                                   f"the port must come from the running simulator, but {exc}; start it, or pass "
+                                   f"--port") from None
         document = None
     if document is not None:
         ep = document.get("products", {}).get(product, {}).get(code)
@@ -132,7 +135,7 @@ def _endpoint(args: argparse.Namespace) -> dict:
         out["ca"] = args.ca or document.get("ca_file") or out["ca"]
         return out
     if configured is None:
-        raise ClientUsageError(f"{config_path}: no {product} {code} listener (products.{product}.ports.{code})")
+        raise ClientUsageError(f"{_where(config_path)}no {product} {code} listener (products.{product}.ports.{code})")
     out["port"] = configured
     return out
 
@@ -174,7 +177,7 @@ def client_command(args: argparse.Namespace) -> int:
     try:
         where = _endpoint(args)
     except ClientUsageError as exc:
-        print(f"error: {exc}", flush=True)
+        print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
     return asyncio.run(_run(args, where))
 
@@ -195,13 +198,13 @@ async def _run(args: argparse.Namespace, where: dict) -> int:
                         api_key=where["api_key"], private_key=where["key"], ca_file=where["ca"],
                         tls=where["tls"], heartbeat=args.heartbeat, options=options)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", flush=True)
+        print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
     try:
         reply = await fix.connect()
     except LogonError as exc:
         if exc.reason == "connect_failed":
-            print(f"error: {exc.text}: is `kalshi-fixsim serve` running there?", flush=True)
+            print(f"error: {exc.text}: is `kalshi-fixsim serve` running there?", file=sys.stderr, flush=True)
             return 2
         print(f"logon refused: {exc.text}", flush=True)
         return 1

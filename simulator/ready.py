@@ -105,18 +105,28 @@ def _alive(pid: Any) -> bool:
     return True
 
 
+def _shown(path: Path) -> str:
+    """Relative to the current folder when below it (as the user would type it)."""
+    try:
+        rel = os.path.relpath(Path(path).absolute())
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(Path(path).absolute())
+
+
 def read(path: Path | str) -> dict:
     """The ready file of a running simulator; ReadyFileError if there is none."""
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReadyFileError(f"{path}: no ready file: is `kalshi-fixsim serve` running for this config?") from None
+        raise ReadyFileError(f"there is no ready file {_shown(path)} (is `kalshi-fixsim serve` running for this "
+                             f"config?)") from None
     except (OSError, ValueError) as exc:
-        raise ReadyFileError(f"{path}: unreadable ready file ({exc}); restart `kalshi-fixsim serve`") from None
+        raise ReadyFileError(f"{_shown(path)}: unreadable ready file ({exc}); restart `kalshi-fixsim serve`") from None
     if not isinstance(document, dict) or document.get("version") != VERSION:
-        raise ReadyFileError(f"{path}: not a version {VERSION} ready file; restart `kalshi-fixsim serve`")
+        raise ReadyFileError(f"{_shown(path)}: not a version {VERSION} ready file; restart `kalshi-fixsim serve`")
     if not _alive(document.get("pid")):
-        raise ReadyFileError(f"{path}: stale ready file (serve pid {document.get('pid')} is not running): "
+        raise ReadyFileError(f"{_shown(path)} is a stale ready file (serve pid {document.get('pid')} is not running): "
                              f"start `kalshi-fixsim serve` again")
     return document
