@@ -158,7 +158,7 @@ def _actions(parser: argparse.ArgumentParser, path: str = "kalshi-fixsim"):
         if isinstance(action, argparse._SubParsersAction):
             for name, child in action.choices.items():
                 yield from _actions(child, f"{path} {name}")
-        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)) or True:
+        else:
             yield path, action
 
 
