@@ -72,8 +72,9 @@ def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
     """What `make run` needs on a fresh machine: dev certs, sample keys, a sample config."""
     base = config_path.absolute().parent
     say = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    kept = CertPaths.in_dir(base / "certs").all_exist()
     certs = make_dev_certs(base / "certs")
-    say(f"certificates: {certs.cert} (clients trust {certs.ca})")
+    say(f"certificates: {'kept the existing' if kept else 'made new'} {certs.cert} (clients trust {certs.ca})")
     if not config_path.exists():
         write_sample_config(config_path)
         say(f"config: wrote sample {config_path}")
