@@ -55,7 +55,10 @@ def _http(port: int, method: str, path: str, body: dict):
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read().decode() or "null")
+            text = response.read().decode()
+            if "json" not in (response.headers.get("Content-Type") or "application/json"):
+                return text  # e.g. a text rendering: printed as it came
+            return json.loads(text or "null")
     except urllib.error.HTTPError as exc:
         text = exc.read().decode()
         try:
@@ -104,6 +107,9 @@ def ctl_command(args: argparse.Namespace, request_for: Callable[[argparse.Namesp
 
 
 def _print(args: argparse.Namespace, command: str, result) -> None:
+    if isinstance(result, str):
+        print(result.rstrip("\n"))
+        return
     if args.json or command not in PER_PRODUCT_VIEWS + ("book",):
         print(json.dumps(result, indent=1))
         return
