@@ -245,7 +245,7 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument("--ready-file", default=None, metavar="PATH",
                      help="the running simulator's ready file (default: state/<config stem>.ready.json)")
     ctl.add_argument("--product", choices=("prediction", "margin"), default=None,
-                     help="act on one product (default: both; market commands: prediction)")
+                     help="act on one product (default: both; market commands: the ticker's)")
     ctl.add_argument("--json", action="store_true", help="print the raw JSON of the views too")
     ctl_ops = ctl.add_subparsers(dest="ctl_command", required=True, metavar="OPERATION")
     for name, help_text, positionals in CTL_COMMANDS:

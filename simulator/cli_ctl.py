@@ -3,7 +3,8 @@
 Which control plane: `--port` if given, else the running simulator's ready file for
 `--config` (simulator/ready.py: right even with `--control-port 0`), else 8380. Without
 `--product`, operations act on both products as the HTTP API does (pause, resume) and the
-views show both (markets, accounts, orders; `book` finds the ticker's product). The views
+views show both (markets, accounts, orders); the market commands (book, halt, unhalt, close,
+settle) find the ticker's product. The views
 `markets`, `book`, `accounts` and `orders` print tables with their units (`--json`: the raw
 JSON); every other command prints the JSON answer.
 """
@@ -23,6 +24,7 @@ __all__ = ["ctl_command", "control_port"]
 
 PRODUCTS = ("prediction", "margin")
 PER_PRODUCT_VIEWS = ("markets", "accounts", "orders")
+TICKER_COMMANDS = ("book", "halt", "unhalt", "close", "settle")
 DEFAULT_PORT = 8380
 _SIDE = {1: "buy", 2: "sell", "1": "buy", "2": "sell"}
 
@@ -86,18 +88,20 @@ def ctl_command(args: argparse.Namespace, request_for: Callable[[argparse.Namesp
                         raise
             _print(args, command, results)
             return 0
-        if args.product is None and command == "book":
-            last: CtlError | None = None
+        if args.product is None and command in TICKER_COMMANDS:  # the product whose market it is
+            first: CtlError | None = None
             for product in PRODUCTS:
                 try:
                     result = _http(port, *request_for(argparse.Namespace(**{**vars(args), "product": product})))
                 except CtlError as exc:
-                    last = exc
+                    if "unknown market" not in str(exc) and "unknown product" not in str(exc):
+                        raise
+                    first = first or exc
                     continue
-                _print(args, command, {product: result})
+                _print(args, command, {product: result} if command == "book" else result)
                 return 0
-            assert last is not None
-            raise last
+            assert first is not None
+            raise first
         result = _http(port, *request_for(args))
         _print(args, command, {args.product or "": result} if command in PER_PRODUCT_VIEWS + ("book",) else result)
         return 0

@@ -373,6 +373,17 @@ def test_ctl_book_and_orders_name_their_units_and_sides(served, capsys):
     capsys.readouterr()
 
 
+def test_ctl_market_commands_find_the_tickers_product(served, capsys):
+    ctl = ["ctl", "--config", str(served.config)]
+    assert main([*ctl, "book", "ETH-PERP"]) == 0
+    assert capsys.readouterr().out.startswith("ETH-PERP (margin): prices in dollars")
+    assert main([*ctl, "halt", "SOL-PERP"]) == 0 and main([*ctl, "unhalt", "SOL-PERP"]) == 0
+    out = capsys.readouterr().out
+    assert out.index('"status": "halted"') < out.index('"status": "open"') and "SOL-PERP" in out
+    assert main([*ctl, "halt", "KXNOPE-1"]) == 1
+    assert "unknown market 'KXNOPE-1' on prediction" in capsys.readouterr().err
+
+
 def test_ctl_markets_lists_both_products(served, capsys):
     assert main(["ctl", "--config", str(served.config), "markets"]) == 0
     out = capsys.readouterr().out
