@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,9 +65,15 @@ class Served:
                 path = line.split("ready file: ", 1)[1].rstrip().rstrip(")")
                 self.ready_path = Path(path)
                 self.ready = json.loads(self.ready_path.read_text())
+                # keep reading, so a chatty log never fills the pipe and blocks the simulator
+                threading.Thread(target=self._drain, daemon=True).start()
                 return self
         self.__exit__()
         raise AssertionError("serve did not get ready:\n" + "".join(self.lines))
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
 
     @property
     def output(self) -> str:
@@ -79,9 +86,7 @@ class Served:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=timeout)
-        self.lines.append(rest or "")
-        return self.proc.returncode
+        return self.proc.wait(timeout=timeout)
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -300,8 +300,8 @@ def test_ready_file_lists_every_endpoint_the_control_url_the_ca_and_the_accounts
     assert ready["accounts"] == [{"name": a.name, "api_key": a.api_key, "private_key": str(keys / f"{a.name}.pem")}
                                  for a in config.accounts]
     lines = served.output.splitlines()
-    assert lines[-1] == f"kalshi-fixsim ready (ready file: {served.ready_path})"
-    assert lines[-2].startswith("CA file for clients:")  # after the table
+    at = lines.index(f"kalshi-fixsim ready (ready file: {served.ready_path})")  # exactly one such line
+    assert lines[at - 1].startswith("CA file for clients:") and lines[0].startswith("product ")  # after the table
 
 
 def test_ready_file_is_written_where_asked_and_removed_at_exit(workspace):
