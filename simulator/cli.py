@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -132,7 +133,10 @@ async def _serve(config_path: Path, control_port: int | None = None, *, ready_fi
         except (NotImplementedError, RuntimeError):
             pass
     tune_gc()  # runtime.py: the collector's default thresholds cost the engine a third of its time
-    sim = Simulator(config)
+    try:
+        sim = Simulator(config)
+    except (OSError, sqlite3.Error) as exc:  # the SQLite store (and drop-copy history) file
+        raise preflight.store_error(exc, config, config_path) from None
     ops.install(sim, schedule=ops.THURSDAY)  # spec 10 §1: the weekly trading pause, DST-correct
     try:
         await sim.start(control_port=control_port)

@@ -16,7 +16,7 @@ from pathlib import Path
 from .certs import server_ssl_context
 from .config import SimConfig, TlsConfig
 
-__all__ = ["StartupError", "check_tls", "plaintext_config", "listen_error", "where"]
+__all__ = ["StartupError", "check_tls", "plaintext_config", "listen_error", "store_error", "where"]
 
 
 class StartupError(Exception):
@@ -111,3 +111,10 @@ def listen_error(exc: OSError, config_path: Path | None) -> StartupError:
     key = f"products.{product}.ports.{session}"
     return StartupError(f"{where(config_path)}{key}: cannot listen on {host}:{port}: {reason}; set another port "
                         f"or 0 (any free port) in {_shown(config_path) if config_path else 'the config'}")
+
+
+def store_error(exc: Exception, config: SimConfig, config_path: Path | None) -> StartupError:
+    """One line for a `store:` file that cannot be opened (folder missing, not writable, not SQLite)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return StartupError(f"{where(config_path)}store: cannot open {_shown(config.store)}: {reason}; set store to "
+                        f"a writable file path or to memory")

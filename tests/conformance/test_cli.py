@@ -246,6 +246,14 @@ def test_a_port_in_use_names_the_address_the_config_key_and_the_way_out(workspac
                           "pass another --control-port, 0 (any free port)"), err
 
 
+def test_a_store_that_cannot_be_opened_is_one_line_naming_the_store_key(workspace, capsys):
+    (workspace.parent / "plain-file").write_text("")
+    workspace.write_text(workspace.read_text().replace("store: memory", "store: plain-file/sim.db"))
+    err = _serve_error(capsys, workspace)
+    assert err.startswith("error: sim.yaml: store: cannot open plain-file/sim.db: ") and \
+        err.endswith("; set store to a writable file path or to memory"), err
+
+
 def test_config_errors_name_the_config_file(workspace, capsys):
     workspace.write_text(workspace.read_text().replace("seed: 42", "seed: many"))
     err = _serve_error(capsys, workspace)
