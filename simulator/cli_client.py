@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from . import ready
@@ -33,6 +34,17 @@ _CXL_REASON = {"0": "too late to cancel", "1": "unknown order", "2": "broker opt
                "6": "duplicate ClOrdID", "99": "other"}
 _RESPONSE_TO = {"1": "cancel", "2": "amend"}
 _SIDE = {"1": "buy", "2": "sell"}
+
+
+def _number(text: str) -> str:
+    """A price or quantity as typed (Decimal syntax), refused by argparse otherwise."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
+    return text
 
 
 class ClientUsageError(Exception):
@@ -73,8 +85,8 @@ def add_client_parser(sub, common) -> None:
         s.add_argument("--cl-ord-id", required=True, help="ClOrdID of this request")
         s.add_argument("--dollars", action="store_true", help="UseDollars: prices in dollars, not cents")
         if name in ("order", "amend"):
-            s.add_argument("--qty", required=True, help="contracts (amend: the new total)")
-            s.add_argument("--price", required=name == "order", default=None,
+            s.add_argument("--qty", required=True, type=_number, help="contracts (amend: the new total)")
+            s.add_argument("--price", required=name == "order", default=None, type=_number,
                            help="limit price: cents (prediction), dollars with --dollars or on margin")
         if name == "order":
             s.add_argument("--tif", default=None, choices=("day", "gtc", "ioc", "fok"), type=str.lower,
@@ -110,9 +122,14 @@ def _endpoint(args: argparse.Namespace) -> dict:
         out["api_key"] = out["api_key"] or account.api_key
         out["key"] = out["key"] or str(base / "keys" / f"{account.name}.pem")
     if not Path(out["key"]).is_file():
+        if args.key:
+            raise ClientUsageError(f"--key: private key {args.key} not found")
         raise ClientUsageError(f"private key {out['key']} not found: pass --key, or run `kalshi-fixsim init "
                                f"--config {config_path}` to remake the sample accounts' keys")
     out["ca"] = out["ca"] or str(config.tls.ca)
+    if config.tls.enabled and not Path(out["ca"]).is_file():
+        raise ClientUsageError(f"{'--ca: ' if args.ca else _where(config_path) + 'tls.ca: '}CA file {out['ca']} "
+                               f"not found: make dev certificates with `kalshi-fixsim certs`, or pass --ca")
     out["tls"] = config.tls.enabled
     if out["port"] is not None:
         return out

@@ -440,3 +440,15 @@ def test_init_remakes_the_sample_keys_after_keys_is_deleted(tmp_path):
         private = serialization.load_pem_private_key((tmp_path / "keys" / f"{account.name}.pem").read_bytes(), None)
         assert private.public_key().public_numbers() == load_public_key(account.public_key_pem).public_numbers()
     assert os.stat(tmp_path / "keys" / "alice.pem").st_mode & 0o077 == 0
+
+
+def test_client_refuses_bad_numbers_and_missing_files_before_connecting(workspace, capsys):
+    order = ["client", "order", "--config", str(workspace), "--symbol", "KXHIGHNY-26NOV21-B45.5", "--side", "buy",
+             "--cl-ord-id", "z", "--price", "2"]
+    with pytest.raises(SystemExit) as info:
+        main([*order, "--qty", "abc"])
+    assert info.value.code == 2 and "argument --qty: not a number: 'abc'" in capsys.readouterr().err
+    assert main(["client", "logon", "--config", str(workspace), "--port", "1", "--key", "nope.pem"]) == 2
+    assert capsys.readouterr().err == "error: --key: private key nope.pem not found\n"
+    assert main(["client", "logon", "--config", str(workspace), "--port", "1", "--ca", "nope.pem"]) == 2
+    assert capsys.readouterr().err.startswith("error: --ca: CA file nope.pem not found")
