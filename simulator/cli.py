@@ -248,12 +248,15 @@ def _parser() -> argparse.ArgumentParser:
                                                             "sim.yaml)")
     ctl.add_argument("--ready-file", default=None, metavar="PATH",
                      help="the running simulator's ready file (default: state/<config stem>.ready.json)")
-    ctl.add_argument("--product", choices=("prediction", "margin"), default=None,
-                     help="act on one product (default: both; market commands: the ticker's)")
-    ctl.add_argument("--json", action="store_true", help="print the raw JSON of the views too")
+    ctl_common = argparse.ArgumentParser(add_help=False)  # also after the operation: `ctl pause trading --json`
+    for target, keep in ((ctl, lambda value: value), (ctl_common, lambda _value: argparse.SUPPRESS)):
+        target.add_argument("--product", choices=("prediction", "margin"), default=keep(None),
+                            help="act on one product (default: both; market commands: the ticker's)")
+        target.add_argument("--json", action="store_true", default=keep(False),
+                            help="print the raw JSON of the views too")
     ctl_ops = ctl.add_subparsers(dest="ctl_command", required=True, metavar="OPERATION")
     for name, help_text, positionals in CTL_COMMANDS:
-        c = ctl_ops.add_parser(name, help=help_text, description=help_text, parents=[common])
+        c = ctl_ops.add_parser(name, help=help_text, description=help_text, parents=[common, ctl_common])
         for arg in positionals:
             arg_name = arg.rstrip("?")
             c.add_argument(arg_name, nargs="?" if arg.endswith("?") else None, choices=CTL_CHOICES.get(arg_name),

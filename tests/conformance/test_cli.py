@@ -345,7 +345,7 @@ def test_ctl_pause_and_resume_without_product_act_on_both_products(served, capsy
     assert states == {"prediction": "exchange_paused", "margin": "exchange_paused"}
     assert main([*ctl, "resume"]) == 0
     assert {s["state"] for s in _get(served, "/status")["products"].values()} == {"open"}
-    assert main([*ctl, "--product", "margin", "pause", "trading"]) == 0
+    assert main([*ctl, "pause", "trading", "--product", "margin"]) == 0  # before or after the operation
     assert {p: s["state"] for p, s in _get(served, "/status")["products"].items()} == \
         {"prediction": "open", "margin": "trading_paused"}
     assert main([*ctl, "resume"]) == 0
