@@ -131,7 +131,7 @@ class MarketMakerConfig:
 
 @dataclass(frozen=True)
 class UniverseConfig:
-    """How many prediction markets to generate when ``markets:`` is empty."""
+    """How many prediction markets to generate when ``markets:`` is empty (or next to it)."""
     markets: int = 12
     seed: int | None = None  # None = the top-level seed
     # True: generated next to a ``markets:`` list (listed tickers win), with the sample perps
