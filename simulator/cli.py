@@ -1,24 +1,36 @@
-"""`kalshi-fixsim` command line: init, serve, certs, keys, client.
+"""`kalshi-fixsim` command line: init, serve, ctl, certs, keys, client.
 
 Like the pytest plugin, this is glue that may reach both the simulator and the reference
-client (the `client` sub-command imports it lazily); nothing else in simulator/ does.
+client (cli_client.py imports it lazily); nothing else in simulator/ does. The sub-commands
+live beside it: cli_client.py (`client`), cli_ctl.py (`ctl`), preflight.py (the one-line
+start-up errors of `serve`), ready.py (the ready file).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
-from . import ops
-from .certs import make_dev_certs
-from .config import ConfigError, add_account, load_config, write_sample_config
+import yaml
+
+from kalshi_fixsim import __version__
+
+from . import ops, preflight, ready
+from .certs import CertPaths, make_dev_certs
+from .cli_client import add_client_parser, client_command
+from .cli_ctl import ctl_command
+from .config import TIERS, ConfigError, add_account, load_config, write_sample_config
 from .keys import new_key_pair
 
 __all__ = ["main", "init_workspace"]
 
+log = logging.getLogger("kalshi_fixsim")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SAMPLE_ACCOUNTS = ("alice", "bob")
 CONTROL_PORT = 8380
 
@@ -42,17 +54,32 @@ CTL_COMMANDS = [
     ("balance", "set an account's balance (dollars)", ["account", "amount"]),
     ("reset", "back to the configured start state", []),
 ]
+CTL_CHOICES = {"kind": ("trading", "exchange"), "mode": ("continuity", "reset"), "result": ("yes", "no", "scalar"),
+               "tier": TIERS}
+CTL_ARG_HELP = {
+    "ticker": "market ticker (`ctl markets` lists them)",
+    "account": "account name (`ctl accounts` lists them)",
+    "limit": "how many messages (default 50)",
+    "kind": "trading: orders refused, cancels allowed; exchange: cancels refused too (spec 10 §2)",
+    "mode": "continuity: RT/PT keep their sequence numbers (default); reset: they must log on with 141=Y",
+    "result": "the settlement outcome",
+    "price": "scalar settlement value, cents",
+    "tier": "rate-limit tier (spec 11 §2)",
+    "amount": "new balance, dollars",
+}
 
 
 def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
     """What `make run` needs on a fresh machine: dev certs, sample keys, a sample config."""
     base = config_path.absolute().parent
     say = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    kept = CertPaths.in_dir(base / "certs").all_exist()
     certs = make_dev_certs(base / "certs")
-    say(f"certificates: {certs.cert} (clients trust {certs.ca})")
+    say(f"certificates: {'kept the existing' if kept else 'made new'} {certs.cert} (clients trust {certs.ca})")
     if not config_path.exists():
         write_sample_config(config_path)
         say(f"config: wrote sample {config_path}")
+    _remake_missing_sample_keys(config_path, say)
     config = load_config(config_path)
     known = {a.name for a in config.accounts}
     for name in SAMPLE_ACCOUNTS:
@@ -64,11 +91,40 @@ def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
     return config_path
 
 
-async def _serve(config_path: Path, control_port: int | None = None) -> None:
+def _remake_missing_sample_keys(config_path: Path, say) -> None:
+    """keys/ deleted but sim.yaml kept: make new key pairs for the sample accounts at the paths the
+    config names (their api_key ids stay), so `make run` works again. Accounts made by `keys new`
+    are the user's and are left alone (serve then names the missing file)."""
+    base = config_path.absolute().parent
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return  # load_config reports it
+    accounts = data.get("accounts") if isinstance(data, dict) else None
+    for entry in accounts if isinstance(accounts, list) else ():
+        if not isinstance(entry, dict) or entry.get("name") not in SAMPLE_ACCOUNTS:
+            continue
+        name, public = entry["name"], entry.get("public_key")
+        if not isinstance(public, str) or "-----BEGIN" in public:
+            continue
+        if (base / public).absolute() != (base / "keys" / f"{name}.pub.pem").absolute():
+            continue
+        if (base / "keys" / f"{name}.pem").is_file():
+            continue
+        pair = new_key_pair(base / "keys", name, overwrite=True)
+        say(f"key: {name}: keys/{name}.pem was missing, made a new key pair (api_key {entry.get('api_key')} kept) "
+            f"private key {pair.private_key_path}")
+
+
+async def _serve(config_path: Path, control_port: int | None = None, *, ready_file: Path | None = None,
+                 plaintext: bool = False) -> None:
     from .runtime import freeze_startup, tune_gc
-    from .server import Simulator
+    from .server import ListenError, Simulator
 
     config = load_config(config_path)
+    if plaintext:
+        config = preflight.plaintext_config(config, config_path)  # loopback only (DESIGN.md §1)
+    preflight.check_tls(config, config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: a caller may signal at once
@@ -77,9 +133,16 @@ async def _serve(config_path: Path, control_port: int | None = None) -> None:
         except (NotImplementedError, RuntimeError):
             pass
     tune_gc()  # runtime.py: the collector's default thresholds cost the engine a third of its time
-    sim = Simulator(config)
+    try:
+        sim = Simulator(config)
+    except (OSError, sqlite3.Error) as exc:  # the SQLite store (and drop-copy history) file
+        raise preflight.store_error(exc, config, config_path) from None
     ops.install(sim, schedule=ops.THURSDAY)  # spec 10 §1: the weekly trading pause, DST-correct
-    await sim.start(control_port=control_port)
+    try:
+        await sim.start(control_port=control_port)
+    except ListenError as exc:
+        await sim.stop()
+        raise preflight.listen_error(exc, config_path) from None
     freeze_startup()
     print(sim.endpoint_table(), flush=True)
     for product, venue in sim.venues.items():
@@ -92,88 +155,35 @@ async def _serve(config_path: Path, control_port: int | None = None) -> None:
               f"{sim.control_server.port} ...)", flush=True)
     print(f"CA file for clients: {config.tls.ca}" if config.tls.enabled else "TLS disabled (loopback only)",
           flush=True)
-    await stop.wait()
-    await sim.stop()
-
-
-def _client_command(args: argparse.Namespace) -> int:
-    """Reference client from the shell: logon, order, amend, cancel (one session each time)."""
-    from kalshi_fixsim.client import FixClient, LogonError  # lazy: the simulator proper never imports the client
-    from kalshi_fixsim.client.orders import ExecutionReport, cancel_order, new_order, replace_order
-    from kalshi_fixsim.fixproto.kalshi import DEFAULT_PORTS, LogonOptions
-
-    config_path = Path(args.config)
-    base = config_path.absolute().parent
-    api_key, key_path, ca = args.api_key, args.key, args.ca
-    port = args.port
-    if config_path.exists():
-        config = load_config(config_path)
-        account = next((a for a in config.accounts if a.name == args.account), None)
-        if account is None and not api_key:
-            print(f"no account {args.account!r} in {config_path}", file=sys.stderr)
-            return 2
-        if account is not None:
-            api_key = api_key or account.api_key
-            key_path = key_path or str(base / "keys" / f"{account.name}.pem")
-        ca = ca or str(config.tls.ca)
-        port = port or config.products[args.product].ports.get(args.session.upper())
-    port = port or DEFAULT_PORTS[args.product][args.session.upper()]
-    options = LogonOptions(skip_pending_exec_reports=True)
-    if args.listener:
-        options.listener_session = True
-    if getattr(args, "dollars", False):
-        options.use_dollars = True
-
-    def show(msg) -> None:
-        if msg.get(35) == "8":
-            r = ExecutionReport(msg)
-            line = (f"ExecutionReport {r.exec_type}/{r.ord_status} ClOrdID={r.cl_ord_id} OrderID={r.order_id} "
-                    f"price={msg.get(44)} qty={msg.get(38)} cum={msg.get(14)} leaves={msg.get(151)}")
-            if r.exec_type == "F":
-                line += f" fill {msg.get(32)}@{msg.get(31)} fee={msg.get(137)} balance_change={msg.get(1704)}"
-            if r.text:
-                line += f" text={r.text}"
-            print(line)
-        else:
-            print(f"35={msg.get(35)} " + "|".join(f"{t}={v}" for t, v in msg.body()))
-
-    async def run() -> int:
-        fix = FixClient(product=args.product, session=args.session, host=args.host, port=port, api_key=api_key,
-                        private_key=key_path, ca_file=ca, heartbeat=args.heartbeat, options=options)
+    written = None
+    try:
+        target = ready_file or ready.default_path(config_path)
         try:
-            reply = await fix.connect()
-        except LogonError as exc:
-            print(f"logon refused: {exc.text}")
-            return 1
-        print(f"logged on to {fix.session_type.comp_id} ({args.product}) at {args.host}:{port}")
-        if args.client_command == "logon":
-            print("reply: " + "|".join(f"{t}={v}" for t, v in reply.pairs))
-        elif args.client_command == "order":
-            fix.send("D", new_order(args.cl_ord_id, args.symbol, args.side, args.price, args.qty, tif=args.tif))
-        elif args.client_command == "amend":
-            fix.send("G", replace_order(args.cl_ord_id, args.orig, args.symbol, args.side, args.qty, price=args.price))
-        elif args.client_command == "cancel":
-            fix.send("F", cancel_order(args.cl_ord_id, args.orig, args.symbol, args.side))
-        for msg in await fix.collect():
-            show(msg)
-        disconnect = await fix.logout()
-        print(f"logged out ({disconnect.reason}); next seq out={fix.store.next_sender_seq} "
-              f"in={fix.store.next_target_seq}")
-        return 0
-
-    return asyncio.run(run())
+            written = ready.write(target, ready.ready_document(sim, config_path))
+        except OSError as exc:
+            if ready_file is not None:
+                raise preflight.StartupError(f"--ready-file: cannot write {ready_file}: {exc.strerror or exc}") \
+                    from None
+            log.warning("cannot write the ready file %s: %s", target, exc)
+        print("kalshi-fixsim ready" + (f" (ready file: {written})" if written else ""), flush=True)
+        await stop.wait()
+    finally:
+        if written is not None:
+            ready.remove(written)
+        await sim.stop()
 
 
 def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
     """The HTTP method, path and JSON body for one ctl command."""
-    c, p = args.ctl_command, {"product": args.product}
+    c, p = args.ctl_command, {"product": args.product}  # product None: both (pause, resume) or prediction
+    product = args.product or "prediction"
     get = {"endpoints": "/endpoints", "markets": "/markets", "accounts": "/accounts", "sessions": "/sessions"}
     if c in get:
-        return "GET", get[c] + (f"?product={args.product}" if c in ("markets", "accounts") else ""), {}
+        return "GET", get[c] + (f"?product={product}" if c in ("markets", "accounts") else ""), {}
     if c == "book":
-        return "GET", f"/books/{args.ticker}?product={args.product}", {}
+        return "GET", f"/books/{args.ticker}?product={product}", {}
     if c == "orders":
-        return "GET", f"/orders?product={args.product}" + (f"&account={args.account}" if args.account else ""), {}
+        return "GET", f"/orders?product={product}" + (f"&account={args.account}" if args.account else ""), {}
     if c == "messages":
         return "GET", f"/messages?limit={args.limit or 50}", {}
     if c == "pause":
@@ -194,121 +204,161 @@ def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
     return "POST", "/reset", {}
 
 
-def _ctl(args: argparse.Namespace) -> int:
-    """A tiny HTTP client of the control plane (it listens on loopback only)."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    method, path, body = _ctl_request(args)
-    data = json.dumps({k: v for k, v in body.items() if v is not None}).encode() if method == "POST" else None
-    request = urllib.request.Request(f"http://127.0.0.1:{args.port}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            print(response.read().decode())
-            return 0
-    except urllib.error.HTTPError as exc:
-        print(f"error {exc.code}: {exc.read().decode()}", file=sys.stderr)
-        return 1
-    except urllib.error.URLError as exc:
-        print(f"cannot reach the control plane on 127.0.0.1:{args.port}: {exc.reason}", file=sys.stderr)
-        return 2
+def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """-v / --log-level / --log-file, accepted before and after the sub-command (`serve -v`)."""
+    keep = (lambda value: value) if defaults else (lambda _value: argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true", default=keep(False),
+                        help="log at INFO level (same as --log-level INFO)")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=keep(None), metavar="LEVEL",
+                        help=f"log level: {', '.join(LOG_LEVELS)} (default WARNING)")
+    parser.add_argument("--log-file", default=keep(None), metavar="PATH",
+                        help="write the log to this file instead of stderr")
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=False)
     p = argparse.ArgumentParser(prog="kalshi-fixsim", description="Kalshi FIX gateway simulator")
-    p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"kalshi-fixsim {__version__}",
+                   help="print the version and exit")
+    _common_options(p, defaults=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,serve,ctl,certs,keys,client}")
 
-    s = sub.add_parser("init", help="make dev certs, sample keys and a sample config if missing")
-    s.add_argument("--config", default="sim.yaml")
+    s = sub.add_parser("init", help="make dev certs, sample keys and a sample config if missing",
+                       description="make dev certs, sample keys and a sample config if missing", parents=[common])
+    s.add_argument("--config", default="sim.yaml", help="the config to create or complete (default sim.yaml)")
 
-    s = sub.add_parser("serve", help="serve every endpoint of both products")
-    s.add_argument("--config", default="sim.yaml")
+    s = sub.add_parser("serve", help="serve every endpoint of both products", parents=[common],
+                       description="serve every endpoint of both products")
+    s.add_argument("--config", default="sim.yaml", help="the config to serve (default sim.yaml)")
     s.add_argument("--control-port", type=int, default=CONTROL_PORT,
                    help=f"HTTP control plane on 127.0.0.1 (default {CONTROL_PORT}; 0 = any free port; -1 = off)")
+    s.add_argument("--ready-file", default=None, metavar="PATH",
+                   help="once every listener is bound, write the endpoints, control URL, CA file and accounts "
+                        "here as JSON, atomically (default: state/<config stem>.ready.json beside the config)")
+    s.add_argument("--plaintext", action="store_true",
+                   help="no TLS, for clients that cannot do it (loopback hosts only)")
 
-    ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane")
-    ctl.add_argument("--port", type=int, default=CONTROL_PORT, help="the control plane's port on 127.0.0.1")
-    ctl.add_argument("--product", default="prediction")
-    ops = ctl.add_subparsers(dest="ctl_command", required=True)
+    ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane", parents=[common],
+                         description="drive a running simulator through its HTTP control plane")
+    ctl.add_argument("--port", type=int, default=None,
+                     help=f"the control plane's port on 127.0.0.1 (default: from the running simulator of "
+                          f"--config, else {CONTROL_PORT})")
+    ctl.add_argument("--config", default="sim.yaml", help="find the running simulator of this config (default "
+                                                            "sim.yaml)")
+    ctl.add_argument("--ready-file", default=None, metavar="PATH",
+                     help="the running simulator's ready file (default: state/<config stem>.ready.json)")
+    ctl_common = argparse.ArgumentParser(add_help=False)  # also after the operation: `ctl pause trading --json`
+    for target, keep in ((ctl, lambda value: value), (ctl_common, lambda _value: argparse.SUPPRESS)):
+        target.add_argument("--product", choices=("prediction", "margin"), default=keep(None),
+                            help="act on one product (default: both; market commands: the ticker's)")
+        target.add_argument("--json", action="store_true", default=keep(False),
+                            help="print the raw JSON of the views too")
+    ctl_ops = ctl.add_subparsers(dest="ctl_command", required=True, metavar="OPERATION")
     for name, help_text, positionals in CTL_COMMANDS:
-        c = ops.add_parser(name, help=help_text)
+        c = ctl_ops.add_parser(name, help=help_text, description=help_text, parents=[common, ctl_common])
         for arg in positionals:
-            c.add_argument(arg.rstrip("?"), nargs="?" if arg.endswith("?") else None)
+            arg_name = arg.rstrip("?")
+            c.add_argument(arg_name, nargs="?" if arg.endswith("?") else None, choices=CTL_CHOICES.get(arg_name),
+                           help=CTL_ARG_HELP[arg_name])
 
-    s = sub.add_parser("certs", help="make a dev CA and a server certificate")
-    s.add_argument("--out", default="certs")
-    s.add_argument("--force", action="store_true", help="regenerate even if present")
+    s = sub.add_parser("certs", help="make a dev CA and a server certificate", parents=[common],
+                       description="make a dev CA and a server certificate (kept if present)")
+    s.add_argument("--out", default="certs", help="folder for ca.pem, ca.key, server.pem, server.key (default certs)")
+    s.add_argument("--force", action="store_true", help="make new ones even if present")
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
-    s = keys.add_parser("new", help="make an RSA key pair and API key id, register it in the config")
-    s.add_argument("--name", required=True)
-    s.add_argument("--config", default="sim.yaml")
+    keys = sub.add_parser("keys", help="API keys", parents=[common], description="API keys").add_subparsers(
+        dest="keys_command", required=True, metavar="{new}")
+    s = keys.add_parser("new", help="make an RSA key pair and API key id, register it in the config",
+                        description="make an RSA key pair and API key id, register it in the config", parents=[common])
+    s.add_argument("--name", required=True, help="account name (also the key file name)")
+    s.add_argument("--config", default="sim.yaml", help="config to register the account in (default sim.yaml)")
     s.add_argument("--out", default=None, help="key folder (default: keys/ beside the config)")
-    s.add_argument("--products", default="prediction,margin")
+    s.add_argument("--products", default="prediction,margin",
+                   help="comma-separated products the key may use (default prediction,margin)")
 
-    client = sub.add_parser("client", help="reference client").add_subparsers(dest="client_command", required=True)
-    for name, help_text in (("logon", "log on and off one endpoint"), ("order", "place an order (NewOrderSingle)"),
-                            ("amend", "amend an order (OrderCancelReplaceRequest)"),
-                            ("cancel", "cancel an order (OrderCancelRequest)")):
-        s = client.add_parser(name, help=help_text)
-        s.add_argument("--product", choices=("prediction", "margin"), default="prediction")
-        s.add_argument("--session", default="NR", help="NR, RT, DC, PT, RFQ or MD")
-        s.add_argument("--config", default="sim.yaml", help="read ports, key and CA from this config")
-        s.add_argument("--account", default="alice")
-        s.add_argument("--host", default="127.0.0.1")
-        s.add_argument("--port", type=int, default=None)
-        s.add_argument("--api-key", default=None)
-        s.add_argument("--key", default=None, help="private key PEM")
-        s.add_argument("--ca", default=None, help="CA file that signed the server certificate")
-        s.add_argument("--heartbeat", type=int, default=30)
-        s.add_argument("--listener", action="store_true", help="log on as a listener session")
-        if name == "logon":
-            continue
-        s.add_argument("--symbol", required=True, help="market ticker (serve prints them)")
-        s.add_argument("--side", required=True, help="buy (YES) or sell (YES) = buy NO")
-        s.add_argument("--cl-ord-id", required=True, help="ClOrdID of this request")
-        s.add_argument("--dollars", action="store_true", help="UseDollars: prices in dollars, not cents")
-        if name in ("order", "amend"):
-            s.add_argument("--qty", required=True, help="contracts (amend: new total)")
-            s.add_argument("--price", required=name == "order", default=None, help="cents (or dollars)")
-        if name == "order":
-            s.add_argument("--tif", default=None, help="day, gtc, ioc, fok")
-        else:
-            s.add_argument("--orig", required=True, help="the order's current ClOrdID")
+    add_client_parser(sub, common)
     return p
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = args.log_level or ("INFO" if args.verbose else "WARNING")
+    kwargs = {"filename": args.log_file} if args.log_file else {}
+    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        **kwargs)
+
+
+def _certs(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    existed = CertPaths.in_dir(out).all_exist()
+    paths = make_dev_certs(out, overwrite=args.force)
+    if existed and not args.force:
+        print(f"kept the existing certificates in {out} (--force makes new ones)")
+    else:
+        print(f"made new certificates in {out}")
+    print(f"CA {paths.ca}  (give this file to clients)\nserver certificate {paths.cert}\nserver key {paths.key}")
+    if args.force:
+        print("a running simulator still serves the old certificate: restart it, and give clients the new CA file")
+
+
+def _keys_new(args: argparse.Namespace) -> None:
+    config_path = Path(args.config)
+    out = Path(args.out) if args.out else config_path.absolute().parent / "keys"
+    pair = new_key_pair(out, args.name)
+    add_account(config_path, args.name, pair.api_key, pair.public_key_path,
+                tuple(p.strip() for p in args.products.split(",") if p.strip()))
+    print(f"api_key {pair.api_key}\nprivate key {pair.private_key_path}\npublic key {pair.public_key_path}")
+    print(f"registered {args.name!r} in {config_path}: restart a running simulator to load the key")
+
+
+def _config_error(exc: ConfigError, args: argparse.Namespace) -> str:
+    """The message with the config file in front (load_config's own messages name only the key)."""
+    config = getattr(args, "config", None)
+    message = str(exc)
+    if config is None:
+        return message
+    shown, absolute = preflight.where(Path(config))[:-2], str(Path(config).absolute())
+    if message.startswith(absolute):
+        return shown + message[len(absolute):]
+    return message if message.startswith((shown, str(config))) else f"{shown}: {message}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "init":
+        init_workspace(Path(args.config))
+    elif args.command == "serve":
+        config_path = Path(args.config)
+        if not config_path.exists():
+            print(f"error: {config_path} not found: run `kalshi-fixsim init --config {config_path}` (or `make run`)",
+                  file=sys.stderr)
+            return 2
+        asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port,
+                           ready_file=Path(args.ready_file) if args.ready_file else None, plaintext=args.plaintext))
+    elif args.command == "certs":
+        _certs(args)
+    elif args.command == "keys":
+        _keys_new(args)
+    elif args.command == "client":
+        return client_command(args)
+    elif args.command == "ctl":
+        return ctl_command(args, _ctl_request)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging(args)
     try:
-        if args.command == "init":
-            init_workspace(Path(args.config))
-        elif args.command == "serve":
-            config_path = Path(args.config)
-            if not config_path.exists():
-                print(f"{config_path} not found: run `kalshi-fixsim init` (or `make run`)", file=sys.stderr)
-                return 2
-            asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port))
-        elif args.command == "certs":
-            paths = make_dev_certs(Path(args.out), overwrite=args.force)
-            print(f"CA {paths.ca}\nserver certificate {paths.cert}\nserver key {paths.key}")
-        elif args.command == "keys":
-            config_path = Path(args.config)
-            out = Path(args.out) if args.out else config_path.absolute().parent / "keys"
-            pair = new_key_pair(out, args.name)
-            add_account(config_path, args.name, pair.api_key, pair.public_key_path,
-                        tuple(p.strip() for p in args.products.split(",") if p.strip()))
-            print(f"api_key {pair.api_key}\nprivate key {pair.private_key_path}\npublic key {pair.public_key_path}")
-        elif args.command == "client":
-            return _client_command(args)
-        elif args.command == "ctl":
-            return _ctl(args)
-    except (ConfigError, FileExistsError, ValueError) as exc:
+        return _run(args)
+    except ConfigError as exc:
+        print(f"error: {_config_error(exc, args)}", file=sys.stderr)
+        return 2
+    except (preflight.StartupError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    except BrokenPipeError:  # `kalshi-fixsim ctl accounts | head`: the reader left, not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -91,6 +91,7 @@ class FixExchange:
 
         ep = self.endpoint(product, session)
         acct = self.accounts[account]
+        kwargs.setdefault("tls", ep.tls)  # plaintext simulators (plaintext=True) get a plaintext client
         return FixClient(product=product, session=session, host=ep.host, port=ep.port, api_key=acct.api_key,
                          private_key=acct.private_key_path, ca_file=self.ca_file, **kwargs)
 
@@ -154,11 +155,14 @@ def fix_exchange_factory(fix_material):
     ca_file, accounts, tls = fix_material
     runners: list[SimulatorThread] = []
 
-    def start(*, interceptor_factory=None, control_port: int | None = None, **overrides) -> FixExchange:
+    def start(*, interceptor_factory=None, control_port: int | None = None, plaintext: bool = False,
+              **overrides) -> FixExchange:
         kwargs: dict = {"interceptor_factory": interceptor_factory} if interceptor_factory else {}
+        # plaintext: like `serve --plaintext`, no TLS, on 127.0.0.1 only (docs/behaviour.md "Plaintext")
+        chosen = dataclasses.replace(tls, enabled=False) if plaintext else tls
         if control_port is not None:
             kwargs["control_port"] = control_port  # 0: the HTTP control plane on a free port
-        runner = SimulatorThread(make_test_config(accounts, tls, **overrides), **kwargs)
+        runner = SimulatorThread(make_test_config(accounts, chosen, **overrides), **kwargs)
         runner.start()
         runners.append(runner)
         return FixExchange(runner, accounts, ca_file)
@@ -170,7 +174,14 @@ def fix_exchange_factory(fix_material):
             runner.stop()
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "fix_exchange(**switches): start this test's fix_exchange with "
+                                       "fix_exchange_factory(**switches), e.g. plaintext=True")
+
+
 @pytest.fixture
-def fix_exchange(fix_exchange_factory):
-    """A fresh simulator serving every endpoint of both products on port 0."""
-    return fix_exchange_factory()
+def fix_exchange(request, fix_exchange_factory):
+    """A fresh simulator serving every endpoint of both products on port 0; the test's
+    `@pytest.mark.fix_exchange(plaintext=True, ...)` passes switches to fix_exchange_factory."""
+    marker = request.node.get_closest_marker("fix_exchange")
+    return fix_exchange_factory(**(marker.kwargs if marker is not None else {}))

@@ -34,7 +34,7 @@ from .world import build_venues
 from .certs import CertPaths, server_ssl_context
 from .config import SimConfig
 
-__all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry"]
+__all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry", "ListenError"]
 
 log = logging.getLogger("kalshi_fixsim")
 _SENDING = frozenset({State.ACTIVE, State.LOGOUT_SENT})  # FIX keeps sending until the peer's Logout
@@ -50,6 +50,14 @@ class Endpoint:
     host: str
     port: int
     tls: bool
+
+
+class ListenError(OSError):
+    """A listener could not bind (e.g. the port is in use); names the product, session and address."""
+
+    def __init__(self, product: str | None, session: str | None, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, f"cannot listen on {host}:{port}: {cause.strerror or cause}")
+        self.product, self.session, self.host, self.port = product, session, host, port
 
 
 class StoreRegistry:
@@ -314,18 +322,35 @@ class Simulator:
                 port = pconf.ports.get(st.code)
                 if port is None:
                     continue
-                server = await loop.create_server(
-                    lambda p=product, s=st: self._new_driver(p, s), self.config.host, port, ssl=ctx)
+                try:
+                    server = await loop.create_server(
+                        lambda p=product, s=st: self._new_driver(p, s), self.config.host, port, ssl=ctx)
+                except OSError as exc:
+                    await self._close_listeners()
+                    raise ListenError(product, st.code, self.config.host, port, exc) from exc
                 bound = server.sockets[0].getsockname()[1]
                 self._servers.append(server)
                 self.endpoints[(product, st.code)] = Endpoint(product, st.code, st.comp_id, self.config.host,
                                                               bound, ctx is not None)
         if control_port is not None:
             self.control_server = ControlServer(self.control, "127.0.0.1", control_port)
-            await self.control_server.start()
+            try:
+                await self.control_server.start()
+            except OSError as exc:
+                self.control_server = None
+                await self._close_listeners()
+                raise ListenError(None, None, "127.0.0.1", control_port, exc) from exc
         self.tick()  # the market maker quotes before the first client can connect
         self._ticker = loop.create_task(self._run_ticker())
         log.info("serving %d endpoints", len(self.endpoints))
+
+    async def _close_listeners(self) -> None:
+        """Undo a start that failed half-way: close what was bound already."""
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+        self._servers.clear()
+        self.endpoints.clear()
 
     def _new_driver(self, product: str, st: SessionType) -> SessionDriver:
         settings = self.config.session

@@ -43,7 +43,7 @@ _MARKET_KEYS = (
     "ticker", "event_ticker", "series_ticker", "title", "status",
     "price_structure", "fractional", "exchange_index", "product", "reference_price", "margin_rate",
 )
-_UNIVERSE_KEYS = ("markets", "seed")
+_UNIVERSE_KEYS = ("markets", "seed", "alongside_markets")
 _FEE_KEYS = ("taker_rate", "maker_rate")
 _MARKET_MAKER_KEYS = ("enabled", "spread_cents", "size", "levels", "refresh_seconds", "balance")
 # A ticker goes into Symbol(55) verbatim; Kalshi tickers are upper case (KXHIGHNY-26NOV21-B45.5).
@@ -131,9 +131,12 @@ class MarketMakerConfig:
 
 @dataclass(frozen=True)
 class UniverseConfig:
-    """How many prediction markets to generate when ``markets:`` is empty."""
+    """How many prediction markets to generate when ``markets:`` is empty (or next to it)."""
     markets: int = 12
     seed: int | None = None  # None = the top-level seed
+    # True: generated next to a ``markets:`` list (listed tickers win), with the sample perps
+    # on margin; False: a ``markets:`` list replaces the generated universe.
+    alongside_markets: bool = False
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,7 @@ def _parse_universe(data: Any) -> UniverseConfig:
     return UniverseConfig(
         markets=_int(data.get("markets", UniverseConfig.markets), "universe.markets", 0, 10_000),
         seed=None if seed is None else _int(seed, "universe.seed"),
+        alongside_markets=_bool(data.get("alongside_markets", False), "universe.alongside_markets"),
     )
 
 
@@ -368,14 +369,16 @@ def _parse_markets(data: Any, universe: UniverseConfig, seed: int) -> dict[str, 
                                                 f"(also markets[{where[product, market.ticker]}])")
         where[product, market.ticker] = i
         out[product].append(market)
-    if not data and universe.markets:
+    generate = not data or universe.alongside_markets
+    if generate and universe.markets:
         from kalshi_fixsim.simulator.universe import generate_universe  # faker is only needed here
 
-        out["prediction"] = generate_universe(seed if universe.seed is None else universe.seed, universe.markets)
-    if not data:  # spec 08: the margin product serves the sample perps (BTC/ETH/SOL-PERP)
+        generated = generate_universe(seed if universe.seed is None else universe.seed, universe.markets)
+        out["prediction"] += [m for m in generated if ("prediction", m.ticker) not in where]
+    if generate:  # spec 08: the margin product serves the sample perps (BTC/ETH/SOL-PERP)
         from kalshi_fixsim.simulator.universe import sample_perps
 
-        out["margin"] = sample_perps()
+        out["margin"] += [m for m in sample_perps() if ("margin", m.ticker) not in where]
     return out
 
 

@@ -35,21 +35,29 @@ session:
   max_retention_hours: 72
   accept_legacy_21003: true
 store: {store}  # "memory" or an SQLite file
-# Markets. With no `markets:` list, `universe.markets` prediction markets are
-# generated from the seed (Kalshi-style series: KXHIGHNY, KXCPI, KXBTC, ...).
-# A `markets:` list replaces the generated universe. Entry fields:
+# Markets: the `markets:` list, plus `universe.markets` prediction markets generated
+# from the seed (Kalshi-style series: KXHIGHNY, KXCPI, KXBTC, ...) and the sample perps
+# (BTC/ETH/SOL-PERP) while `universe.alongside_markets` is true; false: the list
+# replaces them. Entry fields:
 #   ticker (required), event_ticker, series_ticker, title,
 #   status (initialized|open|halted|closed|settled, default open),
 #   price_structure (spec 02 §2.1: linear_cent, deci_cent, tapered_deci_cent, ...),
 #   fractional (default false), exchange_index (default 0),
 #   product (prediction|margin, default prediction); margin markets also take
 #   reference_price ("3500.00") and margin_rate ("0.05"; default products.margin.margin_rate)
-# markets:
-#   - ticker: KXHIGHNY-26NOV21-B45.5
-#     title: "Will the high temp in NYC be 45-46° on Nov 21, 2026?"
+markets:                      # the README's examples trade these
+  - ticker: KXHIGHNY-26NOV21-B45.5
+    event_ticker: KXHIGHNY-26NOV21
+    series_ticker: KXHIGHNY
+    title: "Will the high temp in NYC be 45-46° on Nov 21, 2026?"
+  - ticker: KXHIGHNY-26NOV21-B47.5
+    event_ticker: KXHIGHNY-26NOV21
+    series_ticker: KXHIGHNY
+    title: "Will the high temp in NYC be 47-48° on Nov 21, 2026?"
 universe:
   markets: 12                 # how many prediction markets to generate
   seed: null                  # null = the top-level seed
+  alongside_markets: true     # generate them next to the `markets:` list above
 fees:                         # rates 0..1, default zero fees (spec 02 §13), e.g. taker "0.07"
   taker_rate: "0"
   maker_rate: "0"

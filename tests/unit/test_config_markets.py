@@ -189,28 +189,34 @@ def test_config_error_names_the_key_path(tmp_path, data, message):
 # ------------------------------------------------------------------ sample config
 
 
-def test_sample_config_round_trips_with_a_market_maker_and_a_generated_universe(tmp_path):
+def test_sample_config_round_trips_with_a_market_maker_listed_markets_and_a_generated_universe(tmp_path):
     path = write_sample_config(tmp_path / "sim.yaml", seed=7)
     text = path.read_text(encoding="utf-8")
-    for section in ("universe:", "fees:", "market_maker:", "# markets:"):
+    for section in ("universe:", "fees:", "market_maker:", "\nmarkets:"):
         assert section in text
-    assert "\nmarkets:" not in text  # no explicit markets: they are generated
     assert text.rstrip().endswith("accounts: []")  # add_account appends at the end
     cfg = load_config(path)
     assert cfg.market_maker.enabled is True
     assert cfg.market_maker == MarketMakerConfig(enabled=True)
-    assert cfg.fees == FeeConfig() and cfg.universe == UniverseConfig()
-    assert cfg.markets["prediction"] == generate_universe(7, 12)
-
-
-def test_sample_markets_example_is_valid_when_uncommented(tmp_path):
-    path = write_sample_config(tmp_path / "sim.yaml")
-    text = path.read_text(encoding="utf-8")
-    text = text.replace("# markets:\n#   - ticker:", "markets:\n  - ticker:").replace("#     title:", "    title:")
-    path.write_text(text, encoding="utf-8")
-    cfg = load_config(path)
-    assert [m.ticker for m in cfg.markets["prediction"]] == ["KXHIGHNY-26NOV21-B45.5"]
+    assert cfg.fees == FeeConfig() and cfg.universe == UniverseConfig(alongside_markets=True)
+    listed = ["KXHIGHNY-26NOV21-B45.5", "KXHIGHNY-26NOV21-B47.5"]  # the README's tickers (issue 10 §2)
+    assert [m.ticker for m in cfg.markets["prediction"]] == listed + [m.ticker for m in generate_universe(7, 12)]
     assert cfg.markets["prediction"][0].title.startswith("Will the high temp in NYC")
+    assert [m.ticker for m in cfg.markets["margin"]] == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+
+
+def test_universe_alongside_markets_adds_the_generated_markets_and_perps_after_the_list(tmp_path):
+    listed = [{"ticker": "KXMINE-1"}, {"ticker": "ETH-PERP", "product": "margin", "reference_price": "2000.00"}]
+    cfg = _load(tmp_path, {"markets": listed, "universe": {"markets": 3, "alongside_markets": True}})
+    assert [m.ticker for m in cfg.markets["prediction"]] == ["KXMINE-1"] + [m.ticker for m in generate_universe(42, 3)]
+    margin = cfg.markets["margin"]
+    assert [m.ticker for m in margin] == ["ETH-PERP", "BTC-PERP", "SOL-PERP"]  # the listed ETH-PERP wins
+    assert margin[0].reference_price == 20_000_000
+    replaced = _load(tmp_path, {"markets": listed, "universe": {"markets": 3}})  # default: the list replaces
+    assert [m.ticker for m in replaced.markets["prediction"]] == ["KXMINE-1"]
+    assert [m.ticker for m in replaced.markets["margin"]] == ["ETH-PERP"]
+    with pytest.raises(ConfigError, match=r"^universe\.alongside_markets: "):
+        _load(tmp_path, {"universe": {"alongside_markets": "often"}})
 
 
 def test_margin_rate_is_configurable_on_the_margin_product_only(tmp_path):

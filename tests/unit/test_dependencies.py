@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IO_MODULES = {"asyncio", "socket", "ssl", "time", "selectors", "threading"}
 # The glue: the only modules allowed to do I/O or to reach across packages.
 IO_GLUE = {"fixproto/aio.py"}
-CROSS_GLUE = {"simulator/pytest_plugin.py", "simulator/cli.py"}
+CROSS_GLUE = {"simulator/pytest_plugin.py", "simulator/cli.py", "simulator/cli_client.py"}
 
 
 def imports(path: Path) -> set[str]:
