@@ -64,11 +64,20 @@ def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
     return config_path
 
 
-async def _serve(config_path: Path, control_port: int | None = None) -> None:
+async def _serve(config_path: Path, control_port: int | None = None, *, log_messages: bool = False,
+                 message_log: str | None = None) -> None:
+    import dataclasses
+
     from .runtime import freeze_startup, tune_gc
     from .server import Simulator
 
     config = load_config(config_path)
+    if log_messages or message_log:  # command-line switches over the config's journal section
+        journal = dataclasses.replace(config.journal, log_messages=log_messages or config.journal.log_messages,
+                                      message_log=Path(message_log) if message_log else config.journal.message_log)
+        config = dataclasses.replace(config, journal=journal)
+    if config.journal.log_messages:
+        logging.getLogger("kalshi_fixsim.messages").setLevel(logging.INFO)  # shown even without -v
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: a caller may signal at once
@@ -175,7 +184,10 @@ def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
     if c == "orders":
         return "GET", f"/orders?product={args.product}" + (f"&account={args.account}" if args.account else ""), {}
     if c == "messages":
-        return "GET", f"/messages?limit={args.limit or 50}", {}
+        from urllib.parse import urlencode
+        query = {"limit": args.limit or 50, "format": args.format, "session": args.session,
+                 "msg_type": args.msg_type, "cl_ord_id": args.cl_ord_id}
+        return "GET", "/messages?" + urlencode({k: v for k, v in query.items() if v is not None}), {}
     if c == "pause":
         return "POST", "/pause", {**p, "kind": args.kind}
     if c == "resume":
@@ -206,7 +218,11 @@ def _ctl(args: argparse.Namespace) -> int:
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            print(response.read().decode())
+            text = response.read().decode()
+            if response.headers.get_content_type() == "text/plain":
+                sys.stdout.write(text)  # GET /messages?format=text: already one line per message
+            else:
+                print(text)
             return 0
     except urllib.error.HTTPError as exc:
         print(f"error {exc.code}: {exc.read().decode()}", file=sys.stderr)
@@ -228,6 +244,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", default="sim.yaml")
     s.add_argument("--control-port", type=int, default=CONTROL_PORT,
                    help=f"HTTP control plane on 127.0.0.1 (default {CONTROL_PORT}; 0 = any free port; -1 = off)")
+    s.add_argument("--log-messages", action="store_true",
+                   help="log every FIX message, readably, per session (logger kalshi_fixsim.messages)")
+    s.add_argument("--message-log", default=None, metavar="DIR",
+                   help="write one message log file per session in DIR (FIXT.1.1-SENDER-TARGET.messages.log)")
 
     ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane")
     ctl.add_argument("--port", type=int, default=CONTROL_PORT, help="the control plane's port on 127.0.0.1")
@@ -237,6 +257,12 @@ def _parser() -> argparse.ArgumentParser:
         c = ops.add_parser(name, help=help_text)
         for arg in positionals:
             c.add_argument(arg.rstrip("?"), nargs="?" if arg.endswith("?") else None)
+        if name == "messages":  # issue 10 §7: filters and the readable forms of GET /messages
+            c.add_argument("--format", choices=("raw", "text", "block"), default="raw",
+                           help="raw JSON (default), text: one readable line per message, block: aligned fields")
+            c.add_argument("--session", default=None, help="session id (prediction/NR/<api key>) or a prefix of one")
+            c.add_argument("--msg-type", default=None, help="only this MsgType, e.g. D or 8")
+            c.add_argument("--cl-ord-id", default=None, help="only messages whose ClOrdID or OrigClOrdID is this")
 
     s = sub.add_parser("certs", help="make a dev CA and a server certificate")
     s.add_argument("--out", default="certs")
@@ -293,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             if not config_path.exists():
                 print(f"{config_path} not found: run `kalshi-fixsim init` (or `make run`)", file=sys.stderr)
                 return 2
-            asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port))
+            asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port,
+                               log_messages=args.log_messages, message_log=args.message_log))
         elif args.command == "certs":
             paths = make_dev_certs(Path(args.out), overwrite=args.force)
             print(f"CA {paths.ca}\nserver certificate {paths.cert}\nserver key {paths.key}")

@@ -240,7 +240,8 @@ class Simulator:
         # returns when it next needs to run (epoch seconds) or None.
         self.clock_tasks: list[Callable[[float], float | None]] = []
         self._next_forget = 0.0
-        self.transcript = Transcript(self.clock.now)  # recent frames, for the control plane
+        self.transcript = Transcript.from_config(self.clock.now, config.journal)  # recent frames (GET /messages)
+        self.reset_hooks.append(self.transcript.clear)  # a reset forgets the frames from before it
         self.control = Control(self)
         self.control_server: ControlServer | None = None
         self.ratelimits = ratelimit_gate.install(self)  # token buckets per account (spec 11)
@@ -336,7 +337,7 @@ class Simulator:
             logon_timeout=settings.logon_timeout), now=self.clock.now())
         conn = GatewayConnection(self, product, st)
         inner = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
-        conn.recorder = self.transcript.recorder(product, st.code, inner)
+        conn.recorder = self.transcript.recorder(product, st.code, inner, comp_id=server_comp_id)
         driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
                                on_connection_made=self._track)
         conn.driver = driver
@@ -401,6 +402,7 @@ class Simulator:
         self._servers.clear()
         self._close_histories()  # drop copy history: written before the stores close
         self.stores.close()
+        self.transcript.close()
 
     def _close_histories(self) -> None:
         """Write the venues' drop-copy histories and close the SQLite connection they share
