@@ -230,6 +230,7 @@ class Simulator:
         self._make_market_makers()
         self.reset_hooks: list[Callable[[], None]] = []  # services that rebuild state on reset
         self.interceptor_factory = interceptor_factory
+        self.ORDER_MEMORY = config.order_memory.hours * 3600.0  # behaviour.md "Order memory"
         self.connections: set[GatewayConnection] = set()
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self._servers: list[asyncio.base_events.Server] = []
@@ -251,7 +252,7 @@ class Simulator:
         self.reset_hooks.append(lambda: ops.install(self))
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
-    ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (behaviour.md)
+    ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (config order_memory.hours)
     FORGET_EVERY = 600.0        # seconds between sweeps of ended orders
 
     def tick(self) -> float:
@@ -277,7 +278,7 @@ class Simulator:
         if now >= self._next_forget:  # bounded memory for long runs (Exchange.forget_final_orders)
             self._next_forget = now + self.FORGET_EVERY
             for venue in self.venues.values():
-                venue.exchange.forget_final_orders(now - self.ORDER_MEMORY)
+                venue.exchange.forget_final_orders(now - self.ORDER_MEMORY, self.config.order_memory.max_ended_orders)
         for task in self.clock_tasks:
             due = task(now)
             if due is not None:

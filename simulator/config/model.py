@@ -153,7 +153,7 @@ class JournalConfig:
 class OrderMemoryConfig:
     """How long, and how many, ended orders stay known by OrderID and ClOrdID (behaviour.md)."""
     hours: float = 24.0
-    max_ended_orders: int = 1_000_000
+    max_ended_orders: int = 500_000
 
 
 @dataclass(frozen=True)
