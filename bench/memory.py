@@ -95,13 +95,13 @@ class Sink:
         return self.sim.clock.now()
 
 
-def _simulator(clock: FakeClock):
+def _simulator(clock: FakeClock, store: str = "memory"):
     from kalshi_fixsim.simulator.config import default_config
     from kalshi_fixsim.simulator.engine.types import Market
     from kalshi_fixsim.simulator.server import Simulator
 
     config = default_config()
-    config = dataclasses.replace(config, store="memory", markets={"prediction": [Market(TICKER)], "margin": []},
+    config = dataclasses.replace(config, store=store, markets={"prediction": [Market(TICKER)], "margin": []},
                                  accounts=[])
     sim = Simulator(config, clock=clock)
     sim.venues["prediction"].exchange.add_account("member", 10**15)
@@ -164,11 +164,16 @@ def _heap_per_order(n: int, *, gateway: bool) -> float:
     return (after - before) / n
 
 
-def _soak(n: int) -> dict:
+def _soak(n: int, store: str) -> dict:
+    """store: "memory", or "file" for an SQLite state file in a temporary folder (as `make run`)."""
+    tmp = tempfile.mkdtemp() if store == "file" else None
     clock = FakeClock(T0)
-    sim = _simulator(clock)
+    sim = _simulator(clock, os.path.join(tmp, "sim.db") if tmp else "memory")
     sink = Sink(sim, "member")
     sim.venues["prediction"].attach(sink.session_id, "member", sink, listener=False)
+    for venue in sim.venues.values():
+        if hasattr(venue.history, "schedule"):
+            venue.history.schedule = None  # no event loop here: write in batches of 512 rows, not per report
     gc.collect()
     start_rss = _rss_kib()
     started = time.perf_counter()
@@ -176,36 +181,44 @@ def _soak(n: int) -> dict:
     elapsed = time.perf_counter() - started
     gc.collect()
     ex = sim.venues["prediction"].exchange
-    return {"orders": n, "simulated_s": round(n * STEP), "wall_s": round(elapsed, 1), "start_rss_kib": start_rss,
+    for venue in sim.venues.values():
+        if venue.history is not None:
+            venue.history.flush()
+    return {"orders": n, "store": store, "simulated_s": round(n * STEP), "wall_s": round(elapsed, 1), "start_rss_kib": start_rss,
             "end_rss_kib": _rss_kib(), "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "reports": sink.reports, "known_orders": ex.known_orders()}
 
 
 # --- a real simulator in a child process -----------------------------------------------------
 
-def _material(base: Path, accounts: int):
-    """Dev certificates and `accounts` API keys (the plugin's helpers)."""
+def _material(base: Path, accounts: int) -> None:
+    """Dev certificates and `accounts` API keys in `base`, listed in base/accounts.json."""
     from kalshi_fixsim.simulator.certs import make_dev_certs
-    from kalshi_fixsim.simulator.config import AccountConfig, TlsConfig
     from kalshi_fixsim.simulator.keys import new_key_pair
 
-    certs = make_dev_certs(base / "certs")
-    out = []
+    make_dev_certs(base / "certs")
+    listed = []
     for i in range(accounts):
         pair = new_key_pair(base / "keys", f"m{i}")
-        out.append(AccountConfig(name=f"m{i}", api_key=pair.api_key, public_key_pem=pair.public_key_path.read_bytes(),
-                                 products=("prediction",), sessions=("NR",), balance=Decimal("1000")))
-    return certs, TlsConfig(enabled=True, cert=certs.cert, key=certs.key, ca=certs.ca), out
+        listed.append({"name": f"m{i}", "api_key": pair.api_key, "public": str(pair.public_key_path),
+                       "private": str(pair.private_key_path)})
+    (base / "accounts.json").write_text(json.dumps(listed))
 
 
-def _serve_child(base: str, accounts: int) -> None:
-    """Child: a Simulator on port 0 with `accounts` keys; prints its NR port, then answers
-    each line on stdin with its RSS (KiB) until stdin closes."""
-    from kalshi_fixsim.simulator.config import default_config
+def _serve_child(base: str) -> None:
+    """Child: a Simulator on port 0 with the accounts of base/accounts.json; prints its NR port,
+    then answers each line on stdin with its RSS (KiB) until stdin closes."""
+    from kalshi_fixsim.simulator.certs import CertPaths  # noqa: F401  (the files _material made)
+    from kalshi_fixsim.simulator.config import AccountConfig, TlsConfig, default_config
     from kalshi_fixsim.simulator.runtime import tune_gc
     from kalshi_fixsim.simulator.server import Simulator
 
-    _, tls, accts = _material(Path(base), accounts)
+    root = Path(base)
+    accts = [AccountConfig(name=a["name"], api_key=a["api_key"], public_key_pem=Path(a["public"]).read_bytes(),
+                           products=("prediction",), sessions=("NR",), balance=Decimal("1000"))
+             for a in json.loads((root / "accounts.json").read_text())]
+    certs = root / "certs"
+    tls = TlsConfig(enabled=True, cert=certs / "server.pem", key=certs / "server.key", ca=certs / "ca.pem")
     config = dataclasses.replace(default_config().with_ports_zero(), host="127.0.0.1", tls=tls, store="memory",
                                  accounts=accts)
     tune_gc()
@@ -226,7 +239,8 @@ def _serve_child(base: str, accounts: int) -> None:
 
 class _Child:
     def __init__(self, base: Path, accounts: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.memory", "serve", str(base), str(accounts)],
+        _material(base, accounts)
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.memory", "serve", str(base)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = json.loads(self.proc.stdout.readline())["port"]
 
@@ -248,13 +262,13 @@ def _sessions(n: int) -> dict:
         base = Path(tmp)
         child = _Child(base, n)
         try:
-            certs, _, accts = _material(base, n)  # the same files: make_dev_certs and new_key_pair keep them
+            accts = json.loads((base / "accounts.json").read_text())
             before = child.rss()
 
             async def go():
                 clients = [FixClient(product="prediction", session="NR", host="127.0.0.1", port=child.port,
-                                     api_key=a.api_key, private_key=base / "keys" / f"{a.name}.pem",
-                                     ca_file=certs.ca, heartbeat=30) for a in accts]
+                                     api_key=a["api_key"], private_key=a["private"], ca_file=base / "certs" / "ca.pem",
+                                     heartbeat=30) for a in accts]
                 for c in clients:
                     await asyncio.wait_for(c.connect(), 30)
                 after = child.rss()
@@ -304,32 +318,38 @@ def run(quick: bool = False) -> list[dict]:
     n_silent = 50 if quick else 500
     engine = _child("heap", str(n_heap), "engine")
     gateway = _child("heap", str(n_heap), "gateway")
-    soak = _child("soak", str(n_soak))
+    soaks = [_child("soak", str(n_soak), store) for store in ("file", "memory")]
     sessions = _sessions(n_sessions)
     silent = _silent(n_silent)
-    print(f"soak: {soak['orders']:,} orders + cancels over {soak['simulated_s']:,} simulated s in "
-          f"{soak['wall_s']} s; {soak['reports']:,} reports; {soak['known_orders']:,} ended orders still known")
-    return [
+    rows = [
         {"case": "heap per ended order+cancel, engine", "n": n_heap, "figure": engine["bytes"], "unit": "bytes"},
-        {"case": "heap per ended order+cancel, gateway + drop-copy history", "n": n_heap, "figure": gateway["bytes"],
-         "unit": "bytes"},
+        {"case": "heap per ended order+cancel, gateway + drop-copy history (memory store)", "n": n_heap,
+         "figure": gateway["bytes"], "unit": "bytes"},
         {"case": "RSS per logged-on KalshiNR session", "n": n_sessions, "figure": sessions["per_kib"], "unit": "KiB"},
         {"case": "RSS per silent TCP connection (no TLS handshake)", "n": n_silent, "figure": silent["per_kib"],
          "unit": "KiB"},
-        {"case": f"soak {soak['simulated_s']:,} s at 100 orders/s: RSS at start", "n": soak["orders"],
-         "figure": soak["start_rss_kib"] / 1024, "unit": "MiB"},
-        {"case": "soak: RSS at the end", "n": soak["orders"], "figure": soak["end_rss_kib"] / 1024, "unit": "MiB"},
-        {"case": "soak: peak RSS", "n": soak["orders"], "figure": soak["peak_rss_kib"] / 1024, "unit": "MiB"},
     ]
+    for soak in soaks:
+        print(f"soak ({soak['store']} store): {soak['orders']:,} orders + cancels over {soak['simulated_s']:,} "
+              f"simulated s in {soak['wall_s']} s; {soak['reports']:,} reports; "
+              f"{soak['known_orders']:,} ended orders still known")
+        label = f"soak {soak['simulated_s']:,} s at 100 orders/s, {soak['store']} store"
+        rows += [{"case": f"{label}: RSS at start", "n": soak["orders"], "figure": soak["start_rss_kib"] / 1024,
+                  "unit": "MiB"},
+                 {"case": f"{label}: RSS at the end", "n": soak["orders"], "figure": soak["end_rss_kib"] / 1024,
+                  "unit": "MiB"},
+                 {"case": f"{label}: peak RSS", "n": soak["orders"], "figure": soak["peak_rss_kib"] / 1024,
+                  "unit": "MiB"}]
+    return rows
 
 
 if __name__ == "__main__":
     case, *rest = sys.argv[1:]
     if case == "serve":
-        _serve_child(rest[0], int(rest[1]))
+        _serve_child(rest[0])
     elif case == "heap":
         print(json.dumps({"bytes": _heap_per_order(int(rest[0]), gateway=rest[1] == "gateway")}))
     elif case == "soak":
-        print(json.dumps(_soak(int(rest[0]))))
+        print(json.dumps(_soak(int(rest[0]), rest[1] if len(rest) > 1 else "memory")))
     else:
         raise SystemExit(f"unknown case {case!r}")

@@ -275,6 +275,8 @@ class Simulator:
                 due = rfq.tick(venue, now)  # RFQ expiry, confirm window, execution timer (spec 06 §1)
                 if due is not None:
                     delay = min(delay, max(0.01, due - now))
+        for venue in self.venues.values():  # ended orders in compact form within a second (engine/memory.py)
+            venue.exchange.compact_ended()
         if now >= self._next_forget:  # bounded memory for long runs (Exchange.forget_final_orders)
             self._next_forget = now + self.FORGET_EVERY
             for venue in self.venues.values():

@@ -303,6 +303,11 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
 
     # --- memory ---------------------------------------------------------------------
 
+    def compact_ended(self) -> int:
+        """Keep the orders that ended since the last call in compact form (engine/memory.py);
+        costs what changed since then. Returns how many were compacted."""
+        return compact([self._orders] + [acct.clids for acct in self._ledger.accounts.values()])
+
     def forget_final_orders(self, before: float, max_ended: int | None = None) -> int:
         """The sweep of ended orders (engine/memory.py): the orders that ended since the last sweep
         are kept in compact form (`EndedOrder`); those that ended before `before` are dropped from
@@ -315,7 +320,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
         Each step costs what changed since the last sweep plus the orders still working: the
         dicts are in insertion order, so a scan for old entries stops at the first newer one."""
         accounts = list(self._ledger.accounts.values())
-        compact([self._orders] + [acct.clids for acct in accounts])
+        self.compact_ended()
         self._expiry.prune()
         gone = self._forget(before, accounts)
         if max_ended is not None:
