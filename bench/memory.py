@@ -350,6 +350,9 @@ if __name__ == "__main__":
     elif case == "heap":
         print(json.dumps({"bytes": _heap_per_order(int(rest[0]), gateway=rest[1] == "gateway")}))
     elif case == "soak":
+        if "whole" in rest[2:]:  # for comparison: ended orders kept whole, as before engine/memory.py
+            from kalshi_fixsim.simulator.engine.exchange import Exchange
+            Exchange.compact_ended = lambda self: 0  # type: ignore[method-assign]
         print(json.dumps(_soak(int(rest[0]), rest[1] if len(rest) > 1 else "memory")))
     else:
         raise SystemExit(f"unknown case {case!r}")
