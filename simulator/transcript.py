@@ -94,12 +94,17 @@ class Transcript:
         entries = self.entries
         entries.append(entry)
         self.bytes += len(frame) + ENTRY_OVERHEAD
-        while len(entries) > self.max_entries or (self.bytes > self.max_bytes and len(entries) > 1):
-            old = entries.popleft()
-            self.bytes -= len(old.frame) + ENTRY_OVERHEAD
+        if len(entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._evict()
         if self.log_messages:
             msg_log.info("%s %-3s %s", session or f"{endpoint}/-", direction, entry.line())
         return entry
+
+    def _evict(self) -> None:
+        entries = self.entries
+        while len(entries) > self.max_entries or (self.bytes > self.max_bytes and len(entries) > 1):
+            old = entries.popleft()
+            self.bytes -= len(old.frame) + ENTRY_OVERHEAD
 
     def clear(self) -> None:
         """Forget every frame (the control plane's reset); log files are kept."""
@@ -176,11 +181,11 @@ class Recorder:
 
     def _record(self, direction: str, frame: bytes) -> None:
         entry = self.transcript.add(direction, self.endpoint, self._session, frame)
-        if self._session:
-            if self.transcript.files is not None:
-                self._file(entry)
-        elif len(self._pending) < _PENDING_MAX:
-            self._pending.append(entry)
+        if not self._session:
+            if len(self._pending) < _PENDING_MAX:
+                self._pending.append(entry)
+        elif self.transcript.files is not None:
+            self._file(entry)
 
     def _file(self, entry: Entry) -> None:
         files = self.transcript.files
@@ -192,7 +197,10 @@ class Recorder:
         return self.inner.inbound(frame) if self.inner is not None else (frame,)
 
     def outbound(self, frame: bytes) -> Iterable[bytes]:
-        frames = self.inner.outbound(frame) if self.inner is not None else (frame,)
+        if self.inner is None:  # the usual case: one frame out, as it was sent
+            self._record("out", frame)
+            return (frame,)
+        frames = self.inner.outbound(frame)
         for out in frames:
             self._record("out", out)
         return frames
