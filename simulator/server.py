@@ -209,6 +209,8 @@ class GatewayConnection:
             return
         self.decision = decision
         assert decision.account is not None
+        if self.recorder is not None:  # the Logon reply is journaled and logged under the session id
+            self.recorder.session = f"{self.product}/{self.session_code}/{decision.account.api_key}"
         store: MessageStore = MemoryStore()
         if self.session_type.retransmission:
             store = self.sim.stores.get(self.product, self.session_code, decision.account.api_key)

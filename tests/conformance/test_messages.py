@@ -176,3 +176,61 @@ def test_log_messages_logs_every_message_per_session_and_is_off_by_default(fix_e
     assert any(line.startswith(f"{alice} in  35=D(NewOrderSingle)") and "11(ClOrdID)=l1" in line for line in lines)
     assert any(line.startswith(f"{alice} out 35=8(ExecutionReport)") for line in lines)
     assert any(line.startswith("prediction/NR/- in  35=A(Logon)") for line in lines)  # before the Logon is accepted
+
+
+def test_serve_log_messages_and_message_log_switches(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from kalshi_fixsim.client import FixClient
+    from kalshi_fixsim.simulator.config import load_config
+
+    config = tmp_path / "sim.yaml"
+    assert main(["init", "--config", str(config)]) == 0
+    data = yaml.safe_load(config.read_text())
+    for product in data["products"].values():
+        product["ports"] = {code: 0 for code in product["ports"]}
+    data["store"] = "memory"
+    config.write_text(yaml.safe_dump(data))
+    alice = next(a for a in load_config(config).accounts if a.name == "alice")
+    logs = tmp_path / "fixlogs"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "kalshi_fixsim", "serve", "--config", str(config),
+                             "--control-port", "-1", "--log-messages", "--message-log", str(logs)], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (lines and lines[-1].startswith("CA file")):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        port = int(re.search(r"^prediction\s+NR\s+KalshiNR\s+127\.0\.0\.1:(\d+)", "".join(lines), re.M).group(1))
+
+        async def logon_and_off():
+            fix = FixClient(product="prediction", session="NR", host="127.0.0.1", port=port, api_key=alice.api_key,
+                            private_key=tmp_path / "keys" / "alice.pem", ca_file=tmp_path / "certs" / "ca.pem")
+            await fix.connect()
+            await fix.logout()
+        run(logon_and_off())
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    session = f"prediction/NR/{alice.api_key}"
+    assert f"kalshi_fixsim.messages: prediction/NR/- in  35=A(Logon)" in out  # without -v; before acceptance
+    assert f"kalshi_fixsim.messages: {session} out 35=A(Logon)" in out
+    assert f"kalshi_fixsim.messages: {session} in  35=5(Logout)" in out
+    (log_file,) = logs.iterdir()
+    assert log_file.name == f"FIXT.1.1-KalshiNR-{alice.api_key}.messages.log"
+    kinds = [line.split(maxsplit=2)[1:] for line in log_file.read_text().splitlines()]
+    assert [(d, rest.split()[0]) for d, rest in kinds] == [("in", "35=A(Logon)"), ("out", "35=A(Logon)"),
+                                                         ("in", "35=5(Logout)"), ("out", "35=5(Logout)")]
