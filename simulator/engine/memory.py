@@ -17,7 +17,8 @@ instead of the Order's 890). The lookups are `KeyLog` dicts, which remember the 
 the last sweep, so a sweep touches only what changed since the last one (plus the keys of
 orders still working), never the whole history. Ended orders are then forgotten when they
 ended more than the configured time ago, and the oldest go first when more than the
-configured number are known.
+configured number are known. (An Exchange driven without that clock work, as in unit tests
+and bench/engine.py, keeps its ended orders whole and its key logs grow by a pointer per key.)
 """
 from __future__ import annotations
 
