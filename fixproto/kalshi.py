@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 __all__ = [
     "PRODUCTS", "SessionType", "SESSION_TYPES", "session_type", "session_types", "by_comp_id",
-    "DEFAULT_PORTS", "APP_MESSAGES_IN", "min_heartbeat", "logon_payload", "sign_logon",
+    "DEFAULT_PORTS", "APP_MESSAGES_IN", "APP_MESSAGES_OUT", "messages_out", "min_heartbeat", "logon_payload", "sign_logon",
     "verify_logon", "FIX_APPL_VER_ID", "LogonOptions", "LOGON_FLAG_TAGS", "MAX_RETENTION_HOURS", "load_private_key",
 ]
 
@@ -62,6 +62,29 @@ APP_MESSAGES_IN: dict[tuple[str, str], frozenset[str]] = {
     ("margin", "DC"): frozenset({"U1"}),
     ("margin", "MD"): frozenset({"V"}),
 }
+
+# Server-to-client application messages per (product, session), spec 00 §4 (S→C rows; R and S
+# go both ways on RFQ sessions: R to makers on KalshiRFQ, S to creators on KalshiRT).
+APP_MESSAGES_OUT: dict[tuple[str, str], frozenset[str]] = {
+    ("prediction", "NR"): frozenset({"8", "9", "r", "j", "UOH"}),
+    ("prediction", "RT"): frozenset({"8", "9", "j", "UOH", "UMS", "b", "S", "AG", "UC", "UB"}),
+    ("prediction", "DC"): frozenset({"8", "j", "U2", "U3"}),
+    ("prediction", "PT"): frozenset({"j", "UMS"}),
+    ("prediction", "RFQ"): frozenset({"8", "j", "R", "AI", "U9", "AG", "U8"}),
+    ("prediction", "MD"): frozenset({"j", "W", "X", "Y", "f"}),
+    ("margin", "NR"): frozenset({"8", "9", "r", "j", "UOH"}),
+    ("margin", "RT"): frozenset({"8", "9", "j", "UOH"}),
+    ("margin", "DC"): frozenset({"8", "j", "U2", "U3"}),
+    ("margin", "MD"): frozenset({"j", "W", "X", "Y"}),
+}
+
+
+def messages_out(product: str, code: str) -> frozenset[str]:
+    """Every MsgType the server may send on a session: Logon, Heartbeat, TestRequest, Reject,
+    Logout everywhere, ResendRequest and SequenceReset on retransmission sessions (spec 00 §4,
+    §5), and the application messages above."""
+    admin = {"A", "0", "1", "3", "5"} | ({"2", "4"} if SESSION_TYPES[code].retransmission else set())
+    return frozenset(admin) | APP_MESSAGES_OUT[(product, code)]
 
 
 def session_type(product: str, code: str) -> SessionType:

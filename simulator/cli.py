@@ -117,7 +117,9 @@ def _remake_missing_sample_keys(config_path: Path, say) -> None:
 
 
 async def _serve(config_path: Path, control_port: int | None = None, *, ready_file: Path | None = None,
-                 plaintext: bool = False) -> None:
+                 plaintext: bool = False, log_messages: bool = False, message_log: str | None = None) -> None:
+    import dataclasses
+
     from .runtime import freeze_startup, tune_gc
     from .server import ListenError, Simulator
 
@@ -125,6 +127,12 @@ async def _serve(config_path: Path, control_port: int | None = None, *, ready_fi
     if plaintext:
         config = preflight.plaintext_config(config, config_path)  # loopback only (DESIGN.md §1)
     preflight.check_tls(config, config_path)
+    if log_messages or message_log:  # command-line switches over the config's journal section
+        journal = dataclasses.replace(config.journal, log_messages=log_messages or config.journal.log_messages,
+                                      message_log=Path(message_log) if message_log else config.journal.message_log)
+        config = dataclasses.replace(config, journal=journal)
+    if config.journal.log_messages:
+        logging.getLogger("kalshi_fixsim.messages").setLevel(logging.INFO)  # shown even without -v
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: a caller may signal at once
@@ -185,7 +193,10 @@ def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
     if c == "orders":
         return "GET", f"/orders?product={product}" + (f"&account={args.account}" if args.account else ""), {}
     if c == "messages":
-        return "GET", f"/messages?limit={args.limit or 50}", {}
+        from urllib.parse import urlencode
+        query = {"limit": args.limit or 50, "format": args.format, "session": args.session,
+                 "msg_type": args.msg_type, "cl_ord_id": args.cl_ord_id}
+        return "GET", "/messages?" + urlencode({k: v for k, v in query.items() if v is not None}), {}
     if c == "pause":
         return "POST", "/pause", {**p, "kind": args.kind}
     if c == "resume":
@@ -238,6 +249,10 @@ def _parser() -> argparse.ArgumentParser:
                         "here as JSON, atomically (default: state/<config stem>.ready.json beside the config)")
     s.add_argument("--plaintext", action="store_true",
                    help="no TLS, for clients that cannot do it (loopback hosts only)")
+    s.add_argument("--log-messages", action="store_true",
+                   help="log every FIX message, readably, per session (logger kalshi_fixsim.messages)")
+    s.add_argument("--message-log", default=None, metavar="DIR",
+                   help="write one message log file per session in DIR (FIXT.1.1-SENDER-TARGET.messages.log)")
 
     ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane", parents=[common],
                          description="drive a running simulator through its HTTP control plane")
@@ -261,6 +276,12 @@ def _parser() -> argparse.ArgumentParser:
             arg_name = arg.rstrip("?")
             c.add_argument(arg_name, nargs="?" if arg.endswith("?") else None, choices=CTL_CHOICES.get(arg_name),
                            help=CTL_ARG_HELP[arg_name])
+        if name == "messages":  # issue 10 §7: filters and the readable forms of GET /messages
+            c.add_argument("--format", choices=("raw", "text", "block"), default="raw",
+                           help="raw JSON (default), text: one readable line per message, block: aligned fields")
+            c.add_argument("--session", default=None, help="session id (prediction/NR/<api key>) or a prefix of one")
+            c.add_argument("--msg-type", default=None, help="only this MsgType, e.g. D or 8")
+            c.add_argument("--cl-ord-id", default=None, help="only messages whose ClOrdID or OrigClOrdID is this")
 
     s = sub.add_parser("certs", help="make a dev CA and a server certificate", parents=[common],
                        description="make a dev CA and a server certificate (kept if present)")
@@ -333,7 +354,8 @@ def _run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port,
-                           ready_file=Path(args.ready_file) if args.ready_file else None, plaintext=args.plaintext))
+                           ready_file=Path(args.ready_file) if args.ready_file else None, plaintext=args.plaintext,
+                           log_messages=args.log_messages, message_log=args.message_log))
     elif args.command == "certs":
         _certs(args)
     elif args.command == "keys":

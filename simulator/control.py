@@ -21,9 +21,13 @@ from .gateway import post_trade
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["Control", "ControlError", "ControlServer"]
+__all__ = ["Control", "ControlError", "ControlServer", "PlainText"]
 
 log = logging.getLogger("kalshi_fixsim.control")
+
+
+class PlainText(str):
+    """A result the HTTP server sends as text/plain instead of JSON (GET /messages?format=text)."""
 
 
 class ControlError(Exception):
@@ -118,8 +122,19 @@ class Control:
                         "next_seq_in": store.next_target_seq if store is not None else None})
         return sorted(out, key=lambda r: (r["product"], r["session"], r["account"]))
 
-    def messages(self, limit: int = 100, session: str | None = None) -> list[dict]:
-        return self.sim.transcript.recent(limit, session)
+    def messages(self, limit: int = 100, session: str | None = None, msg_type: str | None = None,
+                 cl_ord_id: str | None = None, format: str = "raw") -> list[dict] | PlainText:
+        """Recent frames, newest last, filtered by session id (or a prefix: prediction/NR),
+        MsgType and ClOrdID (11 or 41). format: raw (JSON rows, for machines), text (one
+        rendered line each, text/plain) or block (the aligned multi-line form)."""
+        if format not in ("raw", "text", "block"):
+            raise ControlError(400, f"format must be raw, text or block, not {format!r}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ControlError(400, f"limit must be a positive whole number, not {limit!r}")
+        args = (limit, session and str(session), msg_type and str(msg_type), cl_ord_id and str(cl_ord_id))
+        if format == "raw":
+            return self.sim.transcript.recent(*args)
+        return PlainText(self.sim.transcript.text(*args, multiline=format == "block"))
 
     # --- market lifecycle ----------------------------------------------------------------------
 
@@ -310,9 +325,13 @@ class ControlServer:
         except Exception as exc:  # our bug: answer it instead of dropping the request
             log.exception("control request failed")
             status, payload = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"}
-        body = json.dumps(payload, indent=1).encode()
-        writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n" % (status, _REASONS.get(status, b"Error"), len(body)) + body)
+        if isinstance(payload, PlainText):
+            body, content_type = payload.encode("utf-8"), b"text/plain; charset=utf-8"
+        else:
+            body, content_type = json.dumps(payload, indent=1).encode(), b"application/json"
+        writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % (status, _REASONS.get(status, b"Error"), content_type,
+                                                   len(body)) + body)
         try:
             await writer.drain()
         finally:

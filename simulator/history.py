@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
 import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Protocol
@@ -161,34 +162,51 @@ class _Base:
         return out
 
 
+class _Book:
+    """One (account, index)'s entries in ExecID order, as parallel lists: keys (for bisect),
+    times and encoded bodies. The ExecID text is not kept: it is the key, formatted again."""
+
+    __slots__ = ("keys", "times", "bodies")
+
+    def __init__(self) -> None:
+        self.keys: list[ExecKey] = []
+        self.times = array("d")
+        self.bodies: list[bytes] = []
+
+
 class MemoryHistory(_Base):
+    """The 3-hour window in memory, compactly: about 370 bytes per ExecutionReport, most of it
+    the report's own body (issue 11 §4)."""
+
     def __init__(self, clock: Clock | None = None, *, window: float = WINDOW_SECONDS) -> None:
         super().__init__(clock, window)
-        # (account, index) -> (sorted keys, entries in the same order)
-        self._books: dict[tuple[str, int], tuple[list[ExecKey], list[HistoryEntry]]] = {}
+        self._books: dict[tuple[str, int], _Book] = {}
 
     def record(self, account: str, body: Body) -> None:
         parsed = self._parse(body)
         if parsed is None:
             return
-        text, clock, event, index = parsed
+        _text, clock, event, index = parsed
         now = self._now()
         key = (clock, event)
         book = self._books.get((account, index))
         if book is None:
-            book = self._books[(account, index)] = ([], [])
-        keys, entries = book
-        entry = HistoryEntry(text, now, encode_body(body))
+            book = self._books[(account, index)] = _Book()
+        keys = book.keys
+        data = encode_body(body)
         if not keys or key > keys[-1]:  # the usual case: ExecIDs increase
             keys.append(key)
-            entries.append(entry)
+            book.times.append(now)
+            book.bodies.append(data)
         else:
             pos = bisect.bisect_left(keys, key)
             if pos < len(keys) and keys[pos] == key:
-                entries[pos] = entry
+                book.times[pos] = now
+                book.bodies[pos] = data
             else:
                 keys.insert(pos, key)
-                entries.insert(pos, entry)
+                book.times.insert(pos, now)
+                book.bodies.insert(pos, data)
         self._note(index, key)
         if now >= self._next_prune:
             self.prune(now)
@@ -198,24 +216,20 @@ class MemoryHistory(_Base):
         book = self._books.get((account, index))
         if book is None:
             return []
-        keys, entries = book
+        keys = book.keys
         lo = bisect.bisect_left(keys, begin)
         hi = min(bisect.bisect_right(keys, end), lo + limit)
-        return entries[lo:hi]
+        return [HistoryEntry(format_exec_id(*keys[i], index), book.times[i], book.bodies[i]) for i in range(lo, hi)]
 
     def prune(self, now: float | None = None) -> None:
         now = self._now() if now is None else now
         self._next_prune = now + PRUNE_INTERVAL
         cutoff = now - self.window
-        for (_account, index), (keys, entries) in self._books.items():
-            n = 0
-            for entry in entries:
-                if entry.recorded_at >= cutoff:
-                    break
-                n += 1
+        for (_account, index), book in self._books.items():
+            n = _older(book.times, cutoff)
             if n:
-                self._raise_floor(index, keys[n - 1])
-                del keys[:n], entries[:n]
+                self._raise_floor(index, book.keys[n - 1])
+                del book.keys[:n], book.times[:n], book.bodies[:n]
 
     def flush(self) -> None:
         pass
@@ -224,7 +238,17 @@ class MemoryHistory(_Base):
         pass
 
     def __len__(self) -> int:
-        return sum(len(keys) for keys, _ in self._books.values())
+        return sum(len(book.keys) for book in self._books.values())
+
+
+def _older(times: array, cutoff: float) -> int:
+    """How many leading entries (ExecID order) were recorded before the cutoff."""
+    n = 0
+    for t in times:
+        if t >= cutoff:
+            break
+        n += 1
+    return n
 
 
 def open_history_db(path: str | Path) -> sqlite3.Connection:

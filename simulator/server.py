@@ -217,6 +217,8 @@ class GatewayConnection:
             return
         self.decision = decision
         assert decision.account is not None
+        if self.recorder is not None:  # the Logon reply is journaled and logged under the session id
+            self.recorder.session = f"{self.product}/{self.session_code}/{decision.account.api_key}"
         store: MessageStore = MemoryStore()
         if self.session_type.retransmission:
             store = self.sim.stores.get(self.product, self.session_code, decision.account.api_key)
@@ -238,6 +240,7 @@ class Simulator:
         self._make_market_makers()
         self.reset_hooks: list[Callable[[], None]] = []  # services that rebuild state on reset
         self.interceptor_factory = interceptor_factory
+        self.ORDER_MEMORY = config.order_memory.hours * 3600.0  # behaviour.md "Order memory"
         self.connections: set[GatewayConnection] = set()
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self._servers: list[asyncio.base_events.Server] = []
@@ -248,7 +251,8 @@ class Simulator:
         # returns when it next needs to run (epoch seconds) or None.
         self.clock_tasks: list[Callable[[float], float | None]] = []
         self._next_forget = 0.0
-        self.transcript = Transcript(self.clock.now)  # recent frames, for the control plane
+        self.transcript = Transcript.from_config(self.clock.now, config.journal)  # recent frames (GET /messages)
+        self.reset_hooks.append(self.transcript.clear)  # a reset forgets the frames from before it
         self.control = Control(self)
         self.control_server: ControlServer | None = None
         self.ratelimits = ratelimit_gate.install(self)  # token buckets per account (spec 11)
@@ -258,7 +262,7 @@ class Simulator:
         self.reset_hooks.append(lambda: ops.install(self))
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
-    ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (behaviour.md)
+    ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (config order_memory.hours)
     FORGET_EVERY = 600.0        # seconds between sweeps of ended orders
 
     def tick(self) -> float:
@@ -281,10 +285,12 @@ class Simulator:
                 due = rfq.tick(venue, now)  # RFQ expiry, confirm window, execution timer (spec 06 §1)
                 if due is not None:
                     delay = min(delay, max(0.01, due - now))
+        for venue in self.venues.values():  # ended orders in compact form within a second (engine/memory.py)
+            venue.exchange.compact_ended()
         if now >= self._next_forget:  # bounded memory for long runs (Exchange.forget_final_orders)
             self._next_forget = now + self.FORGET_EVERY
             for venue in self.venues.values():
-                venue.exchange.forget_final_orders(now - self.ORDER_MEMORY)
+                venue.exchange.forget_final_orders(now - self.ORDER_MEMORY, self.config.order_memory.max_ended_orders)
         for task in self.clock_tasks:
             due = task(now)
             if due is not None:
@@ -361,7 +367,7 @@ class Simulator:
             logon_timeout=settings.logon_timeout), now=self.clock.now())
         conn = GatewayConnection(self, product, st)
         inner = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
-        conn.recorder = self.transcript.recorder(product, st.code, inner)
+        conn.recorder = self.transcript.recorder(product, st.code, inner, comp_id=server_comp_id)
         driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
                                on_connection_made=self._track)
         conn.driver = driver
@@ -426,6 +432,7 @@ class Simulator:
         self._servers.clear()
         self._close_histories()  # drop copy history: written before the stores close
         self.stores.close()
+        self.transcript.close()
 
     def _close_histories(self) -> None:
         """Write the venues' drop-copy histories and close the SQLite connection they share

@@ -10,7 +10,7 @@ config works whatever the current directory is.
 """
 from .model import (DEFAULT_PORTS, PRODUCT_SESSIONS, TIERS, PRICE_STRUCTURES, ConfigError,
                     TlsConfig, ProductConfig, SessionSettings, AccountConfig, FeeConfig,
-                    MarketMakerConfig, UniverseConfig, SimConfig)
+                    MarketMakerConfig, UniverseConfig, SimConfig, JournalConfig, OrderMemoryConfig)
 from .parse import default_config, load_config
 from .sample import add_account, write_sample_config
 
@@ -19,6 +19,8 @@ __all__ = [
     "ConfigError",
     "DEFAULT_PORTS",
     "FeeConfig",
+    "JournalConfig",
+    "OrderMemoryConfig",
     "MarketMakerConfig",
     "PRICE_STRUCTURES",
     "PRODUCT_SESSIONS",

@@ -38,7 +38,10 @@ PRICE_STRUCTURES = (
 _TOP_KEYS = (
     "seed", "host", "tls", "products", "session", "store",
     "markets", "universe", "fees", "market_maker", "accounts",
+    "journal", "order_memory",
 )
+_JOURNAL_KEYS = ("max_entries", "max_bytes", "max_frame_bytes", "log_messages", "message_log")
+_ORDER_MEMORY_KEYS = ("hours", "max_ended_orders")
 _MARKET_KEYS = (
     "ticker", "event_ticker", "series_ticker", "title", "status",
     "price_structure", "fractional", "exchange_index", "product", "reference_price", "margin_rate",
@@ -140,6 +143,23 @@ class UniverseConfig:
 
 
 @dataclass(frozen=True)
+class JournalConfig:
+    """The control plane's record of recent frames (GET /messages) and the message logs."""
+    max_entries: int = 2000
+    max_bytes: int = 8 * 1024 * 1024      # whole journal; oldest frames go first (behaviour.md)
+    max_frame_bytes: int = 64 * 1024      # a longer frame is kept truncated, saying so
+    log_messages: bool = False            # every frame in the log (logger kalshi_fixsim.messages)
+    message_log: Path | None = None       # folder of per-session message log files
+
+
+@dataclass(frozen=True)
+class OrderMemoryConfig:
+    """How long, and how many, ended orders stay known by OrderID and ClOrdID (behaviour.md)."""
+    hours: float = 24.0
+    max_ended_orders: int = 500_000
+
+
+@dataclass(frozen=True)
 class SimConfig:
     seed: int
     host: str
@@ -152,6 +172,8 @@ class SimConfig:
     fees: FeeConfig = FeeConfig()
     market_maker: MarketMakerConfig = MarketMakerConfig()
     universe: UniverseConfig = UniverseConfig()
+    journal: JournalConfig = JournalConfig()
+    order_memory: OrderMemoryConfig = OrderMemoryConfig()
     # product -> its markets, config order: the ``markets:`` list, or the generated
     # universe (prediction) when that list is empty. Use ``markets_for`` to get copies.
     markets: dict[str, list[Market]] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from .model import (DEFAULT_PORTS, PRODUCT_SESSIONS, TIERS, SCOPES, MEMORY_STORE
                     _MARKET_MAKER_KEYS, _TICKER_RE, _TLS_KEYS, _PRODUCT_KEYS, _ACCOUNT_KEYS,
                     _COMP_ID_RE, _PEM_MARKER, ConfigError, TlsConfig, ProductConfig,
                     SessionSettings, AccountConfig, FeeConfig, MarketMakerConfig, UniverseConfig,
-                    SimConfig)
+                    SimConfig, JournalConfig, OrderMemoryConfig, _JOURNAL_KEYS, _ORDER_MEMORY_KEYS)
 
 # ---------------------------------------------------------------- validation
 
@@ -277,6 +277,34 @@ def _parse_market_maker(data: Any) -> MarketMakerConfig:
     )
 
 
+def _parse_journal(data: Any, base: Path | None) -> JournalConfig:
+    data = _mapping(data, "journal")
+    _no_unknown(data, _JOURNAL_KEYS, "journal")
+    d = JournalConfig()
+    log_dir = data.get("message_log")
+    return JournalConfig(
+        max_entries=_int(data.get("max_entries", d.max_entries), "journal.max_entries", lo=1),
+        max_bytes=_int(data.get("max_bytes", d.max_bytes), "journal.max_bytes", lo=1024),
+        max_frame_bytes=_int(data.get("max_frame_bytes", d.max_frame_bytes), "journal.max_frame_bytes", lo=64),
+        log_messages=_bool(data.get("log_messages", d.log_messages), "journal.log_messages"),
+        message_log=None if log_dir is None else _resolve(log_dir, "journal.message_log", base),
+    )
+
+
+def _parse_order_memory(data: Any) -> OrderMemoryConfig:
+    data = _mapping(data, "order_memory")
+    _no_unknown(data, _ORDER_MEMORY_KEYS, "order_memory")
+    d = OrderMemoryConfig()
+    hours = data.get("hours", d.hours)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 365:
+        raise _fail("order_memory.hours", f"expected a positive number of hours, got {hours!r}")
+    return OrderMemoryConfig(
+        hours=float(hours),
+        max_ended_orders=_int(data.get("max_ended_orders", d.max_ended_orders), "order_memory.max_ended_orders",
+                              lo=0),
+    )
+
+
 def _parse_universe(data: Any) -> UniverseConfig:
     data = _mapping(data, "universe")
     _no_unknown(data, _UNIVERSE_KEYS, "universe")
@@ -431,6 +459,8 @@ def _parse(data: Any, base: Path | None, path: Path | None) -> SimConfig:
         fees=_parse_fees(data.get("fees")),
         market_maker=_parse_market_maker(data.get("market_maker")),
         universe=universe,
+        journal=_parse_journal(data.get("journal"), base),
+        order_memory=_parse_order_memory(data.get("order_memory")),
         markets=_parse_markets(data.get("markets"), universe, seed),
     )
 

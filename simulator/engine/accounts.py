@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from .memory import KeyLog
 from .types import ONE_DOLLAR
 
 __all__ = ["FeeSchedule", "Account", "Ledger", "LedgerError", "fee_for", "PAIR_PAYOUT", "MAX_SUBACCOUNT",
@@ -71,7 +72,7 @@ class Account:
         self.reserved = 0               # µ$ held for open orders (sum of their `reserved`)
         self.deposited = balance
         self.open_count = 0             # resting orders
-        self.clids: dict = {}           # ClOrdID -> the order that last carried it (spec 02 §12)
+        self.clids: dict = KeyLog()     # ClOrdID -> the order that last carried it (spec 02 §12; memory.py)
         self.positions: dict[tuple[int, str], int] = {}  # (subaccount, ticker) -> net YES hundredths
 
     @property

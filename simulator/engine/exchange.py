@@ -21,6 +21,7 @@ from .expiry import DayEnd, ExpiryQueue
 from .groups import GroupRegistry
 from .group_ops import GroupOpsMixin
 from .ids import ExecIds, Uuids
+from .memory import KeyLog, compact, ended_before, oldest_ended_time
 from .matching import MatchingMixin
 from .orders import make_order, rejected_order
 from .settlement import Settlement, SettleReject
@@ -70,21 +71,6 @@ class Pause(enum.Enum):
         return self is Pause.TRADING
 
 
-def _ended_before(orders: dict[str, Order], before: float) -> int:
-    """Delete the entries whose order ended before `before`; returns how many. The dict is in
-    insertion order and an entry is made at or after its order's creation, so the scan stops at
-    the first order created after `before`."""
-    stale = []
-    for key, order in orders.items():
-        if order.created >= before:
-            break
-        if order.status.final and order.updated < before:
-            stale.append(key)
-    for key in stale:
-        del orders[key]
-    return len(stale)
-
-
 class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
     def __init__(self, *, rng: random.Random, fees: FeeSchedule | None = None, max_open_orders: int = 200_000,
                  group_trigger_at_limit: bool = False) -> None:
@@ -96,7 +82,7 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
         self._books: dict[str, Book] = {}
         self._prices: dict[str, bytes] = {}             # ticker -> valid-price table of its structure
         self._units: dict[str, tuple] = {}              # ticker -> (buy, sell) collateral per hundredth, by price
-        self._orders: dict[str, Order] = {}             # every accepted order ever, by order id
+        self._orders: KeyLog = KeyLog()                 # accepted orders, by order id (ended: until forgotten)
         self._open: dict[str, Order] = {}               # resting orders
         self._by_session: dict[str, dict[str, Order]] = {}
         self._groups = GroupRegistry(trigger_at_limit=group_trigger_at_limit)
@@ -168,6 +154,10 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
 
     def order(self, order_id: str) -> Order | None:
         return self._orders.get(order_id)
+
+    def known_orders(self) -> int:
+        """How many orders are known by OrderID: working ones and ended ones not yet forgotten."""
+        return len(self._orders)
 
     def order_by_client_id(self, account: str, client_order_id: str) -> Order | None:
         """The order that currently carries this ClOrdID (after a replace or cancel the older
@@ -313,18 +303,36 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
 
     # --- memory ---------------------------------------------------------------------
 
-    def forget_final_orders(self, before: float) -> int:
-        """Drop orders that ended (filled, cancelled, expired) before `before` from the lookups by
-        order id and by ClOrdID; returns how many. Without it a long-running simulator keeps every
-        order it ever saw (the market maker alone makes about 160,000 an hour). A forgotten order's
-        ClOrdIDs may be used again, and a cancel or replace naming it gets UNKNOWN_ORDER instead of
-        TOO_LATE_TO_CANCEL (behaviour.md "Order entry").
+    def compact_ended(self) -> int:
+        """Keep the orders that ended since the last call in compact form (engine/memory.py);
+        costs what changed since then. Returns how many were compacted."""
+        return compact([self._orders] + [acct.clids for acct in self._ledger.accounts.values()])
 
-        Both dicts are in insertion order, so each scan stops at the first entry made after
-        `before`: a sweep costs what it removes plus the older orders still working."""
-        gone = _ended_before(self._orders, before)
-        for acct in self._ledger.accounts.values():
-            _ended_before(acct.clids, before)
+    def forget_final_orders(self, before: float, max_ended: int | None = None) -> int:
+        """The sweep of ended orders (engine/memory.py): the orders that ended since the last sweep
+        are kept in compact form (`EndedOrder`); those that ended before `before` are dropped from
+        the lookups by order id and by ClOrdID, and when more than `max_ended` ended orders are
+        still known, the oldest go too. Returns how many were forgotten. A forgotten order's
+        ClOrdIDs may be used again, and a cancel or replace naming it gets UNKNOWN_ORDER instead
+        of TOO_LATE_TO_CANCEL (behaviour.md "Order memory"). Without it a long-running simulator
+        keeps every order it ever saw (the market maker alone makes about 160,000 an hour).
+
+        Each step costs what changed since the last sweep plus the orders still working: the
+        dicts are in insertion order, so a scan for old entries stops at the first newer one."""
+        accounts = list(self._ledger.accounts.values())
+        self.compact_ended()
+        self._expiry.prune()
+        gone = self._forget(before, accounts)
+        if max_ended is not None:
+            excess = len(self._orders) - len(self._open) - max_ended  # every order not resting has ended
+            if excess > 0:
+                gone += self._forget(oldest_ended_time(self._orders, excess), accounts)
+        return gone
+
+    def _forget(self, before: float, accounts: list) -> int:
+        gone = ended_before(self._orders, before)
+        for acct in accounts:
+            ended_before(acct.clids, before)
         return gone
 
     # --- pauses (spec 10 §2, §3) -------------------------------------------------------

@@ -57,6 +57,14 @@ class ExpiryQueue:
         t, _, order = entry
         return order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED) and order.expire_time == t
 
+    def prune(self) -> None:
+        """Drop the entries of orders that ended or moved their deadline (a cancelled GTD order
+        would otherwise stay here, whole, until its old deadline)."""
+        live = [entry for entry in self._heap if self._live(entry)]
+        if len(live) < len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
+
     def next(self) -> float | None:
         heap = self._heap
         while heap and not self._live(heap[0]):

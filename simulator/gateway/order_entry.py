@@ -162,7 +162,7 @@ def _pending_prefix(conn: Connection, msg: FixMessage, exec_type: str, now: floa
     if conn.flags.skip_pending:
         return None
     order = conn.venue.exchange.order_by_client_id(conn.user, msg.get(41) or "")
-    if order is None:
+    if order is None or order.status.final:  # an ended order gets an OrderCancelReject, no Pending report
         return None
     body = pending_report(order, exec_type, conn.flags, now, cl=msg.get(11), orig_cl=msg.get(41),
                           exchange_index=conn.venue.exchange_index(order.symbol))
