@@ -289,6 +289,11 @@ class Session:
         elif self.state is not State.CLOSED and self.state is not State.LOGOUT_SENT:
             self._logout_and_close(now, "logout", text or "Logout")
 
+    def internal_error(self, now: float, text: str) -> None:
+        """Our own failure (an exception the driver caught): Logout with Text, then close."""
+        if self.state is not State.CLOSED:
+            self._logout_and_close(now, "internal_error", text)
+
     def connection_lost(self, now: float) -> None:
         if self.state is not State.CLOSED:
             self._close("connection_lost", "Transport closed")
@@ -609,6 +614,11 @@ class Session:
         and is answered by a Logon with 141=Y (FIXT.1.1; spec 01 §2.2 allows 141 on every
         session type). Everything held for a resend is obsolete. Our own request's answer
         (reset_sequence) only sets the inbound number."""
+        if self._reset_requested:  # the answer to ours: an acceptor's Logon carries no signature
+            self._reset_requested = False
+            self._clear_queue()
+            self.store.next_target_seq = seq + 1
+            return
         problem = validate(msg) if self.config.validate else None
         if problem is not None:
             self._send_reject(msg, problem.reason, problem.text, now, ref_tag=problem.ref_tag)
@@ -619,10 +629,6 @@ class Session:
                               now, ref_tag=34)
             return
         self._clear_queue()
-        if self._reset_requested:
-            self._reset_requested = False
-            self.store.next_target_seq = 2
-            return
         self.store.reset()
         self.store.next_target_seq = 2
         self._emit("A", [(98, 0), (108, self.heartbeat_interval), (141, "Y"), (1137, "9")], now)
