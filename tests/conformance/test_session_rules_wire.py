@@ -185,3 +185,58 @@ def test_huge_or_unicode_numbers_in_an_order_are_rejected_naming_the_tag(fix_exc
         assert reject.get(371) == str(tag) and reject.get(373) in ("5", "6")
         await still_alive(conn, alice, "KalshiNR", 3)
     run(scenario())
+
+
+def test_exception_in_a_gateway_handler_is_logged_once_and_answered_with_bmr(fix_exchange, monkeypatch, caplog):
+    """Last line of defence (issue 11 §3): a bug in the business layer is BMR 380=0 with a Text,
+    logged once with the session id; the session goes on."""
+    from kalshi_fixsim.simulator import gateway
+
+    def broken(conn, msg):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setitem(gateway.HANDLERS, ("NR", "D"), broken)
+    alice = fix_exchange.accounts["alice"]
+
+    async def scenario():
+        conn = await logged_on(fix_exchange, alice)
+        conn.send(message(alice, "KalshiNR", "D", 2, ORDER))
+        bmr = await conn.expect("j")
+        assert (bmr.get(45), bmr.get(372), bmr.get(380)) == ("2", "D", "0")
+        assert bmr.get(58).startswith("Internal error while handling NewOrderSingle(35=D)")
+        await still_alive(conn, alice, "KalshiNR", 3)
+
+    with caplog.at_level("ERROR", logger="kalshi_fixsim"):
+        run(scenario())
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and f"prediction/NR/{alice.api_key}" in errors[0].getMessage()
+
+
+def test_exception_in_logon_handling_is_answered_with_a_logout_text(fix_exchange, monkeypatch):
+    alice = fix_exchange.accounts["alice"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("auth bug")
+
+    monkeypatch.setattr(fix_exchange.sim.auth, "check", broken)
+    out = run(refused(fix_exchange, [logon(alice, "KalshiNR")]))
+    assert [m.get(35) for m in out] == ["5"] and out[0].get(58).startswith("Internal error")
+
+
+def test_an_exception_in_clock_work_is_logged_and_the_clock_keeps_running(fix_exchange, caplog):
+    import threading
+
+    calls = []
+    ran_again = threading.Event()
+
+    def task(now):
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("clock task bug")
+        ran_again.set()
+        return now + 0.01
+
+    with caplog.at_level("ERROR", logger="kalshi_fixsim"):
+        fix_exchange.call(fix_exchange.sim.clock_tasks.append, task)
+        assert ran_again.wait(5.0), "the clock stopped after the exception"
+    assert any("clock work" in r.getMessage() for r in caplog.records)
