@@ -338,7 +338,7 @@ class Session:
         st = self.state
         if st is State.CONNECTED:
             if self.config.role == INITIATOR:
-                self._logout_and_close(now, "protocol", f"Received 35={msg_type} before our Logon was sent")
+                self._logout_and_close(now, "protocol", f"Received 35={(msg_type or '')[:20]} before our Logon was sent")
             else:
                 self._on_first_message(msg, msg_type, now)
             return
@@ -390,7 +390,7 @@ class Session:
         self.config.sender_comp_id = self.config.sender_comp_id or msg.get(56) or "UNKNOWN"
         self.config.target_comp_id = msg.get(49) or "UNKNOWN"
         if msg_type != "A":
-            self._logout_and_close(now, "protocol", f"First message must be Logon (35=A), received 35={msg_type}")
+            self._logout_and_close(now, "protocol", f"First message must be Logon (35=A), received 35={(msg_type or '')[:20]}")
             return
         problem = validate(msg) if self.config.validate else None
         if problem is not None:
@@ -410,7 +410,7 @@ class Session:
             self._events.append(SessionReject(msg))
             return
         if msg_type != "A":
-            self._logout_and_close(now, "protocol", f"Expected Logon reply, received 35={msg_type}")
+            self._logout_and_close(now, "protocol", f"Expected Logon reply, received 35={(msg_type or '')[:20]}")
             return
         if msg.get(141) == "Y":
             self.store.next_target_seq = 1
