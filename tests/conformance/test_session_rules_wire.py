@@ -9,7 +9,7 @@ import pytest
 
 from kalshi_fixsim.fixproto.codec import encode, format_utc
 from tests.conformance.test_gateway_session import logged_on, refused, still_alive
-from tests.wire import RawConnection, logon, message, run
+from tests.wire import logon, message, run
 
 ORDER = [(11, "c-1"), (38, 1), (40, 2), (44, 40), (54, 1), (55, "KXTEST-26JAN01-A"), (59, 1)]
 

@@ -7,7 +7,7 @@ import pytest
 
 from kalshi_fixsim.fixproto.codec import Framer, GarbledFrame, encode, format_utc, parse
 from kalshi_fixsim.fixproto.numbers import decimal_problem, int_problem, parse_decimal, parse_int
-from kalshi_fixsim.fixproto.session import Disconnect, Garbled, TestResponse
+from kalshi_fixsim.fixproto.session import Disconnect, Garbled
 from kalshi_fixsim.fixproto.validate import validate
 from tests.unit.test_session import KEY, Wire, bmr, dummy_signer
 
