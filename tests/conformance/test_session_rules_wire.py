@@ -240,3 +240,16 @@ def test_an_exception_in_clock_work_is_logged_and_the_clock_keeps_running(fix_ex
         fix_exchange.call(fix_exchange.sim.clock_tasks.append, task)
         assert ran_again.wait(5.0), "the clock stopped after the exception"
     assert any("clock work" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("body,tag,reason", [([(7, "²"), (16, 0)], "7", "6"), ([(7, 2), (16, "9" * 400)], "16", "5")])
+def test_rt_resend_request_numbers_are_validated_before_use(fix_exchange, body, tag, reason):
+    alice = fix_exchange.accounts["alice"]
+
+    async def scenario():
+        conn = await logged_on(fix_exchange, alice, "prediction", "RT")
+        conn.send(message(alice, "KalshiRT", "2", 2, body))
+        reject = await conn.expect("3")
+        assert (reject.get(371), reject.get(373)) == (tag, reason)
+        await still_alive(conn, alice, "KalshiRT", 3)
+    run(scenario())

@@ -305,3 +305,13 @@ def test_a_peer_silence_after_a_huge_heartbeat_reply_never_reaches_the_timer():
     assert w.client.heartbeat_interval == 30 and w.client.get_timer() is not None
     w.client.handle_timer(w.now + 31)
     assert not any(isinstance(e, Disconnect) and e.reason == "internal_error" for e in w.client.drain_events())
+
+
+def test_in_session_reset_drops_messages_held_for_a_resend():
+    w = Wire()
+    w.logon()
+    to_server(w, "j", bmr("held"), seq=9)
+    assert w.server._queue
+    out = to_server(w, "A", [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")], seq=1)
+    assert shape(out, 34, 141) == [("A", "1", "Y")] and not w.server._queue
+    assert w.server.get_timer() > w.now + w.server.config.resend_timeout  # no resend timeout left
