@@ -96,7 +96,8 @@ class SessionDriver(asyncio.BufferedProtocol):
         session = self.session
         interceptor = self.interceptor
         for item in self._framer.feed(data):
-            frames = interceptor.inbound(item) if interceptor is not None and isinstance(item, bytes) else (item,)
+            frames = self._intercept(interceptor.inbound, item) if interceptor is not None and isinstance(item, bytes) \
+                else (item,)
             for frame in frames:
                 try:
                     session.receive_frame(frame, now)
@@ -159,6 +160,14 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     # --- internals ------------------------------------------------------------------------
 
+    def _intercept(self, hook: Callable[[bytes], Iterable[bytes]], frame: bytes) -> Iterable[bytes]:
+        """An interceptor (fault rules, recorders) that raises passes the frame on unchanged."""
+        try:
+            return list(hook(frame))
+        except Exception as exc:  # a bug in a fault rule must not cut the session (house rule 12)
+            log.error("unhandled exception in the frame interceptor on %s", self.describe(), exc_info=exc)
+            return [frame]
+
     def _failed(self, where: str, exc: Exception, event: Event | None = None) -> None:
         """The last line of defence (issue 11 §3): an exception escaping the session layer or a
         handler is logged once with the session, then answered: a BusinessMessageReject for an
@@ -192,7 +201,7 @@ class SessionDriver(asyncio.BufferedProtocol):
             transport.write(b"".join(frames))
             return
         for frame in frames:
-            for out in interceptor.outbound(frame):
+            for out in self._intercept(interceptor.outbound, frame):
                 transport.write(out)
 
     def _rearm(self) -> None:

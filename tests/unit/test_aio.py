@@ -133,3 +133,21 @@ def test_exception_escaping_a_session_layer_handler_is_answered_with_logout_text
         assert [m.get(35) for m in out] == ["5"] and out[0].get(58).startswith("Internal error")
         assert transport.closing and len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
     asyncio.run(scenario())
+
+
+def test_an_interceptor_that_raises_passes_frames_on_unchanged_and_is_logged(caplog):
+    class Broken:
+        def inbound(self, f):
+            raise ValueError("fault rule bug")
+
+        def outbound(self, f):
+            raise ValueError("fault rule bug")
+
+    async def scenario():
+        with caplog.at_level("ERROR", logger="kalshi_fixsim"):
+            driver, transport = logged_on_driver(lambda d, e: None, interceptor=Broken())
+            driver.feed(frame("1", 2, [(112, "through")]))
+        out = [parse(f) for f in iter_frames(transport.written)]
+        assert [(m.get(35), m.get(112)) for m in out] == [("0", "through")] and driver.session.is_active
+        assert caplog.records and all("interceptor" in r.getMessage() for r in caplog.records)
+    asyncio.run(scenario())
