@@ -519,6 +519,13 @@ class Session(Retransmission):
                               f"MsgSeqNum(34) must be 1 on a Logon with ResetSeqNumFlag(141)=Y, received {seq}",
                               now, ref_tag=34)
             return
+        tolerance = self.config.sending_time_tolerance
+        sent = parse_utc(msg.get(52) or "")
+        if tolerance is not None and (sent is None or abs(now - sent) > tolerance):
+            self._send_reject(msg, SRR.SENDINGTIME_ACCURACY_PROBLEM,
+                              f"SendingTime accuracy problem: more than {tolerance:g} s from server time", now,
+                              ref_tag=52)
+            return
         self._clear_queue()
         self.store.reset()
         self.store.next_target_seq = 2

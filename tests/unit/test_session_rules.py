@@ -315,3 +315,11 @@ def test_in_session_reset_drops_messages_held_for_a_resend():
     out = to_server(w, "A", [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")], seq=1)
     assert shape(out, 34, 141) == [("A", "1", "Y")] and not w.server._queue
     assert w.server.get_timer() > w.now + w.server.config.resend_timeout  # no resend timeout left
+
+
+def test_in_session_reset_logon_with_a_skewed_sending_time_is_rejected_10_and_nothing_reset():
+    w = Wire()
+    w.logon()
+    header = [(49, KEY), (56, w.name), (34, 1), (52, format_utc(w.now - 60))]
+    out = to_server(w, "A", [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")], header=header)
+    assert shape(out, 371, 373) == [("3", "52", "10")] and w.server.store.next_target_seq == 2
