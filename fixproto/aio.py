@@ -7,11 +7,14 @@ Session, hands its events to a handler, writes its output and re-arms its one ti
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Callable, Iterable, Protocol
 
 from .codec import Framer
-from .session import Disconnect, Event, Session
+from .fields import MSG_TYPE_NAMES
+from .session import AppMessage, Disconnect, Event, Session
+from .state import State
 
 __all__ = ["Clock", "SystemClock", "Interceptor", "SessionDriver"]
 
@@ -36,6 +39,7 @@ class Interceptor(Protocol):
 
 Handler = Callable[["SessionDriver", Event], None]
 _READ_SIZE = 256 * 1024
+log = logging.getLogger("kalshi_fixsim")
 
 
 class SessionDriver(asyncio.BufferedProtocol):
@@ -92,9 +96,13 @@ class SessionDriver(asyncio.BufferedProtocol):
         session = self.session
         interceptor = self.interceptor
         for item in self._framer.feed(data):
-            frames = interceptor.inbound(item) if interceptor is not None and isinstance(item, bytes) else (item,)
+            frames = self._intercept(interceptor.inbound, item) if interceptor is not None and isinstance(item, bytes) \
+                else (item,)
             for frame in frames:
-                session.receive_frame(frame, now)
+                try:
+                    session.receive_frame(frame, now)
+                except Exception as exc:  # our bug: answered, never a silent close (house rule 12)
+                    self._failed("session layer", exc)
                 # Handle this frame's events before the next frame is read, so replies leave in
                 # the order the requests came (a TestRequest behind an order is answered after it).
                 self._dispatch()
@@ -135,14 +143,53 @@ class SessionDriver(asyncio.BufferedProtocol):
                 for event in events:
                     if isinstance(event, Disconnect):
                         self.disconnect = event
-                    self.handler(self, event)
+                    try:
+                        self.handler(self, event)
+                    except Exception as exc:  # our bug: answered, never a silent close (house rule 12)
+                        self._failed(type(event).__name__, exc, event)
             transport = self.transport
             if self.disconnect is not None and transport is not None and not transport.is_closing():
                 transport.close()  # close() flushes what was written first
         finally:
             self._pumping = False
 
+    def describe(self) -> str:
+        """Who this connection is, for logs (the simulator sets its session id)."""
+        config = self.session.config
+        return f"{config.sender_comp_id or '?'}->{config.target_comp_id or '?'}"
+
     # --- internals ------------------------------------------------------------------------
+
+    def _intercept(self, hook: Callable[[bytes], Iterable[bytes]], frame: bytes) -> Iterable[bytes]:
+        """An interceptor (fault rules, recorders) that raises passes the frame on unchanged."""
+        try:
+            return list(hook(frame))
+        except Exception as exc:  # a bug in a fault rule must not cut the session (house rule 12)
+            log.error("unhandled exception in the frame interceptor on %s", self.describe(), exc_info=exc)
+            return [frame]
+
+    def _failed(self, where: str, exc: Exception, event: Event | None = None) -> None:
+        """The last line of defence (issue 11 §3): an exception escaping the session layer or a
+        handler is logged once with the session, then answered: a BusinessMessageReject for an
+        application message (the session goes on), else a Logout with Text and close."""
+        log.error("unhandled exception in %s on %s", where, self.describe(), exc_info=exc)
+        session = self.session
+        now = self.clock.now()
+        try:
+            if isinstance(event, AppMessage) and session.state in (State.ACTIVE, State.LOGOUT_SENT):
+                msg = event.message
+                mt = msg.get(35) or ""
+                seq = msg.get(34) or "0"
+                name = f"{MSG_TYPE_NAMES.get(mt, 'message')}(35={mt[:8]})"
+                session.send("j", [(45, seq if seq.isascii() and seq.isdigit() else "0"), (372, mt[:8]),
+                                   (380, 0), (58, f"Internal error while handling {name}: the simulator "
+                                                  f"logged it; the session goes on")], now)
+            elif not isinstance(event, Disconnect):
+                session.internal_error(now, f"Internal error in the {where}: the simulator logged it; "
+                                            f"reconnect")
+        except Exception as again:  # the answer failed too: close with what we can
+            log.error("could not answer the failure on %s", self.describe(), exc_info=again)
+            session.connection_lost(now)
 
     def _write(self, frames: list[bytes]) -> None:
         self.session.store.flush()  # persisted before it is on the wire: nothing sent is lost
@@ -154,7 +201,7 @@ class SessionDriver(asyncio.BufferedProtocol):
             transport.write(b"".join(frames))
             return
         for frame in frames:
-            for out in interceptor.outbound(frame):
+            for out in self._intercept(interceptor.outbound, frame):
                 transport.write(out)
 
     def _rearm(self) -> None:
@@ -176,5 +223,8 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def _on_timer(self) -> None:
         self._timer = None
-        self.session.handle_timer(self.clock.now())
+        try:
+            self.session.handle_timer(self.clock.now())
+        except Exception as exc:  # our bug: answered, never a silent close (house rule 12)
+            self._failed("session timer", exc)
         self.pump()

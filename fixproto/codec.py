@@ -48,14 +48,16 @@ class FixMessage:
     """An ordered list of (tag, value) pairs with first-occurrence lookup.
 
     `pairs` holds every field in wire order; parsed messages include 8, 9 and 10.
-    Tag 0 marks a field whose tag was not a number (kept so validation can reject it).
+    Tag 0 marks a field whose tag was not a valid tag number (kept so validation can reject
+    it); `invalid_tags` holds those tags' texts as sent, in order (a Reject names them).
     """
 
-    __slots__ = ("pairs", "_first")
+    __slots__ = ("pairs", "_first", "invalid_tags")
 
-    def __init__(self, pairs: list[tuple[int, str]]) -> None:
+    def __init__(self, pairs: list[tuple[int, str]], invalid_tags: list[str] | None = None) -> None:
         self.pairs = pairs
         self._first: dict[int, str] | None = None
+        self.invalid_tags = invalid_tags or []
 
     def _index(self) -> dict[int, str]:
         first = self._first
@@ -191,6 +193,12 @@ class Framer:
                 out.append(GarbledFrame(buf[pos:stop], "CheckSum(10) mismatch"))
                 pos = stop
                 continue
+            if not buf.startswith(b"35=", soh2 + 1):
+                # spec 01 §1.1: 8, 9 and 35 are the first three fields, else the frame is garbled
+                # (ignored: it is not processed and its MsgSeqNum does not count).
+                out.append(GarbledFrame(buf[pos:end], "MsgType(35) is not the third field"))
+                pos = end
+                continue
             out.append(buf[pos:end])
             pos = end
         self._rest = buf[pos:]
@@ -238,16 +246,28 @@ def _skip(buf: bytes, pos: int, out: list, reason: str) -> int:
     return stop
 
 
+_MAX_TAG_DIGITS = 10  # tag numbers are positive 32-bit ints (numbers.INT32_MAX)
+
+
+def _tag_number(text: str) -> int:
+    """Tag text -> number, 0 when it is not a valid tag number: canonical text only ("35",
+    never "0", "035", "+35", " 35", "3_5", "-1", "²", or more digits than a 32-bit int).
+    int() takes most of these, and str.isdigit() takes "²"; neither is asked to."""
+    if not text or len(text) > _MAX_TAG_DIGITS or text[0] == "0" or not (text.isascii() and text.isdigit()):
+        return 0
+    tag = int(text)
+    return tag if tag <= 2**31 - 1 else 0
+
+
 class _Tags(dict):
-    """Tag text -> number, for canonical tag text only: "35", never "035", "+35", " 35", "3_5"
-    or "²" (int() takes all of these but the last, and str.isdigit() takes "²")."""
+    """Tag text -> number for valid tags; KeyError (the lenient path) for anything else."""
 
     __slots__ = ()
 
     def __missing__(self, key: str) -> int:
-        if not (key.isascii() and key.isdecimal()) or (key[0] == "0" and key != "0"):
+        tag = _tag_number(key)
+        if not tag:
             raise KeyError(key)
-        tag = int(key)
         if len(self) < 20_000:  # bounded: a peer may send any number of distinct tags
             self[key] = tag
         return tag
@@ -275,6 +295,7 @@ def parse(frame: bytes) -> FixMessage:
 def _parse_slow(s: str) -> FixMessage:
     """Lenient parse: data fields read by length, non-numeric tags kept as tag 0."""
     pairs: list[tuple[int, str]] = []
+    invalid: list[str] = []
     i, n = 0, len(s)
     data_len: tuple[int, int] | None = None  # (data tag, length) announced by a Length field
     while i < n:
@@ -284,10 +305,13 @@ def _parse_slow(s: str) -> FixMessage:
             soh = n
         if eq < 0 or eq > soh:
             pairs.append((0, s[i:soh]))
+            invalid.append(s[i:soh])
             i = soh + 1
             continue
         tag_text = s[i:eq]
-        tag = int(tag_text) if tag_text.isascii() and tag_text.isdecimal() else 0
+        tag = _tag_number(tag_text)
+        if not tag:
+            invalid.append(tag_text)
         if data_len is not None and tag == data_len[0]:
             end = eq + 1 + data_len[1]
             if end <= n and s[end:end + 1] in ("\x01", ""):
@@ -295,10 +319,10 @@ def _parse_slow(s: str) -> FixMessage:
         data_len = None
         value = s[eq + 1:soh]
         pairs.append((tag, value))
-        if tag in _DATA_LENGTH_TAGS and value.isascii() and value.isdecimal():
-            data_len = (_DATA_LENGTH_TAGS[tag], int(value))
+        if tag in _DATA_LENGTH_TAGS and value.isascii() and value.isdecimal() and len(value) <= 7:
+            data_len = (_DATA_LENGTH_TAGS[tag], int(value))  # at most MAX_BODY_LENGTH: 7 digits
         i = soh + 1
-    return FixMessage(pairs)
+    return FixMessage(pairs, invalid)
 
 
 def _value_bytes(value: object) -> bytes:

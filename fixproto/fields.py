@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .numbers import MAX_SEQ as _MAX_SEQ
+
 __all__ = [
     "Tag", "TAG_NAMES", "TAG_TYPES", "CUSTOM_TAGS", "MsgType", "MSG_TYPE_NAMES",
     "ADMIN_MSG_TYPES", "ENUM_VALUES", "HEADER_TAGS", "TRAILER_TAGS", "GroupDef", "MessageDef",
-    "MESSAGES", "tag_label",
+    "MESSAGES", "tag_label", "MSG_TAG_TYPES", "MSG_ENUM_VALUES", "INT_RANGES", "MAX_GROUP_ENTRIES",
     # enumerations
     "ExecInst", "OrdStatus", "OrdType", "Side", "TimeInForce", "EncryptMethod", "CxlRejReason",
     "OrdRejReason", "MiscFeeType", "MiscFeeBasis", "ExecType", "SubscriptionRequestType",
@@ -229,6 +231,11 @@ TAG_NAMES: dict[int, str] = dict(sorted(
 ))
 TAG_TYPES: dict[int, str] = {t: typ for typ, tags in _TYPES.items() for t in tags}
 TAG_TYPES = {t: TAG_TYPES[t] for t in sorted(TAG_TYPES)}
+
+# Field types that depend on the MsgType (issue 11 §5): 21003 is ResendEventCount (INT) on an
+# EventResendComplete, but on a Logon it is the legacy SkipPendingExecReports flag (Y/N) that
+# Kalshi accepted before v1.0.17 (spec 01 §2.2).
+MSG_TAG_TYPES: dict[tuple[str, int], str] = {("A", 21003): "BOOLEAN"}
 
 # Kalshi tags in the user-defined ranges (spec 12 §4): 44 tags.
 CUSTOM_TAGS: frozenset[int] = frozenset(t for t in TAG_TYPES if 5000 <= t < 10000 or t >= 20000)
@@ -565,6 +572,19 @@ ENUM_VALUES: dict[int, frozenset[str]] = {
     1128: frozenset({"9"}),
     1137: frozenset({"9"}),
     **{t: _YN for t in _TYPES["BOOLEAN"]},
+}
+# Closed value sets of fields whose type depends on the MsgType (MSG_TAG_TYPES).
+MSG_ENUM_VALUES: dict[tuple[str, int], frozenset[str]] = {("A", 21003): _YN}
+
+# Sane ranges of integer fields (issue 11 §3; numbers.py parses them). INT fields not listed
+# take the 32-bit range; business bounds (HeartBtInt > 3, MessageRetentionPeriod 1..72,
+# sub-accounts 0..63, ...) are checked by the layer that owns them, with its own Text.
+MAX_GROUP_ENTRIES = 100_000  # a NumInGroup count above this is out of range (373=5)
+INT_RANGES: dict[int, tuple[int, int]] = {
+    **{t: (0, _MAX_SEQ) for t in _TYPES["SEQNUM"]},
+    34: (1, _MAX_SEQ), 7: (1, _MAX_SEQ), 36: (1, _MAX_SEQ), 789: (1, _MAX_SEQ),  # spec 01 §5-§6
+    **{t: (0, 1_000_000) for t in _TYPES["LENGTH"]},  # the framer's BodyLength cap
+    **{t: (0, MAX_GROUP_ENTRIES) for t in _TYPES["NUMINGROUP"]},
 }
 
 

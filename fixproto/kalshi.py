@@ -11,9 +11,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .numbers import parse_int
+
 __all__ = [
     "PRODUCTS", "SessionType", "SESSION_TYPES", "session_type", "session_types", "by_comp_id",
-    "DEFAULT_PORTS", "APP_MESSAGES_IN", "APP_MESSAGES_OUT", "messages_out", "min_heartbeat", "logon_payload", "sign_logon",
+    "DEFAULT_PORTS", "APP_MESSAGES_IN", "APP_MESSAGES_OUT", "messages_out", "min_heartbeat", "MAX_HEARTBEAT",
+    "logon_payload", "sign_logon",
     "verify_logon", "FIX_APPL_VER_ID", "LogonOptions", "LOGON_FLAG_TAGS", "MAX_RETENTION_HOURS", "load_private_key",
 ]
 
@@ -103,6 +106,9 @@ def by_comp_id(comp_id: str) -> SessionType | None:
         if st.comp_id == comp_id:
             return st
     return None
+
+
+MAX_HEARTBEAT = 300  # seconds: the spec gives no upper bound; ours keeps dead-peer detection (2 x) within 10 min
 
 
 def min_heartbeat(product: str) -> int:
@@ -198,7 +204,8 @@ class LogonOptions:
             value = msg.get(tag)
             if value is None:
                 continue
-            setattr(opts, name, int(value) if tag == 20200 else value == "Y")
+            # 20200 through the one number parser: not a number (or huge) reads as 0, refused
+            setattr(opts, name, (parse_int(value) or 0) if tag == 20200 else value == "Y")
         if opts.skip_pending_exec_reports is None and accept_legacy_21003:
             legacy = msg.get(LEGACY_SKIP_PENDING_TAG)
             if legacy in ("Y", "N"):

@@ -16,6 +16,8 @@ from typing import Callable, Iterable
 from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, format_utc, parse, parse_utc
 from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject, TestResponse
 from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
+from .numbers import MAX_SEQ, parse_int
+from .resend import Retransmission
 from .state import RECEIVES_APP, State, can_transition
 from .store import MemoryStore, MessageStore
 from .validate import validate
@@ -27,6 +29,10 @@ __all__ = [
 
 INITIATOR = "initiator"
 ACCEPTOR = "acceptor"
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
 class Role:
@@ -59,6 +65,8 @@ class SessionConfig:
     retention_seconds: float | None = None  # MessageRetentionPeriod (spec 01 §6)
     validate: bool = True
     max_queued: int = 100_000         # out-of-order messages held while a gap is resent
+    resend_timeout: float = 5.0       # a gap still open this long after our ResendRequest (or its
+                                      # last progress) is requested again (behaviour.md)
     logon_fields: list[tuple[int, object]] = field(default_factory=list)  # extra Logon tags
 
 
@@ -75,7 +83,7 @@ def record_offline(store: MessageStore, sender: str, target: str, msg_type: str,
     return seq
 
 
-class Session:
+class Session(Retransmission):
     def __init__(self, config: SessionConfig, store: MessageStore | None = None, *, now: float = 0.0) -> None:
         self.config = config
         self.store: MessageStore = store if store is not None else MemoryStore()
@@ -92,7 +100,8 @@ class Session:
         self._test_request_count = 0
         self._logout_deadline: float | None = None
         self._queue: dict[int, tuple[FixMessage, bytes] | None] = {}  # held during a gap
-        self._resend_target = 0       # highest seq we asked the peer to resend through
+        self._resend_at: float | None = None  # when our outstanding ResendRequest last progressed
+        self._reset_requested = False  # initiator: our in-session Logon 141=Y awaits its answer
         self._pending: list[bytes | GarbledFrame] = []  # frames that arrived while LOGON_PENDING
         self._initiated = False
 
@@ -130,6 +139,8 @@ class Session:
             deadlines.append(self._last_received + hb * self.config.test_request_factor)
         if self._logout_deadline is not None:
             deadlines.append(self._logout_deadline)
+        if self._resend_at is not None:
+            deadlines.append(self._resend_at + self.config.resend_timeout)
         return min(deadlines)
 
     def handle_timer(self, now: float) -> None:
@@ -144,6 +155,8 @@ class Session:
         if self._logout_deadline is not None and now >= self._logout_deadline:
             self._close("logout_timeout", "Peer did not answer Logout")
             return
+        if self._resend_at is not None and now >= self._resend_at + self.config.resend_timeout:
+            self._resend_timed_out(now)
         hb = self.heartbeat_interval
         silence = now - self._last_received
         if silence >= hb * self.config.dead_factor:
@@ -180,6 +193,21 @@ class Session:
         self._transition(State.LOGON_SENT)
         self._emit("A", body, now, sending_time=sending_time)
 
+    def reset_sequence(self, now: float, *, signer: Signer | None = None) -> None:
+        """Reset both directions to 1 on a logged-on session: a Logon with ResetSeqNumFlag=Y
+        and MsgSeqNum 1, answered by the peer's Logon 141=Y (FIXT.1.1; spec 01 §2.2)."""
+        if self.state is not State.ACTIVE:
+            raise SessionError(f"cannot reset sequence numbers in state {self.state.value}")
+        self.store.reset()
+        self._clear_queue()
+        self._reset_requested = True
+        sending_time = format_utc(now)
+        body: list[tuple[int, object]] = [(98, 0), (108, self.heartbeat_interval)]
+        if signer is not None:
+            body += signer(sending_time, 1, self.config.sender_comp_id, self.config.target_comp_id)
+        body += [(141, "Y"), (1137, "9")]
+        self._emit("A", body, now, sending_time=sending_time)
+
     # --- acceptor API ----------------------------------------------------------------------
 
     def accept_logon(self, now: float, *, store: MessageStore | None = None, sender_comp_id: str | None = None,
@@ -193,11 +221,11 @@ class Session:
         if sender_comp_id is not None:
             self.config.sender_comp_id = sender_comp_id
         self.config.target_comp_id = logon.get(49) or ""
-        self.heartbeat_interval = heartbeat_interval or int(logon.get(108) or self.heartbeat_interval)
+        self.heartbeat_interval = heartbeat_interval or parse_int(logon.get(108), 1) or self.heartbeat_interval
         reset = logon.get(141) == "Y"
         if reset:
             self.store.reset()
-        seq = int(logon[34])
+        seq = parse_int(logon.get(34), 1, MAX_SEQ) or 1  # _on_message checked it
         expected = self.store.next_target_seq
         if seq < expected:
             self._logout_and_close(now, "seq_too_low",
@@ -258,6 +286,11 @@ class Session:
         elif self.state is not State.CLOSED and self.state is not State.LOGOUT_SENT:
             self._logout_and_close(now, "logout", text or "Logout")
 
+    def internal_error(self, now: float, text: str) -> None:
+        """Our own failure (an exception the driver caught): Logout with Text, then close."""
+        if self.state is not State.CLOSED:
+            self._logout_and_close(now, "internal_error", text)
+
     def connection_lost(self, now: float) -> None:
         if self.state is not State.CLOSED:
             self._close("connection_lost", "Transport closed")
@@ -291,31 +324,44 @@ class Session:
             return
         msg_type = msg.get(35)
         seq_text = msg.get(34)
-        if not seq_text or not seq_text.isdigit():
-            # spec 01 §5 rule 2: a missing MsgSeqNum terminates the session.
-            self._logout_and_close(now, "protocol", "MsgSeqNum(34) missing or not a number")
+        seq = parse_int(seq_text, 1, MAX_SEQ) if seq_text else None
+        if seq is None:
+            # spec 01 §5 rule 2: a missing MsgSeqNum terminates the session; so does one that
+            # is not a number of 1..MAX_SEQ (numbers.py), there being no number to go on with.
+            text = ("MsgSeqNum(34) missing" if not seq_text else
+                    f"MsgSeqNum(34) must be a number 1..{MAX_SEQ}, received {_show(seq_text)}")
+            self._logout_and_close(now, "protocol", text)
             return
-        seq = int(seq_text)
         st = self.state
         if st is State.CONNECTED:
             if self.config.role == INITIATOR:
-                self._logout_and_close(now, "protocol", f"Received 35={msg_type} before our Logon was sent")
+                self._logout_and_close(now, "protocol", f"Received 35={(msg_type or '')[:20]} before our Logon was sent")
             else:
                 self._on_first_message(msg, msg_type, now)
             return
         if st is State.LOGON_SENT:
             self._on_logon_reply(msg, msg_type, seq, now)
             return
-        if msg.get(49) != self.config.target_comp_id or msg.get(56) != self.config.sender_comp_id:
+        sender, target = msg.get(49), msg.get(56)
+        # Only a CompID present and wrong ends the session (373=9 + Logout); a missing or empty
+        # one is an ordinary field problem (373=1 / 373=4 from validate), the session goes on.
+        if (sender and sender != self.config.target_comp_id) or (target and target != self.config.sender_comp_id):
             self._send_reject(msg, SRR.COMPID_PROBLEM, "CompID problem", now,
-                              ref_tag=49 if msg.get(49) != self.config.target_comp_id else 56)
+                              ref_tag=49 if sender and sender != self.config.target_comp_id else 56)
             self._logout_and_close(now, "protocol",
                                    f"CompID problem: expected 49={self.config.target_comp_id} "
                                    f"56={self.config.sender_comp_id}")
             return
+        if msg_type == "A" and msg.get(141) == "Y" and st is State.ACTIVE:
+            self._on_reset_logon(msg, seq, now)  # its MsgSeqNum is 1 by definition
+            return
         expected = self.store.next_target_seq
         if msg_type == "4" and msg.get(123) != "Y" and self.config.retransmission:
             # SequenceReset-Reset ignores its own MsgSeqNum (FIX session rules).
+            problem = validate(msg) if self.config.validate else None
+            if problem is not None:
+                self._send_reject(msg, problem.reason, problem.text, now, ref_tag=problem.ref_tag)
+                return
             self._on_sequence_reset(msg, seq, now, gap_fill=False)
             return
         if seq > expected:
@@ -329,15 +375,19 @@ class Session:
                 return  # a duplicate we already processed
             self._logout_and_close(now, "seq_too_low", f"MsgSeqNum too low, expecting {expected} but received {seq}")
             return
+        if self._queue and msg.get(43) != "Y":
+            self._drop_stale(seq)
         self._process(msg, frame, seq, now)
         self._drain_queue(now)
+        if self._resend_at is not None:
+            self._resend_at = now if self._queue else None  # progress: the timeout starts again
 
     def _on_first_message(self, msg: FixMessage, msg_type: str | None, now: float) -> None:
         # Any reply (even a refusal) goes back with the CompIDs the peer used.
         self.config.sender_comp_id = self.config.sender_comp_id or msg.get(56) or "UNKNOWN"
         self.config.target_comp_id = msg.get(49) or "UNKNOWN"
         if msg_type != "A":
-            self._logout_and_close(now, "protocol", f"First message must be Logon (35=A), received 35={msg_type}")
+            self._logout_and_close(now, "protocol", f"First message must be Logon (35=A), received 35={(msg_type or '')[:20]}")
             return
         problem = validate(msg) if self.config.validate else None
         if problem is not None:
@@ -357,7 +407,7 @@ class Session:
             self._events.append(SessionReject(msg))
             return
         if msg_type != "A":
-            self._logout_and_close(now, "protocol", f"Expected Logon reply, received 35={msg_type}")
+            self._logout_and_close(now, "protocol", f"Expected Logon reply, received 35={(msg_type or '')[:20]}")
             return
         if msg.get(141) == "Y":
             self.store.next_target_seq = 1
@@ -369,9 +419,9 @@ class Session:
             self._logout_and_close(now, "seq_gap", self._gap_text(expected, seq))
             return
         self.peer_logon = msg
-        hb = msg.get(108)
-        if hb and hb.isdigit() and int(hb) > 0:
-            self.heartbeat_interval = int(hb)
+        hb = parse_int(msg.get(108), 1)
+        if hb is not None:
+            self.heartbeat_interval = hb
         self._transition(State.ACTIVE)
         self._events.append(LoggedOn(msg))
         self._after_logon_seq(seq, expected, now)
@@ -381,60 +431,9 @@ class Session:
             self.store.next_target_seq = seq + 1
         elif self.config.retransmission:
             self._queue[seq] = None  # the Logon itself, already handled
-            self._request_resend(expected, seq, now)
+            self._request_resend(expected, now)
         else:
             self._logout_and_close(now, "seq_gap", self._gap_text(expected, seq))
-
-    def _gap_text(self, expected: int, seq: int) -> str:
-        name = self.config.session_name or "this session"
-        return (f"MsgSeqNum too high, expecting {expected} but received {seq}; {name} has no "
-                f"retransmission: reconnect with ResetSeqNumFlag=Y")
-
-    def _on_gap(self, msg: FixMessage, frame: bytes, seq: int, expected: int, now: float) -> None:
-        """spec 01 §5 rule 4: recoverable by ResendRequest only on retransmission sessions."""
-        msg_type = msg.get(35)
-        if msg_type == "5":
-            self._process(msg, frame, seq, now, count=False)
-            return
-        if not self.config.retransmission:
-            self._logout_and_close(now, "seq_gap", self._gap_text(expected, seq))
-            return
-        if len(self._queue) >= self.config.max_queued:
-            self._logout_and_close(now, "protocol", "Too many messages queued while waiting for a resend")
-            return
-        if msg_type == "2":
-            # Answer the peer's ResendRequest at once, even while we wait for ours (standard FIX).
-            self._process(msg, frame, seq, now, count=False)
-            self._queue[seq] = None
-        else:
-            self._queue[seq] = (msg, frame)
-        if seq > self._resend_target:
-            self._request_resend(expected, seq, now)
-
-    def _request_resend(self, begin: int, seen: int, now: float) -> None:
-        if self._resend_target >= begin:
-            self._resend_target = max(self._resend_target, seen)
-            return  # one ResendRequest outstanding; EndSeqNo=0 already covers the rest
-        self._resend_target = seen
-        self._send_admin("2", [(7, begin), (16, 0)], now)
-
-    def _drain_queue(self, now: float) -> None:
-        queue = self._queue
-        while queue and self.state in RECEIVES_APP:
-            expected = self.store.next_target_seq
-            if expected not in queue:
-                if min(queue) < expected:  # superseded by a gap fill
-                    for s in [s for s in queue if s < expected]:
-                        del queue[s]
-                    continue
-                break
-            item = queue.pop(expected)
-            if item is None:
-                self.store.next_target_seq = expected + 1
-            else:
-                self._process(item[0], item[1], expected, now)
-        if not queue and self.store.next_target_seq > self._resend_target:
-            self._resend_target = 0
 
     def _process(self, msg: FixMessage, frame: bytes, seq: int, now: float, count: bool = True) -> None:
         """A message in sequence: validate, consume its number, dispatch by type."""
@@ -454,6 +453,8 @@ class Session:
                                   f"SendingTime accuracy problem: more than {tolerance:g} s from server time",
                                   now, ref_tag=52)
                 return
+        if msg.get(43) == "Y" and self._possdup_problem(msg, now):
+            return
         if msg_type not in ADMIN_MSG_TYPES:
             if self.state in RECEIVES_APP:
                 self._events.append(AppMessage(msg, frame))
@@ -475,6 +476,22 @@ class Session:
         elif msg_type == "A":
             self._send_reject(msg, SRR.OTHER, "Logon received on a session that is already logged on", now)
 
+    def _possdup_problem(self, msg: FixMessage, now: float) -> bool:
+        """FIX session test cases 2f/2g: a PossDup message needs OrigSendingTime(122), no later
+        than its SendingTime(52); else Reject 373=1 / 373=10 and the message is not processed."""
+        orig = msg.get(122)
+        if orig is None:
+            self._send_reject(msg, SRR.REQUIRED_TAG_MISSING, "OrigSendingTime(122) required with PossDupFlag=Y",
+                              now, ref_tag=122)
+            return True
+        sent, first = parse_utc(msg.get(52) or ""), parse_utc(orig)
+        if sent is not None and first is not None and first > sent:
+            self._send_reject(msg, SRR.SENDINGTIME_ACCURACY_PROBLEM,
+                              "SendingTime accuracy problem: OrigSendingTime(122) is later than SendingTime(52)",
+                              now, ref_tag=122)
+            return True
+        return False
+
     def _on_logout(self, msg: FixMessage, now: float) -> None:
         text = msg.get(58) or ""
         if self.state is State.LOGOUT_SENT:
@@ -483,73 +500,36 @@ class Session:
             self._emit("5", [], now)
             self._close("peer_logout", text)
 
-    def _on_sequence_reset(self, msg: FixMessage, seq: int, now: float, *, gap_fill: bool) -> None:
-        if not self.config.retransmission:
-            self._send_reject(msg, SRR.INVALID_MSGTYPE, self._no_retransmission("SequenceReset(35=4)"), now, ref_tag=35)
+    def _on_reset_logon(self, msg: FixMessage, seq: int, now: float) -> None:
+        """A Logon with ResetSeqNumFlag=Y on a logged-on session resets both directions to 1
+        and is answered by a Logon with 141=Y (FIXT.1.1; spec 01 §2.2 allows 141 on every
+        session type). Everything held for a resend is obsolete. Our own request's answer
+        (reset_sequence) only sets the inbound number."""
+        if self._reset_requested:  # the answer to ours: an acceptor's Logon carries no signature
+            self._reset_requested = False
+            self._clear_queue()
+            self.store.next_target_seq = seq + 1
             return
-        new_text = msg.get(36) or ""
-        if not new_text.isdigit():
-            self._send_reject(msg, SRR.REQUIRED_TAG_MISSING if not new_text else SRR.INCORRECT_DATA_FORMAT,
-                              "NewSeqNo(36) missing or not a number", now, ref_tag=36)
+        problem = validate(msg) if self.config.validate else None
+        if problem is not None:
+            self._send_reject(msg, problem.reason, problem.text, now, ref_tag=problem.ref_tag)
             return
-        new = int(new_text)
-        current = self.store.next_target_seq
-        if new < current:
+        if seq != 1:
             self._send_reject(msg, SRR.VALUE_IS_INCORRECT,
-                              f"NewSeqNo(36)={new} would lower the expected MsgSeqNum {current}", now, ref_tag=36)
+                              f"MsgSeqNum(34) must be 1 on a Logon with ResetSeqNumFlag(141)=Y, received {seq}",
+                              now, ref_tag=34)
             return
-        self.store.next_target_seq = new
-        if not gap_fill:
-            self._queue = {s: v for s, v in self._queue.items() if s >= new}
-            self._drain_queue(now)
-
-    def _no_retransmission(self, what: str) -> str:
-        name = self.config.session_name or "this session"
-        return f"{what} is not supported on {name}: no retransmission; reconnect with ResetSeqNumFlag=Y"
-
-    def _on_resend_request(self, msg: FixMessage, now: float) -> None:
-        """spec 01 §6: replay stored application messages with PossDup, gap-fill the rest."""
-        if not self.config.retransmission:
-            self._send_reject(msg, SRR.INVALID_MSGTYPE, self._no_retransmission("ResendRequest(35=2)"), now, ref_tag=35)
+        tolerance = self.config.sending_time_tolerance
+        sent = parse_utc(msg.get(52) or "")
+        if tolerance is not None and (sent is None or abs(now - sent) > tolerance):
+            self._send_reject(msg, SRR.SENDINGTIME_ACCURACY_PROBLEM,
+                              f"SendingTime accuracy problem: more than {tolerance:g} s from server time", now,
+                              ref_tag=52)
             return
-        begin, end = int(msg.get(7) or 0), int(msg.get(16) or 0)
-        last_sent = self.store.next_sender_seq - 1
-        if end == 0 or end > last_sent:
-            end = last_sent
-        if begin < 1 or begin > last_sent:
-            self._send_reject(msg, SRR.VALUE_IS_INCORRECT,
-                              f"BeginSeqNo(7)={begin} is outside the sent range 1..{last_sent}", now, ref_tag=7)
-            return
-        if begin > end:
-            self._send_reject(msg, SRR.VALUE_IS_INCORRECT, f"BeginSeqNo(7)={begin} is after EndSeqNo(16)={end}",
-                              now, ref_tag=16)
-            return
-        if self.config.retention_seconds is not None:
-            self.store.prune(now - self.config.retention_seconds)
-        if begin <= self.store.pruned_through:
-            hours = (self.config.retention_seconds or 0) / 3600
-            self._send_reject(msg, SRR.VALUE_IS_INCORRECT,
-                              f"BeginSeqNo(7)={begin} is older than the MessageRetentionPeriod ({hours:g} h)",
-                              now, ref_tag=7)
-            return
-        next_seq = begin
-        for seq, _sent_at, frame in self.store.fetch(begin, end):
-            if seq > next_seq:
-                self._gap_fill(next_seq, seq, now)
-            self._resend(parse(frame), now)
-            next_seq = seq + 1
-        if next_seq <= end:
-            self._gap_fill(next_seq, end + 1, now)
-
-    def _gap_fill(self, seq: int, new_seq: int, now: float) -> None:
-        stamp = format_utc(now)
-        self._write(encode([(35, "4"), (49, self.config.sender_comp_id), (56, self.config.target_comp_id),
-                            (34, seq), (43, "Y"), (52, stamp), (122, stamp), (123, "Y"), (36, new_seq)]), now)
-
-    def _resend(self, original: FixMessage, now: float) -> None:
-        header = [(35, original.get(35)), (49, original.get(49)), (56, original.get(56)), (34, original.get(34)),
-                  (43, "Y"), (52, format_utc(now)), (122, original.get(52))]
-        self._write(encode(header + original.body()), now)
+        self._clear_queue()
+        self.store.reset()
+        self.store.next_target_seq = 2
+        self._emit("A", [(98, 0), (108, self.heartbeat_interval), (141, "Y"), (1137, "9")], now)
 
     # --- outbound helpers ------------------------------------------------------------------
 
@@ -575,13 +555,15 @@ class Session:
         self._out.append(frame)
         self._last_sent = now
 
-    def _send_reject(self, msg: FixMessage, reason: int, text: str, now: float, *, ref_tag: int | None = None) -> None:
+    def _send_reject(self, msg: FixMessage, reason: int, text: str, now: float, *,
+                     ref_tag: int | str | None = None) -> None:
         """Reject (35=3), spec 09 §1; the rejected message keeps its sequence number consumed."""
-        body: list[tuple[int, object]] = [(45, msg.get(34) or "0")]
+        seq_text = msg.get(34) or ""
+        body: list[tuple[int, object]] = [(45, seq_text if parse_int(seq_text, 0, MAX_SEQ) is not None else "0")]
         if ref_tag is not None:
             body.append((371, ref_tag))
         mt = msg.get(35)
-        if mt:
+        if mt and len(mt) <= 8:
             body.append((372, mt))
         body += [(373, reason), (58, text)]
         self._emit("3", body, now)

@@ -4,7 +4,8 @@
 order of precedence (a problem of an earlier rule wins wherever it stands in the message):
 
   a. non-numeric tag -> 0        f. wrong data format -> 6
-  b. unknown MsgType -> 11       g. value outside a closed enum -> 5
+  b. unknown MsgType -> 11       g. value outside a closed enum or a range -> 5
+  b2. header/body/trailer order -> 14
   c. undefined tag -> 3          h. tag repeated outside groups -> 13
   d. tag not in message -> 2     i. required tag missing -> 1
   e. empty value -> 4            j. group count -> 16, entry order -> 15 (or a required
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .codec import FixMessage, parse_utc
-from .fields import (ENUM_VALUES, HEADER_TAGS, MESSAGES, TAG_TYPES, TRAILER_TAGS, GroupDef, MessageDef,
-                     SessionRejectReason as R, tag_label)
+from .fields import (ENUM_VALUES, HEADER_TAGS, INT_RANGES, MESSAGES, MSG_ENUM_VALUES, MSG_TAG_TYPES, TAG_TYPES,
+                     TRAILER_TAGS, GroupDef, MessageDef, SessionRejectReason as R, tag_label)
+from .numbers import FORMAT, INT32_MAX, INT32_MIN, decimal_problem, int_problem
 
 __all__ = ["Problem", "validate"]
 
@@ -27,7 +29,7 @@ __all__ = ["Problem", "validate"]
 @dataclass(frozen=True)
 class Problem:
     reason: int  # SessionRejectReason (373)
-    ref_tag: int | None  # RefTagID (371)
+    ref_tag: int | str | None  # RefTagID (371); an invalid tag number as it was sent
     text: str  # Text (58)
 
 
@@ -43,19 +45,20 @@ def _show(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
-# --- data formats (spec 01 §1.3) -------------------------------------------------------------
+# --- data formats (spec 01 §1.3) and ranges (issue 11 §3) -----------------------------------
+# A check returns None (fine), FORMAT (6: not of the field's type) or RANGE (5: of the type but
+# out of range). Numbers go through fixproto.numbers: ASCII digits, bounded length, a range.
 
 def _digits(v: str) -> bool:
     return v.isascii() and v.isdigit()  # isdigit alone accepts "²" (latin-1 superscripts)
 
 
-def _int(v: str) -> bool:
-    return _digits(v[1:] if v[0] == "-" else v)
+def _ok(test):
+    return lambda v: None if test(v) else FORMAT
 
 
-def _decimal(v: str) -> bool:  # plain decimal: optional '-', digits, at most one '.', no exponent
-    whole, _, frac = (v[1:] if v[0] == "-" else v).partition(".")
-    return bool(whole or frac) and (not whole or _digits(whole)) and (not frac or _digits(frac))
+def _int_check(lo: int, hi: int):
+    return lambda v: int_problem(v, lo, hi)
 
 
 _MDAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -86,32 +89,56 @@ def _timestamp(v: str) -> bool:  # YYYYMMDD-HH:MM:SS[.f{1,9}]
 
 
 _FORMAT_CHECKS = {
-    "INT": _int, "SEQNUM": _digits, "LENGTH": _digits, "NUMINGROUP": _digits,
-    "BOOLEAN": lambda v: v == "Y" or v == "N", "CHAR": lambda v: len(v) == 1,
-    "PRICE": _decimal, "QTY": _decimal, "AMT": _decimal, "DECIMAL": _decimal,
-    "UTCTIMESTAMP": _timestamp, "LOCALMKTDATE": _date, "UTCDATEONLY": _date,
-    "UTCTIMEONLY": _time,
+    "INT": _int_check(INT32_MIN, INT32_MAX),
+    "BOOLEAN": _ok(lambda v: v == "Y" or v == "N"), "CHAR": _ok(lambda v: len(v) == 1),
+    "PRICE": decimal_problem, "QTY": decimal_problem, "AMT": decimal_problem, "DECIMAL": decimal_problem,
+    "UTCTIMESTAMP": _ok(_timestamp), "LOCALMKTDATE": _ok(_date), "UTCDATEONLY": _ok(_date),
+    "UTCTIMEONLY": _ok(_time),
 }
-_TAG_CHECKS = {t: _FORMAT_CHECKS[typ] for t, typ in TAG_TYPES.items() if typ in _FORMAT_CHECKS}
 
 
-def _fast_check(tag: int):
-    """Format and closed-enum check of one tag in a single predicate (fast path only)."""
-    fmt, enum = _TAG_CHECKS.get(tag), ENUM_VALUES.get(tag)
+def _uint_check(lo: int, hi: int):  # SeqNum, Length, NumInGroup: no sign (spec 01 §1.3)
+    return lambda v: FORMAT if v[:1] == "-" else int_problem(v, lo, hi)
+
+
+_UNSIGNED = frozenset({"SEQNUM", "LENGTH", "NUMINGROUP"})
+
+
+def _check_for(tag: int, typ: str):
+    if tag in INT_RANGES:  # SEQNUM, LENGTH, NUMINGROUP and listed INT fields
+        return (_uint_check if typ in _UNSIGNED else _int_check)(*INT_RANGES[tag])
+    return _FORMAT_CHECKS.get(typ)
+
+
+_TAG_CHECKS = {t: c for t, typ in TAG_TYPES.items() if (c := _check_for(t, typ)) is not None}
+# Per-MsgType overrides (fields.MSG_TAG_TYPES): the message's own table of checks.
+_MSG_TAG_CHECKS = {mt: {**_TAG_CHECKS, **{t: _check_for(t, typ) for (m, t), typ in MSG_TAG_TYPES.items()
+                                           if m == mt}}
+                   for mt in {m for m, _ in MSG_TAG_TYPES}}
+_MSG_ENUMS = {mt: {**ENUM_VALUES, **{t: e for (m, t), e in MSG_ENUM_VALUES.items() if m == mt}}
+              for mt in {m for m, _ in MSG_ENUM_VALUES}}
+
+
+def _fast_check(tag: int, checks: dict, enums: dict):
+    """Format, range and closed-enum check of one tag in a single predicate (fast path only)."""
+    fmt, enum = checks.get(tag), enums.get(tag)
     if enum is not None:
-        return enum.__contains__ if fmt is None else (lambda v: fmt(v) and v in enum)
-    return fmt or (lambda v: True)
+        return enum.__contains__ if fmt is None else (lambda v: fmt(v) is None and v in enum)
+    return (lambda v: fmt(v) is None) if fmt is not None else (lambda v: True)
 
 
-_FAST_CHECKS = {t: _fast_check(t) for t in TAG_TYPES}
+_FAST_CHECKS = {t: _fast_check(t, _TAG_CHECKS, ENUM_VALUES) for t in TAG_TYPES}
+_MSG_FAST_CHECKS = {mt: {t: _fast_check(t, _MSG_TAG_CHECKS.get(mt, _TAG_CHECKS), _MSG_ENUMS.get(mt, ENUM_VALUES))
+                         for t in TAG_TYPES}
+                    for mt in set(_MSG_TAG_CHECKS) | set(_MSG_ENUMS)}
 
 
 # --- validation ------------------------------------------------------------------------------
 
 def validate(msg: FixMessage) -> Problem | None:
     """The first session-level problem of `msg` (spec 09 §1), or None if it is acceptable."""
-    if 0 in msg:  # a. spec 09 §1 code 0
-        return Problem(R.INVALID_TAG_NUMBER, None, "Invalid tag number")
+    if 0 in msg:  # a. spec 09 §1 code 0; RefTagID is the tag as it was sent (issue 11 §1)
+        return _invalid_tag(msg)
     msg_type = msg.msg_type
     if msg_type is None:
         return Problem(R.REQUIRED_TAG_MISSING, 35, "Required tag missing: MsgType(35)")
@@ -122,21 +149,56 @@ def validate(msg: FixMessage) -> Problem | None:
     if mdef is None:  # b. spec 09 §1 code 11, spec 12 §2
         return Problem(R.INVALID_MSGTYPE, 35, f"Invalid MsgType: {_show(msg_type)}")
     pairs = msg.pairs
+    problem = _order_problem(pairs)  # b2. code 14
+    if problem is not None:
+        return problem
     allowed = _ALLOWED[msg_type]
-    checks = _FAST_CHECKS
+    checks = _MSG_FAST_CHECKS.get(msg_type, _FAST_CHECKS)
     for tag, value in pairs:  # fast path: every field fine -> skip the ranked pass
         if tag not in allowed or not value or not checks[tag](value):
-            problem = _check_fields(pairs, allowed)
+            problem = _check_fields(pairs, allowed, msg_type)
             if problem is not None:
                 return problem
             break
     return _check_structure(pairs, mdef)
 
 
-def _check_fields(pairs: list[tuple[int, str]], allowed: frozenset[int]) -> Problem | None:
+def _invalid_tag(msg: FixMessage) -> Problem:
+    text = msg.invalid_tags[0] if msg.invalid_tags else ""
+    # 371 is an int field: the tag text goes there when it is written as a number ("0", "-1",
+    # "035", a tag beyond 2^31), always into the Text.
+    number = text[1:] if text[:1] == "-" else text
+    ref = text if number.isascii() and number.isdigit() and len(text) <= 20 else None
+    return Problem(R.INVALID_TAG_NUMBER, ref, f"Invalid tag number: {_show(text)}")
+
+
+def _order_problem(pairs: list[tuple[int, str]]) -> Problem | None:
+    """Header, then body, then trailer (spec 01 §1.1-§1.2): a header field after the first body
+    field, or a body field after the trailer's first field, is code 14 naming that tag."""
+    body = trailer = False
+    for tag, _ in pairs:
+        if tag in HEADER_TAGS:
+            if body or trailer:
+                return Problem(R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag,
+                               f"Tag specified out of required order: header field {tag_label(tag)} "
+                               f"after the message body")
+        elif tag in TRAILER_TAGS:
+            trailer = True
+        elif trailer:
+            return Problem(R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, tag,
+                           f"Tag specified out of required order: body field {tag_label(tag)} "
+                           f"after the trailer")
+        else:
+            body = True
+    return None
+
+
+def _check_fields(pairs: list[tuple[int, str]], allowed: frozenset[int], msg_type: str) -> Problem | None:
     """Rules c-g, field by field; c returns at once, else keeps the earliest rule (d=1 .. g=4)."""
     best: Problem | None = None
     rank = 5  # rank of `best`; 5 = none yet
+    checks = _MSG_TAG_CHECKS.get(msg_type, _TAG_CHECKS)
+    enums = _MSG_ENUMS.get(msg_type, ENUM_VALUES)
     for tag, value in pairs:
         if tag not in TAG_TYPES:  # c. spec 09 §1 code 3 (docs' example: unknown 6-digit tag)
             return Problem(R.UNDEFINED_TAG, tag, f"Undefined tag received: {tag}")
@@ -152,10 +214,10 @@ def _check_fields(pairs: list[tuple[int, str]], allowed: frozenset[int]) -> Prob
                                  f"Tag specified without a value: {tag_label(tag)}"), 2
         elif rank <= 3:
             continue
-        elif tag in _TAG_CHECKS and not _TAG_CHECKS[tag](value):  # f. spec 01 §1.3, code 6
+        elif (code := checks[tag](value) if tag in checks else None) == FORMAT:  # f. spec 01 §1.3
             best, rank = Problem(R.INCORRECT_DATA_FORMAT, tag,
                                  f"Incorrect data format for {tag_label(tag)}: {_show(value)}"), 3
-        elif rank == 5 and tag in ENUM_VALUES and value not in ENUM_VALUES[tag]:  # g. code 5
+        elif rank == 5 and (code is not None or (tag in enums and value not in enums[tag])):  # g. code 5
             best, rank = Problem(R.VALUE_IS_INCORRECT, tag,
                                  f"Value is incorrect (out of range) for {tag_label(tag)}: "
                                  f"{_show(value)}"), 4

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_fixsim.fixproto.codec import FixMessage, parse_utc
 from kalshi_fixsim.fixproto.fields import SessionRejectReason as SRR
-from kalshi_fixsim.fixproto.kalshi import MAX_RETENTION_HOURS, LogonOptions, SessionType, logon_payload, min_heartbeat, verify_logon
+from kalshi_fixsim.fixproto.numbers import parse_int
+from kalshi_fixsim.fixproto.kalshi import MAX_HEARTBEAT, MAX_RETENTION_HOURS, LogonOptions, SessionType, logon_payload, min_heartbeat, verify_logon
 
 from .config import AccountConfig, SessionSettings
 
@@ -94,13 +95,14 @@ class Authenticator:
                          "signed with the exact SendingTime(52) sent", SRR.SIGNATURE_PROBLEM, 96)
         # 6. HeartBtInt bounds per product (spec 01 §2.1); margin defaults to 30 when absent.
         hb_text = logon.get(108)
-        heartbeat = int(hb_text) if hb_text and hb_text.lstrip("-").isdigit() else (30 if product == "margin" else 0)
+        heartbeat = (parse_int(hb_text) or 0) if hb_text is not None else (30 if product == "margin" else 0)
         low = min_heartbeat(product)
         if hb_text is None and product == "prediction":
             return _fail("Required tag missing: HeartBtInt(108)", SRR.REQUIRED_TAG_MISSING, 108)
-        if heartbeat < low:
+        if not low <= heartbeat <= MAX_HEARTBEAT:
             bound = "greater than 3" if product == "prediction" else "at least 3"
-            return _fail(f"HeartBtInt(108)={hb_text} is invalid: must be {bound} seconds on {product}",
+            return _fail(f"HeartBtInt(108)={hb_text[:20]} is invalid: must be {bound} and at most "
+                         f"{MAX_HEARTBEAT} seconds on {product}",
                          SRR.VALUE_IS_INCORRECT, 108)
         # 7. ResetSeqNumFlag=Y where the session type requires it (spec 01 §5.1).
         if st.reset_required and logon.get(141) != "Y":

@@ -299,7 +299,12 @@ class Simulator:
 
     async def _run_ticker(self) -> None:
         while True:
-            await asyncio.sleep(self.tick())
+            try:
+                delay = self.tick()
+            except Exception:  # our bug: logged once, and the clock keeps running (house rule 12)
+                log.exception("unhandled exception in the simulator's clock work")
+                delay = self.TICK
+            await asyncio.sleep(delay)
 
     def _make_market_makers(self) -> None:
         self.market_makers = {}
@@ -371,6 +376,7 @@ class Simulator:
         driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
                                on_connection_made=self._track)
         conn.driver = driver
+        driver.describe = lambda: conn.session_id or f"{product}/{st.code}/{conn.api_key or 'not logged on'}"
         return driver
 
     def _track(self, driver: SessionDriver) -> None:

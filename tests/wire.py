@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 
 from kalshi_fixsim.fixproto.codec import FixMessage, Framer, encode, format_utc, parse
 from kalshi_fixsim.fixproto.kalshi import load_private_key, logon_payload, sign_logon
+
+
+# Loading an RSA private key checks it (about 0.1 s here): once per key file, not per Logon.
+_private_key = functools.lru_cache(maxsize=64)(load_private_key)
 
 
 def run(coro, timeout: float = 30.0):
@@ -18,7 +23,7 @@ def logon(account, target: str, *, seq: int = 1, now: float | None = None, hb: o
           extra=(), key_path=None, signed_time: str | None = None, drop=()) -> bytes:
     """A signed Logon; `signed_time` signs another SendingTime than the one sent (re-stamping)."""
     sending_time = format_utc(time.time() if now is None else now)
-    key = load_private_key(key_path or account.private_key_path)
+    key = _private_key(key_path or account.private_key_path)
     signature = sign_logon(key, logon_payload(signed_time or sending_time, seq, account.api_key, target))
     fields = [(35, "A"), (49, account.api_key), (56, target), (34, seq), (52, sending_time), (98, 0)]
     if hb is not None:

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from kalshi_fixsim.fixproto.codec import FixMessage, parse_utc
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.numbers import parse_int
 
 from ..engine.types import (MONEY_SCALE, STP, CxlReject, Event, Order, OrderRequest, OrderStatus, Reject, Rejected,
                             Side, TimeInForce)
@@ -56,7 +57,8 @@ def _listener_refused(conn: Connection, msg: FixMessage) -> bool:
 
 def _subaccount(msg: FixMessage) -> int:
     value = msg.get(79)
-    return int(value) if value is not None and value.lstrip("-").isdigit() else 0
+    number = parse_int(value)
+    return number if number is not None else 0
 
 
 def _party(msg: FixMessage) -> str | None:
@@ -69,7 +71,7 @@ def _route_problem(conn: Connection, msg: FixMessage) -> Reject | None:
     if dest is None or dest == "-1":
         return None
     market = conn.venue.exchange.market(msg.get(55) or "")
-    if market is None or not dest.isdigit() or int(dest) != market.exchange_index:
+    if market is None or parse_int(dest, 0) != market.exchange_index:
         return Reject.MARKET_NOT_FOUND
     return None
 

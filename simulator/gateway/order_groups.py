@@ -10,6 +10,7 @@ import re
 
 from kalshi_fixsim.fixproto.codec import FixMessage
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.numbers import parse_int
 
 from . import HANDLERS, Connection, business_reject
 
@@ -33,12 +34,13 @@ def on_order_group(conn: Connection, msg: FixMessage) -> None:
         conn.reject(msg, SRR.INCORRECT_DATA_FORMAT, "OrderGroupID(20130) must be a UUID", 20130)
         return
     limit_text = msg.get(20132)
-    limit = int(limit_text) if limit_text is not None and limit_text.isdigit() else None
+    limit = parse_int(limit_text, 0) if limit_text is not None else None
     if limit_text is not None and limit is None:
         conn.reject(msg, SRR.INCORRECT_DATA_FORMAT, "OrderGroupContractsLimit(20132) must be an integer", 20132)
         return
     subaccount_text = msg.get(79) or "0"
-    subaccount = int(subaccount_text) if subaccount_text.isdigit() else -1
+    subaccount = parse_int(subaccount_text, 0)
+    subaccount = -1 if subaccount is None else subaccount
     if not 0 <= subaccount <= 63:
         business_reject(conn, msg, BRR.OTHER, "AllocAccount(79) must be a sub-account number 0-63")
         return

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from kalshi_fixsim.fixproto.codec import FixMessage
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
+from kalshi_fixsim.fixproto.numbers import parse_int
 
 from ..ratelimit import Decision, LogonLimiter, RateLimiter, best_tier
 from . import GATES, Connection
@@ -159,10 +160,7 @@ def _shard(msg: FixMessage) -> int | None:
     if msg.get(117) is not None:
         return None
     text = msg.get(100) or ""
-    if not text.isdigit():
-        return None
-    index = int(text)
-    return index if 1 <= index <= MAX_SHARD else None
+    return parse_int(text, 1, MAX_SHARD)
 
 
 def gate(conn: Connection, msg: FixMessage) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kalshi_fixsim.fixproto.codec import FixMessage
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, SessionRejectReason as SRR
+from kalshi_fixsim.fixproto.numbers import parse_int
 
 from ..engine.rfq import (AcceptSpec, Leg, Notice, Quote, QuoteClosed, QuoteExecuted, QuoteSpec, QuoteState,
                           Refusal, Refuse, Rfq, RfqClosed, RfqDesk, RfqSpec, RfqStatus)
@@ -191,7 +192,7 @@ def _yes_no(conn: Connection, msg: FixMessage, tag: int, name: str) -> bool | No
 def _int(text: str | None, default: int = 0) -> int | None:
     if text is None:
         return default
-    return int(text) if text.lstrip("-").isdigit() else None
+    return parse_int(text)
 
 
 def _party_problem(msg: FixMessage) -> str | None:

@@ -91,3 +91,63 @@ def test_interceptor_sees_every_frame_and_can_drop_or_duplicate():
         answers = [parse(f) for f in iter_frames(transport.written)]
         assert interceptor.seen_in == ["A", "1", "1"] and [a.get(112) for a in answers] == ["keep", "keep"]
     asyncio.run(scenario())
+
+
+def test_exception_escaping_an_application_handler_is_logged_once_and_answered_with_bmr(caplog):
+    """Last line of defence (issue 11 §3): a business-layer bug gets BMR 380=0, the session goes on."""
+    async def scenario():
+        def broken(driver, event):
+            if isinstance(event, AppMessage):
+                raise RuntimeError("handler bug")
+
+        driver, transport = logged_on_driver(broken)
+        with caplog.at_level("ERROR", logger="kalshi_fixsim"):
+            driver.feed(frame("D", 2, [(11, "o1"), (38, 1), (40, 2), (44, 40), (54, 1), (55, "T")]))
+            driver.feed(frame("1", 3, [(112, "still there")]))
+        out = [parse(f) for f in iter_frames(transport.written)]
+        assert [(m.get(35), m.get(45), m.get(372), m.get(380)) for m in out][0] == ("j", "2", "D", "0")
+        assert out[1].get(35) == "0" and out[1].get(112) == "still there" and driver.session.is_active
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and "KalshiNR->" in errors[0].getMessage() and errors[0].exc_info
+    asyncio.run(scenario())
+
+
+def test_exception_escaping_a_session_layer_handler_is_answered_with_logout_text(caplog):
+    """Last line of defence: a failure outside the business layer is a Logout with Text, never a
+    silent close."""
+    async def scenario():
+        clock = Clock(1_767_623_400.0)
+        session = Session(SessionConfig(role=ACCEPTOR, sender_comp_id="KalshiNR", session_name="KalshiNR"),
+                          now=clock.t)
+
+        def broken(driver, event):
+            if isinstance(event, LogonRequest):
+                raise KeyError("auth bug")
+
+        driver = SessionDriver(session, broken, clock=clock)
+        transport = FakeTransport()
+        driver.connection_made(transport)
+        with caplog.at_level("ERROR", logger="kalshi_fixsim"):
+            driver.feed(frame("A", 1, [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")]))
+        out = [parse(f) for f in iter_frames(transport.written)]
+        assert [m.get(35) for m in out] == ["5"] and out[0].get(58).startswith("Internal error")
+        assert transport.closing and len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+    asyncio.run(scenario())
+
+
+def test_an_interceptor_that_raises_passes_frames_on_unchanged_and_is_logged(caplog):
+    class Broken:
+        def inbound(self, f):
+            raise ValueError("fault rule bug")
+
+        def outbound(self, f):
+            raise ValueError("fault rule bug")
+
+    async def scenario():
+        with caplog.at_level("ERROR", logger="kalshi_fixsim"):
+            driver, transport = logged_on_driver(lambda d, e: None, interceptor=Broken())
+            driver.feed(frame("1", 2, [(112, "through")]))
+        out = [parse(f) for f in iter_frames(transport.written)]
+        assert [(m.get(35), m.get(112)) for m in out] == [("0", "through")] and driver.session.is_active
+        assert caplog.records and all("interceptor" in r.getMessage() for r in caplog.records)
+    asyncio.run(scenario())
