@@ -64,11 +64,13 @@ def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
     return config_path
 
 
-async def _serve(config_path: Path, control_port: int | None = None) -> None:
+async def _serve(config_path: Path, control_port: int | None = None, *, no_rate_limits: bool = False) -> None:
     from .runtime import freeze_startup, tune_gc
     from .server import Simulator
 
     config = load_config(config_path)
+    if no_rate_limits:
+        config = config.without_rate_limits()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: a caller may signal at once
@@ -228,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", default="sim.yaml")
     s.add_argument("--control-port", type=int, default=CONTROL_PORT,
                    help=f"HTTP control plane on 127.0.0.1 (default {CONTROL_PORT}; 0 = any free port; -1 = off)")
+    s.add_argument("--no-rate-limits", action="store_true",
+                   help="turn every rate limit off, Logon limits included (config rate_limits.enabled: false)")
 
     ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane")
     ctl.add_argument("--port", type=int, default=CONTROL_PORT, help="the control plane's port on 127.0.0.1")
@@ -293,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             if not config_path.exists():
                 print(f"{config_path} not found: run `kalshi-fixsim init` (or `make run`)", file=sys.stderr)
                 return 2
-            asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port))
+            asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port,
+                               no_rate_limits=args.no_rate_limits))
         elif args.command == "certs":
             paths = make_dev_certs(Path(args.out), overwrite=args.force)
             print(f"CA {paths.ca}\nserver certificate {paths.cert}\nserver key {paths.key}")

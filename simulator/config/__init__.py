@@ -10,7 +10,7 @@ config works whatever the current directory is.
 """
 from .model import (DEFAULT_PORTS, PRODUCT_SESSIONS, TIERS, PRICE_STRUCTURES, ConfigError,
                     TlsConfig, ProductConfig, SessionSettings, AccountConfig, FeeConfig,
-                    MarketMakerConfig, UniverseConfig, SimConfig)
+                    MarketMakerConfig, UniverseConfig, SimConfig, RateLimitsConfig, LogonLimitConfig)
 from .parse import default_config, load_config
 from .sample import add_account, write_sample_config
 
@@ -19,10 +19,12 @@ __all__ = [
     "ConfigError",
     "DEFAULT_PORTS",
     "FeeConfig",
+    "LogonLimitConfig",
     "MarketMakerConfig",
     "PRICE_STRUCTURES",
     "PRODUCT_SESSIONS",
     "ProductConfig",
+    "RateLimitsConfig",
     "SessionSettings",
     "SimConfig",
     "TIERS",

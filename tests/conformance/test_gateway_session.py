@@ -80,10 +80,10 @@ def test_first_message_other_than_logon_gets_logout_with_text(fix_exchange):
     assert out[0].get(58) == "First message must be Logon (35=A), received 35=0"
 
 
-def test_logon_signed_with_another_key_is_refused_with_signature_text(fix_exchange):
+def test_logon_signed_with_another_key_is_refused_by_a_logout_alone_with_signature_text(fix_exchange):
     alice, bob = fix_exchange.accounts["alice"], fix_exchange.accounts["bob"]
     out = run(refused(fix_exchange, [logon(alice, "KalshiNR", key_path=bob.private_key_path)]))
-    assert out[-1].get(35) == "5" and out[-1].get(58).startswith("Invalid signature")
+    assert [m.get(35) for m in out] == ["5"] and out[0].get(58).startswith("Invalid signature")
 
 
 def test_logon_with_sending_time_restamped_after_signing_is_refused(fix_exchange):
@@ -94,12 +94,12 @@ def test_logon_with_sending_time_restamped_after_signing_is_refused(fix_exchange
     assert out[-1].get(35) == "5" and "exact SendingTime(52)" in out[-1].get(58)
 
 
-def test_unknown_api_key_is_refused(fix_exchange):
+def test_unknown_api_key_is_refused_by_a_logout_alone_whose_text_says_why(fix_exchange):
     alice = fix_exchange.accounts["alice"]
     stranger = type(alice)("x", "00000000-0000-4000-8000-000000000000", alice.private_key_path, alice.config)
     out = run(refused(fix_exchange, [logon(stranger, "KalshiNR")]))
-    assert [m.get(35) for m in out] == ["3", "5"]
-    assert out[0].get(373) == "9" and "Unknown API key" in out[1].get(58)
+    assert [m.get(35) for m in out] == ["5"]  # spec 01 §11, 09 §6: no session Reject first
+    assert "Unknown API key" in out[0].get(58)
 
 
 def test_second_connection_for_a_key_gets_already_exists_and_the_first_is_untouched(fix_exchange):
@@ -151,8 +151,8 @@ def test_logon_without_reset_flag_is_refused_where_reset_is_mandatory(fix_exchan
 def test_target_comp_id_that_does_not_match_the_port_is_refused(fix_exchange):
     alice = fix_exchange.accounts["alice"]
     out = run(refused(fix_exchange, [logon(alice, "KalshiRT")], session="NR"))
-    assert [m.get(35) for m in out] == ["3", "5"] and out[0].get(373) == "9"
-    assert "does not match this port" in out[1].get(58)
+    assert [m.get(35) for m in out] == ["5"]
+    assert "does not match this port" in out[0].get(58)
 
 
 def test_logon_sending_time_more_than_30s_off_gets_reject_10_then_logout(fix_exchange):
