@@ -35,7 +35,11 @@ class Interceptor(Protocol):
 
 
 Handler = Callable[["SessionDriver", Event], None]
-_READ_SIZE = 256 * 1024
+# The read buffer starts small (a silent or quiet connection holds little, issue 11 §4) and
+# doubles whenever a read fills it, up to _READ_MAX; the framer keeps partial frames itself,
+# so a frame larger than the buffer (a 900 KB TestRequest) arrives over several reads.
+_READ_MIN = 16 * 1024
+_READ_MAX = 256 * 1024
 
 
 class SessionDriver(asyncio.BufferedProtocol):
@@ -54,7 +58,8 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[Disconnect] = self._loop.create_future()
         self._framer = Framer()
-        self._buffer = bytearray(_READ_SIZE)
+        self._buffer = bytearray(_READ_MIN)
+        self._view = memoryview(self._buffer)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
@@ -68,10 +73,15 @@ class SessionDriver(asyncio.BufferedProtocol):
         self.pump()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return memoryview(self._buffer)
+        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.feed(bytes(self._buffer[:nbytes]))
+        data = self._view[:nbytes].tobytes()
+        if nbytes == len(self._buffer) and nbytes < _READ_MAX:
+            # A full read: more is probably waiting, so read it in bigger pieces from now on.
+            self._buffer = bytearray(min(_READ_MAX, 2 * nbytes))
+            self._view = memoryview(self._buffer)
+        self.feed(data)
 
     def eof_received(self) -> bool | None:
         return False  # let the transport close; connection_lost follows

@@ -115,6 +115,52 @@ def test_second_connection_for_a_key_gets_already_exists_and_the_first_is_untouc
     run(scenario())
 
 
+def test_a_logon_replayed_after_the_first_session_logged_out_is_refused_with_a_logout_text(fix_exchange):
+    alice = fix_exchange.accounts["alice"]
+    frame = logon(alice, "KalshiNR")
+
+    async def scenario():
+        conn = await RawConnection.open(fix_exchange, "prediction", "NR")
+        conn.send(frame)
+        assert (await conn.read()).get(35) == "A"
+        conn.send(message(alice, "KalshiNR", "5", 2))
+        assert (await conn.expect("5")).get(35) == "5"
+        await conn.read_until_closed()
+        out = await refused(fix_exchange, [frame])  # the very same bytes, well within 30 s
+        assert [m.get(35) for m in out] == ["5"]
+        assert out[0].get(58).startswith("Logon replay: this RawData(96) signature was already used")
+        conn = await logged_on(fix_exchange, alice)  # a freshly signed Logon is fine
+        conn.close()
+    run(scenario())
+
+
+def test_one_connection_per_key_is_scoped_per_product_by_default(fix_exchange):
+    alice = fix_exchange.accounts["alice"]
+
+    async def scenario():
+        prediction = await logged_on(fix_exchange, alice, "prediction", "NR")
+        margin = await logged_on(fix_exchange, alice, "margin", "NR")  # the margin venue is separate
+        out = await refused(fix_exchange, [logon(alice, "KalshiRT")], "margin", "RT")
+        assert [(m.get(35), m.get(58)) for m in out] == [("5", "already exists")]
+        await still_alive(prediction, alice, "KalshiNR", 2)
+        await still_alive(margin, alice, "KalshiNR", 2)
+    run(scenario())
+
+
+def test_one_connection_per_key_across_products_when_configured(fix_exchange_factory):
+    import dataclasses
+    from kalshi_fixsim.simulator.config import SessionSettings
+    fx = fix_exchange_factory(session=dataclasses.replace(SessionSettings(), one_connection_scope="key"))
+    alice = fx.accounts["alice"]
+
+    async def scenario():
+        prediction = await logged_on(fx, alice, "prediction", "NR")
+        out = await refused(fx, [logon(alice, "KalshiNR")], "margin", "NR")
+        assert [(m.get(35), m.get(58)) for m in out] == [("5", "already exists")]
+        await still_alive(prediction, alice, "KalshiNR", 2)
+    run(scenario())
+
+
 @pytest.mark.parametrize("hb", [0, 3, -5])
 def test_prediction_heartbeat_interval_must_be_greater_than_3(fix_exchange, hb):
     alice = fix_exchange.accounts["alice"]
