@@ -112,3 +112,77 @@ def test_a_900_kb_test_request_parses_with_the_growing_read_buffer(fix_exchange)
         conn.close()
     run(scenario())
     assert TLS_READ_SIZE < 256 * 1024
+
+
+# --- a slow consumer cut in the middle of a batch (issue 11 §4) -----------------------------------
+
+class Recorder:
+    """Server-side interceptor keeping every frame the gateway writes on NR."""
+
+    def __init__(self, written: list[bytes]) -> None:
+        self.written = written
+
+    def inbound(self, frame):
+        return [frame]
+
+    def outbound(self, frame):
+        self.written.append(frame)
+        return [frame]
+
+
+def test_a_slow_consumer_cut_mid_batch_never_stops_reports_to_its_counterparty_listener_and_drop_copy(
+        fix_exchange_factory):
+    import socket
+
+    from kalshi_fixsim.client import LogonOptions
+    from kalshi_fixsim.client.dropcopy import request_replay
+    from kalshi_fixsim.client.orders import new_order
+
+    written: list[bytes] = []
+    fx = fix_exchange_factory(rate_limits=False,
+                              interceptor_factory=lambda product, code: Recorder(written) if code == "NR" else None)
+    fx.call(lambda: setattr(fx.sim, "max_send_buffer", 16 * 1024))
+    alice = fx.accounts["alice"]
+    listen = LogonOptions(listener_session=True, skip_pending_exec_reports=True)
+    quiet = LogonOptions(skip_pending_exec_reports=True)
+
+    def alice_backlog() -> int:
+        conn, = [c for c in fx.sim.connections if c.user == "alice" and not c.listener]
+        return conn.driver.transport.get_write_buffer_size()
+
+    async def scenario():
+        slow = await logged_on(fx, alice, extra=((21011, "Y"),))
+        for i in range(3):  # three resting bids the counterparty will take in one batch
+            slow.send(message(alice, "KalshiNR", "D", 2 + i, new_order(f"rest{i}", A, "buy", 50, 1)))
+            assert (await slow.expect("8")).get(150) == "0"
+        async with fx.client("alice_listener", options=listen) as listener, \
+                fx.client("bob", options=quiet) as bob:
+            # alice stops reading; what she leaves unread backs up into the gateway's buffer.
+            slow.writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            fx.call(lambda: [c.driver.transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096) for c in fx.sim.connections if c.user == "alice"])
+            slow.writer.transport.pause_reading()
+            seq = 5
+            while fx.call(alice_backlog) <= 16 * 1024:
+                assert seq < 2000, "alice's backlog never grew"
+                for _ in range(10):
+                    slow.send(message(alice, "KalshiNR", "1", seq, [(112, "t" * 4000)]))
+                    seq += 1
+                await slow.writer.drain()
+                await listener.collect()  # a round trip: the server has read what alice sent
+            bob.send("D", new_order("take", A, "sell", 50, 3))  # one batch: three fills for alice
+            bob_reports = [m for m in await bob.collect() if m.get(35) == "8"]
+            assert [m.get(150) for m in bob_reports][-1] == "F" and bob_reports[-1].get(14) == "3.00"
+            fills = [m for m in await listener.collect() if m.get(35) == "8" and m.get(150) == "F"]
+            assert sorted(m.get(11) for m in fills if m.get(11).startswith("rest")) == ["rest0", "rest1", "rest2"]
+            assert fx.call(lambda: [c.user for c in fx.sim.connections if not c.listener]) == ["bob"]
+        slow.close()  # what it left unread never reaches it: the server's record says what was written
+        to_alice = [f for f in written if f"\x0156={alice.api_key}\x01".encode() in f]
+        assert b"\x0135=5\x01" in to_alice[-1] and b"\x0158=Slow consumer: more than 16384 bytes unread" in to_alice[-1]
+        assert sum(b"\x0135=8\x01" in f for f in to_alice) == 3  # its three new-order reports, no fill
+        async with fx.client("alice_listener", session="DC") as dc:  # drop copy kept every report
+            alice_fills = [m for m in fills if m.get(11).startswith("rest")]
+            replay = await request_replay(dc, alice_fills[0].get(17))
+            replayed = {m.get(17) for m in replay.reports}
+            assert {m.get(17) for m in alice_fills} <= replayed
+    run(scenario(), timeout=60)
