@@ -22,7 +22,7 @@ from kalshi_fixsim.fixproto.store import MemoryStore, MessageStore, SqliteStore
 from . import gateway
 from .auth import Authenticator, LogonDecision
 from .gateway import (drop_copy, market_data, order_entry, order_groups, post_trade,  # noqa: F401
-                      ratelimit_gate, rfq)  # importing a gateway module registers its handlers
+                      ratelimit_gate, rfq, subaccounts)  # importing a gateway module registers its handlers
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
