@@ -58,7 +58,7 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[Disconnect] = self._loop.create_future()
         self._framer = Framer()
-        self._buffer = bytearray(_READ_MIN)
+        self._buffer = bytearray()  # allocated at the first read: a silent connection holds none
         self._view = memoryview(self._buffer)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -73,6 +73,9 @@ class SessionDriver(asyncio.BufferedProtocol):
         self.pump()
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if not self._buffer:
+            self._buffer = bytearray(_READ_MIN)
+            self._view = memoryview(self._buffer)
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:

@@ -70,7 +70,15 @@ class ConnectionLimits:
 
 
 class _SSLProtocol(sslproto.SSLProtocol):
+    """asyncio's TLS layer with a smaller read buffer, allocated at the first bytes received
+    (its get_buffer grows the buffer on demand), so a silent connection holds none."""
     max_size = TLS_READ_SIZE  # TLS records are at most 16 KiB: a smaller read costs no correctness
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(getattr(self, "_ssl_buffer", None), bytearray):
+            self._ssl_buffer = bytearray()
+            self._ssl_buffer_view = memoryview(self._ssl_buffer)
 
 
 class Gatekeeper(asyncio.Protocol):
@@ -115,7 +123,8 @@ class Gatekeeper(asyncio.Protocol):
             self.pending.discard(transport)
             # Timed out, failed or closed by the peer mid-handshake (the waiter then holds None):
             # the driver never saw the connection, so its `closed` will never release the place.
-            if getattr(driver, "transport", None) is None or fut.cancelled() or fut.exception() is not None:
+            failed = fut.cancelled() or fut.exception() is not None  # retrieved: never "never retrieved"
+            if failed or getattr(driver, "transport", None) is None:
                 release()
         waiter.add_done_callback(handshake_done)
         self.pending.add(transport)
