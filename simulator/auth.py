@@ -98,7 +98,8 @@ class Authenticator:
         self._accounts: dict[str, tuple[AccountConfig, rsa.RSAPublicKey]] = {}
         self._live: dict[Hashable, object] = {}
         self.replays = ReplayCache()
-        self.admit: Callable[[AccountConfig, str], str | None] | None = None
+        # admit(account, product, owner): called once a Logon is authenticated; a Text refuses it
+        self.admit: Callable[[AccountConfig, str, object], str | None] | None = None
         for account in accounts:
             self.add_account(account)
 
@@ -113,9 +114,9 @@ class Authenticator:
         return entry[0] if entry else None
 
     def check(self, product: str, st: SessionType, logon: FixMessage, now: float, owner: object) -> LogonDecision:
-        """Every check of spec 01 §2.3. `self.admit(account, product)`, called once the Logon
-        passed them all and before the connection slot is claimed, may refuse it with a Text
-        (the Logon rate limit, which only authenticated Logons are charged to)."""
+        """Every check of spec 01 §2.3. `self.admit(account, product, owner)`, called as soon as
+        the signature verified (and is no replay), may refuse it with a Text: the Logon rate
+        limit, which only authenticated Logons are charged to."""
         # 2. TargetCompID must name this port's session (spec 00 §3).
         target = logon.get(56) or ""
         if target != st.comp_id:
@@ -156,6 +157,12 @@ class Authenticator:
             return _fail("Logon replay: this RawData(96) signature was already used; sign every Logon afresh "
                          "with the current SendingTime(52)", SRR.SIGNATURE_PROBLEM, 96)
         self.replays.add(signature, (sent or now) + tolerance, now)
+        # Authenticated from here on: the Logon is charged to its key (issue 11 §5), whatever
+        # the later checks say; nothing before this point can touch the key's budget.
+        if self.admit is not None:
+            refusal = self.admit(account, product, owner)
+            if refusal:
+                return _fail(refusal)
         # 6. HeartBtInt bounds per product (spec 01 §2.1); margin defaults to 30 when absent.
         hb_text = logon.get(108)
         heartbeat = int(hb_text) if hb_text and hb_text.lstrip("-").isdigit() else (30 if product == "margin" else 0)
@@ -183,10 +190,6 @@ class Authenticator:
                 return _fail("ListenerSession(20126)=Y is incompatible with CancelOrdersOnDisconnect(8013)=Y")
         elif account.read_only and st.order_entry:
             return _fail("Read-only API key may only open listener sessions (ListenerSession(20126)=Y)")
-        if self.admit is not None:
-            refusal = self.admit(account, product)
-            if refusal:
-                return _fail(refusal)
         # 9. One live connection per key (scope configurable, spec 00 §3.1).
         slot = connection_slot(self.settings.one_connection_scope, api_key, product, st.code)
         if slot in self._live:

@@ -104,6 +104,7 @@ class GatewayConnection:
         self.recorder = None
         self.api_key_id = ""
         self.peer = ""  # the client's IP address (set by the listener)
+        self._authenticated = False  # its Logon's signature verified
 
     @property
     def api_key(self) -> str | None:
@@ -205,6 +206,11 @@ class GatewayConnection:
             # spec 01 §7: any disconnect, graceful or not, cancels the session's orders on every shard.
             self.venue.dispatch(self.venue.exchange.cancel_session_orders(self.session_id, self.now()))
 
+    def authenticated(self, account, product: str) -> str | None:
+        """The Logon's signature verified: charge it to the key's Logon limit (spec 00 §7)."""
+        self._authenticated = True
+        return ratelimit_gate.logon_refusal(self.sim, account.api_key, product)
+
     def _on_logon(self, driver: SessionDriver, event: LogonRequest) -> None:
         session = driver.session
         now = driver.clock.now()
@@ -219,7 +225,7 @@ class GatewayConnection:
         decision = self.sim.auth.check(self.product, self.session_type, event.message, now, owner=self)
         if not decision.ok:
             log.info("logon refused on %s %s from %s: %s", self.product, self.comp_id, peer, decision.text)
-            if not decision.text.startswith("rate limited"):
+            if not self._authenticated:  # forged or malformed: its address pays, never the key
                 ratelimit_gate.logon_failed(self.sim, peer)
             # spec 01 §11, 09 §6: a Logout whose Text says why; a Reject first only for 373=10.
             session.refuse_logon(now, decision.text, ref_tag=decision.ref_tag,
@@ -243,7 +249,7 @@ class Simulator:
         self.clock: Clock = clock or SystemClock()
         self.auth = Authenticator(config.accounts, config.session)
         # Only authenticated Logons are charged to their key's Logon limit (issue 11 §5).
-        self.auth.admit = lambda account, product: ratelimit_gate.logon_refusal(self, account.api_key, product)
+        self.auth.admit = lambda account, product, owner: owner.authenticated(account, product)
         self.stores = StoreRegistry(config.store)
         self.venues = build_venues(config, clock=self.clock.now)
         self.market_makers: dict[str, MarketMaker] = {}

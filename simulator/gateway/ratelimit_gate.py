@@ -19,10 +19,10 @@ Logon (spec 00 §7, spec 11 §5), charged so that forged attempts cannot exhaust
 budget (issue 11 §5). The server calls, in this order:
   * `logon_peer_refusal(sim, peer)` before any verification: an address with more than
     `failed_limit` refused Logons in `failed_window_seconds` is refused at once;
-  * `logon_refusal(sim, api_key, product)` once the Logon passed authentication: more than
-    `limit` accepted Logons of a key on a product within `window_seconds` get a Logout whose
-    Text starts with "rate limited";
-  * `logon_failed(sim, peer)` for every refused Logon (not for rate-limit refusals).
+  * `logon_refusal(sim, api_key, product)` as soon as the Logon's signature verified (and is
+    no replay): more than `limit` authenticated Logons of a key on a product within
+    `window_seconds` get a Logout whose Text starts with "rate limited";
+  * `logon_failed(sim, peer)` for a Logon refused before it was authenticated.
 Defaults (config `rate_limits.logon`, behaviour.md): 100 per second per key and product,
 no stricter than the spec's inferred Logon cost (spec 11 §3: 10 Read tokens at Premier's
 1,000 tokens/s, bucket of 1 s), so a suite opening a session per test never trips it.
@@ -251,7 +251,7 @@ def _logon_service(sim: "Simulator") -> RateLimitService | None:
 
 
 def logon_refusal(sim: "Simulator", api_key: str, product: str, now: float | None = None) -> str | None:
-    """Charge a Logon that passed authentication to its key: None to go on, or the Text of the
+    """Charge an authenticated Logon to its key: None to go on, or the Text of the
     Logout refusing it (spec 00 §7; spec 11 §5 recommends "rate limited"). `now` None: the
     service's clock (the simulator's unless a test installed its own)."""
     svc = _logon_service(sim)
@@ -280,7 +280,8 @@ def logon_peer_refusal(sim: "Simulator", peer: str, now: float | None = None) ->
 
 
 def logon_failed(sim: "Simulator", peer: str, now: float | None = None) -> None:
-    """Count a refused Logon against its peer address (never against the key it named)."""
+    """Count a Logon refused before authentication against its peer address (never against the
+    key it named)."""
     svc = _logon_service(sim)
     if svc is not None and peer:
         svc.logons.failed(peer, svc.now() if now is None else now)

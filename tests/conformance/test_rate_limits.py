@@ -352,6 +352,22 @@ def test_forged_logons_naming_a_key_never_count_toward_its_logon_limit(limits):
     assert fx.call(lambda: fx.sim.ratelimits.logons.failures("127.0.0.1", clock.now())) == 10
 
 
+def test_an_authenticated_logon_refused_by_a_later_check_counts_toward_its_key_not_its_address(limits):
+    fx, svc, clock = limits
+    fx.call(lambda: install(fx.sim, logon_limit=2, logon_window=10, failed_limit=1000))
+    alice = fx.accounts["alice"]
+
+    async def scenario():
+        for _ in range(2):  # correctly signed, refused for HeartBtInt: the owner's own requests
+            out = await refused_raw(fx, logon(alice, "KalshiNR", hb=0))
+            assert out[-1].get(58).startswith("HeartBtInt(108)=0 is invalid")
+        with pytest.raises(LogonError) as refused:
+            await fx.client("alice").connect()
+        assert refused.value.text.startswith("rate limited: more than 2 Logons in 10 s for this API key")
+    run(scenario())
+    assert fx.call(lambda: fx.sim.ratelimits.logons.failures("127.0.0.1", clock.now())) == 0
+
+
 def test_refused_logons_count_per_peer_address_and_a_busy_address_is_refused_before_verification(limits):
     fx, svc, clock = limits
     fx.call(lambda: install(fx.sim, failed_limit=3, failed_window=10))
