@@ -392,7 +392,7 @@ class LogonLimiter:
 
     MAX_TRACKED = 4096  # windows kept before idle ones are swept
 
-    def __init__(self, limit: int = 100, window: float = 1.0, failed_limit: int = 100,
+    def __init__(self, limit: int = 100, window: float = 1.0, failed_limit: int = 1000,
                  failed_window: float = 10.0) -> None:
         self.limit, self.window = int(limit), float(window)
         self.failed_limit, self.failed_window = int(failed_limit), float(failed_window)

@@ -43,7 +43,7 @@ rate_limits:                  # spec 11 token buckets and the Logon limit; `serv
   logon:                      # authenticated Logons per API key and product; refused ones per client address
     limit: 100
     window_seconds: 1
-    failed_limit: 100
+    failed_limit: 1000
     failed_window_seconds: 10
 # Markets. With no `markets:` list, `universe.markets` prediction markets are
 # generated from the seed (Kalshi-style series: KXHIGHNY, KXCPI, KXBTC, ...).

@@ -230,7 +230,7 @@ def test_empty_file_gives_the_documented_defaults(tmp_path):
     limits = cfg.rate_limits
     assert limits.enabled and limits.logon.enabled
     assert (limits.logon.limit, limits.logon.window_seconds) == (100, 1.0)  # behaviour.md "Logon limit"
-    assert (limits.logon.failed_limit, limits.logon.failed_window_seconds) == (100, 10.0)
+    assert (limits.logon.failed_limit, limits.logon.failed_window_seconds) == (1000, 10.0)
     assert cfg.without_rate_limits().rate_limits.enabled is False
     assert cfg.accounts == [] and cfg.path == (tmp_path / "sim.yaml").absolute()
     assert default_config().products == cfg.products
