@@ -201,6 +201,22 @@ def test_target_comp_id_that_does_not_match_the_port_is_refused(fix_exchange):
     assert "does not match this port" in out[0].get(58)
 
 
+@pytest.mark.parametrize("case", ["hb0", "no_reset", "retention", "no_hb", "listener_rules", "signature", "target"])
+def test_every_refused_logon_but_sending_time_gets_a_logout_alone_whose_text_says_why(fix_exchange, case):
+    alice, bob = fix_exchange.accounts["alice"], fix_exchange.accounts["bob"]
+    frame, session, why = {  # spec 01 §11, 09 §6; behaviour.md "Logon failure answer"
+        "hb0": (logon(alice, "KalshiNR", hb=0), "NR", "HeartBtInt(108)=0 is invalid"),
+        "no_reset": (logon(alice, "KalshiNR", reset=False), "NR", "ResetSeqNumFlag(141)=Y is required"),
+        "retention": (logon(alice, "KalshiRT", extra=((20200, 73),)), "RT", "MessageRetentionPeriod(20200)=73"),
+        "no_hb": (logon(alice, "KalshiNR", hb=None), "NR", "HeartBtInt(108)"),
+        "listener_rules": (logon(alice, "KalshiNR", extra=((20126, "Y"),)), "NR", "ListenerSession(20126)=Y requires"),
+        "signature": (logon(alice, "KalshiNR", key_path=bob.private_key_path), "NR", "Invalid signature"),
+        "target": (logon(alice, "KalshiMD"), "NR", "does not match this port"),
+    }[case]
+    out = run(refused(fix_exchange, [frame], session=session))
+    assert [m.get(35) for m in out] == ["5"] and why in out[0].get(58)
+
+
 def test_logon_sending_time_more_than_30s_off_gets_reject_10_then_logout(fix_exchange):
     alice = fix_exchange.accounts["alice"]
     out = run(refused(fix_exchange, [logon(alice, "KalshiNR", now=time.time() - 45)]))
