@@ -249,7 +249,9 @@ class Simulator:
         self.clock: Clock = clock or SystemClock()
         self.auth = Authenticator(config.accounts, config.session)
         # Only authenticated Logons are charged to their key's Logon limit (issue 11 §5).
-        self.auth.admit = lambda account, product, owner: owner.authenticated(account, product)
+        self.auth.admit = lambda account, product, owner: (
+            owner.authenticated(account, product) if isinstance(owner, GatewayConnection)
+            else ratelimit_gate.logon_refusal(self, account.api_key, product))
         self.stores = StoreRegistry(config.store)
         self.venues = build_venues(config, clock=self.clock.now)
         self.market_makers: dict[str, MarketMaker] = {}
