@@ -36,10 +36,12 @@ class Interceptor(Protocol):
 
 Handler = Callable[["SessionDriver", Event], None]
 # The read buffer starts small (a silent or quiet connection holds little, issue 11 §4) and
-# doubles whenever a read fills it, up to _READ_MAX; the framer keeps partial frames itself,
+# doubles whenever a read fills it, up to _READ_MAX, and halves again after _SHRINK_AFTER small
+# reads in a row; the framer keeps partial frames itself,
 # so a frame larger than the buffer (a 900 KB TestRequest) arrives over several reads.
 _READ_MIN = 16 * 1024
 _READ_MAX = 256 * 1024
+_SHRINK_AFTER = 64  # reads in a row using under 1/8 of a grown buffer halve it (down to _READ_MIN)
 
 
 class SessionDriver(asyncio.BufferedProtocol):
@@ -60,6 +62,7 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._framer = Framer()
         self._buffer = bytearray()  # allocated at the first read: a silent connection holds none
         self._view = memoryview(self._buffer)
+        self._small_reads = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
@@ -80,11 +83,22 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         data = self._view[:nbytes].tobytes()
-        if nbytes == len(self._buffer) and nbytes < _READ_MAX:
+        size = len(self._buffer)
+        if nbytes == size and size < _READ_MAX:
             # A full read: more is probably waiting, so read it in bigger pieces from now on.
-            self._buffer = bytearray(min(_READ_MAX, 2 * nbytes))
-            self._view = memoryview(self._buffer)
+            self._resize(min(_READ_MAX, 2 * size))
+        elif size > _READ_MIN and nbytes < size >> 3:
+            self._small_reads += 1
+            if self._small_reads >= _SHRINK_AFTER:  # the burst is over: give the memory back
+                self._resize(size // 2)
+        else:
+            self._small_reads = 0
         self.feed(data)
+
+    def _resize(self, size: int) -> None:
+        self._buffer = bytearray(size)
+        self._view = memoryview(self._buffer)
+        self._small_reads = 0
 
     def eof_received(self) -> bool | None:
         return False  # let the transport close; connection_lost follows
