@@ -186,3 +186,29 @@ def test_a_slow_consumer_cut_mid_batch_never_stops_reports_to_its_counterparty_l
             replayed = {m.get(17) for m in replay.reports}
             assert {m.get(17) for m in alice_fills} <= replayed
     run(scenario(), timeout=60)
+
+
+def test_a_plaintext_listener_hands_the_socket_straight_to_the_session_and_applies_the_caps(fix_material):
+    from kalshi_fixsim.simulator.config import TlsConfig
+    from kalshi_fixsim.simulator.pytest_plugin import make_test_config
+    from kalshi_fixsim.simulator.server import SimulatorThread
+
+    ca_file, accounts, _tls = fix_material
+    runner = SimulatorThread(make_test_config(accounts, TlsConfig(enabled=False),
+                                              session=settings(max_connections_per_peer=1)))
+    sim = runner.start()
+    alice = accounts["alice"]
+    ep = sim.endpoint("prediction", "NR")
+    assert not ep.tls
+
+    async def scenario():
+        conn = RawConnection(*await asyncio.open_connection(ep.host, ep.port))
+        conn.send(logon(alice, "KalshiNR"))
+        assert (await conn.read()).get(35) == "A"
+        assert await closed_without_a_byte(ep.host, ep.port, timeout=5) < 2  # the cap, without TLS too
+        await alive(conn, alice, "KalshiNR", 2)
+        conn.close()
+    try:
+        run(scenario())
+    finally:
+        runner.stop()
