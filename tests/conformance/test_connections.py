@@ -44,6 +44,13 @@ async def closed_without_a_byte(host: str, port: int, timeout: float) -> float:
     return time.monotonic() - start
 
 
+async def server_closed(fx, driver, timeout: float = 5.0) -> None:
+    """Wait for the server side of a connection to see it closed (its driver's `closed`)."""
+    async def wait() -> None:
+        await asyncio.shield(driver.closed)
+    await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wait(), fx.runner.loop)), timeout)
+
+
 def test_a_silent_tcp_connection_is_closed_after_the_tls_handshake_timeout(fix_exchange_factory):
     fx = fix_exchange_factory(session=settings(tls_handshake_timeout=0.5))
     ep = fx.endpoint("prediction", "NR")
@@ -71,12 +78,10 @@ def test_the_per_peer_cap_refuses_the_next_connection_while_existing_ones_keep_w
         assert await closed_without_a_byte(ep.host, ep.port, timeout=5) < 2
         await alive(first, alice, "KalshiNR", 2)
         await alive(second, bob, "KalshiNR", 2)
+        server_side, = fx.call(lambda: [c.driver for c in fx.sim.connections if c.user == "alice"])
         first.close()
-        await first.read_until_closed()
-        for _ in range(100):  # the server sees the close a moment later: wait for the event
-            if fx.call(lambda: fx.sim.connection_limits.peers.get("127.0.0.1")) == 1:
-                break
-            await asyncio.sleep(0.02)
+        await server_closed(fx, server_side)
+        assert fx.call(lambda: fx.sim.connection_limits.peers.get("127.0.0.1")) == 1
         third = await logged_on(fx, carol)  # its place is free again
         await alive(third, carol, "KalshiNR", 2)
     run(scenario())
