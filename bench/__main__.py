@@ -11,13 +11,14 @@ import platform
 import sys
 import time
 
-from bench import decoder, engine, market_data, memory
+from bench import connections, decoder, engine, market_data, memory
 
 BENCHMARKS = [
     ("decoder", decoder.run),
     ("engine", engine.run),
     ("market_data", market_data.run),
     ("memory", memory.run),
+    ("connections", connections.run),
 ]
 
 

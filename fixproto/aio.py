@@ -38,7 +38,13 @@ class Interceptor(Protocol):
 
 
 Handler = Callable[["SessionDriver", Event], None]
-_READ_SIZE = 256 * 1024
+# The read buffer starts small (a silent or quiet connection holds little, issue 11 §4) and
+# doubles whenever a read fills it, up to _READ_MAX, and halves again after _SHRINK_AFTER small
+# reads in a row; the framer keeps partial frames itself,
+# so a frame larger than the buffer (a 900 KB TestRequest) arrives over several reads.
+_READ_MIN = 16 * 1024
+_READ_MAX = 256 * 1024
+_SHRINK_AFTER = 64  # reads in a row using under 1/8 of a grown buffer halve it (down to _READ_MIN)
 log = logging.getLogger("kalshi_fixsim")
 
 
@@ -58,7 +64,9 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[Disconnect] = self._loop.create_future()
         self._framer = Framer()
-        self._buffer = bytearray(_READ_SIZE)
+        self._buffer = bytearray()  # allocated at the first read: a silent connection holds none
+        self._view = memoryview(self._buffer)
+        self._small_reads = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
@@ -72,10 +80,29 @@ class SessionDriver(asyncio.BufferedProtocol):
         self.pump()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return memoryview(self._buffer)
+        if not self._buffer:
+            self._buffer = bytearray(_READ_MIN)
+            self._view = memoryview(self._buffer)
+        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.feed(bytes(self._buffer[:nbytes]))
+        data = self._view[:nbytes].tobytes()
+        size = len(self._buffer)
+        if nbytes == size and size < _READ_MAX:
+            # A full read: more is probably waiting, so read it in bigger pieces from now on.
+            self._resize(min(_READ_MAX, 2 * size))
+        elif size > _READ_MIN and nbytes < size >> 3:
+            self._small_reads += 1
+            if self._small_reads >= _SHRINK_AFTER:  # the burst is over: give the memory back
+                self._resize(size // 2)
+        else:
+            self._small_reads = 0
+        self.feed(data)
+
+    def _resize(self, size: int) -> None:
+        self._buffer = bytearray(size)
+        self._view = memoryview(self._buffer)
+        self._small_reads = 0
 
     def eof_received(self) -> bool | None:
         return False  # let the transport close; connection_lost follows

@@ -1,13 +1,17 @@
-"""API keys, Logon verification and the one-connection-per-key rule.
+"""API keys, Logon verification, the replay cache and the one-connection-per-key rule.
 
 `Authenticator.check` runs the Logon checks in the order of spec 01 §2.3; every failure is a
-`LogonDecision` carrying a clear Text for the Logout (and a Reject reason where the spec
-names one). A passing check claims the key's connection slot until `release`.
+`LogonDecision` carrying a clear Text for the Logout (spec 01 §11, 09 §6). Only a SendingTime
+accuracy problem is also answered by a Reject 373=10 first (`reject_first`, behaviour.md).
+A signature already used is refused (a replay, issue 11 §5). A passing check claims the key's
+connection slot (scope `session.one_connection_scope`) until `release`.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Callable, Hashable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -19,7 +23,7 @@ from kalshi_fixsim.fixproto.kalshi import MAX_HEARTBEAT, MAX_RETENTION_HOURS, Lo
 
 from .config import AccountConfig, SessionSettings
 
-__all__ = ["Authenticator", "LogonDecision", "ALREADY_EXISTS"]
+__all__ = ["Authenticator", "LogonDecision", "ReplayCache", "connection_slot", "ALREADY_EXISTS"]
 
 ALREADY_EXISTS = "already exists"  # the one logon failure text the docs give verbatim (spec 09 §6)
 _RESTRICTED_SESSIONS = frozenset({"NR", "MD", "RFQ"})  # spec 00 §3.2
@@ -35,10 +39,58 @@ class LogonDecision:
     options: LogonOptions = field(default_factory=LogonOptions)
     heartbeat: int = 30
     slot: Hashable | None = None
+    reject_first: bool = False  # a session Reject precedes the Logout (SendingTime, spec 01 §11)
 
 
 def _fail(text: str, reason: int | None = None, ref_tag: int | None = None) -> LogonDecision:
     return LogonDecision(False, text, reason, ref_tag)
+
+
+class ReplayCache:
+    """Signatures of verified Logons, kept while their SendingTime is still within tolerance:
+    after that the SendingTime check refuses the same bytes anyway (issue 11 §5). RSA-PSS
+    signatures are salted, so a client never signs the same value twice by accident."""
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, float] = {}          # digest -> time it stops mattering
+        self._order: deque[tuple[float, bytes]] = deque()
+
+    def seen(self, signature: str, now: float) -> bool:
+        self._expire(now)
+        return _digest(signature) in self._seen
+
+    def add(self, signature: str, until: float, now: float) -> None:
+        self._expire(now)
+        digest = _digest(signature)
+        self._seen[digest] = until
+        self._order.append((until, digest))
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def clear(self) -> None:
+        self._seen.clear()
+        self._order.clear()
+
+    def _expire(self, now: float) -> None:
+        order, seen = self._order, self._seen
+        while order and order[0][0] < now:
+            until, digest = order.popleft()
+            if seen.get(digest) == until:
+                del seen[digest]
+
+
+def _digest(signature: str) -> bytes:
+    return hashlib.sha256(signature.encode("latin-1", "replace")).digest()
+
+
+def connection_slot(scope: str, api_key: str, product: str, code: str) -> Hashable:
+    """The one-connection-per-key slot a Logon claims (spec 00 §3.1, issue 11 §5)."""
+    if scope == "key":
+        return api_key
+    if scope == "key_and_session":
+        return (api_key, product, code)
+    return (api_key, product)  # "key_and_product", the default: margin is a separate venue
 
 
 class Authenticator:
@@ -46,6 +98,9 @@ class Authenticator:
         self.settings = settings
         self._accounts: dict[str, tuple[AccountConfig, rsa.RSAPublicKey]] = {}
         self._live: dict[Hashable, object] = {}
+        self.replays = ReplayCache()
+        # admit(account, product, owner): called once a Logon is authenticated; a Text refuses it
+        self.admit: Callable[[AccountConfig, str, object], str | None] | None = None
         for account in accounts:
             self.add_account(account)
 
@@ -60,6 +115,9 @@ class Authenticator:
         return entry[0] if entry else None
 
     def check(self, product: str, st: SessionType, logon: FixMessage, now: float, owner: object) -> LogonDecision:
+        """Every check of spec 01 §2.3. `self.admit(account, product, owner)`, called as soon as
+        the signature verified (and is no replay), may refuse it with a Text: the Logon rate
+        limit, which only authenticated Logons are charged to."""
         # 2. TargetCompID must name this port's session (spec 00 §3).
         target = logon.get(56) or ""
         if target != st.comp_id:
@@ -85,14 +143,27 @@ class Authenticator:
         sent = parse_utc(logon.get(52) or "")
         tolerance = self.settings.sending_time_tolerance
         if sent is None or abs(now - sent) > tolerance:
-            return _fail(f"SendingTime accuracy problem: SendingTime(52) must be within {tolerance:g} s "
-                         f"of server time", SRR.SENDINGTIME_ACCURACY_PROBLEM, 52)
+            refusal = _fail(f"SendingTime accuracy problem: SendingTime(52) must be within {tolerance:g} s "
+                            f"of server time", SRR.SENDINGTIME_ACCURACY_PROBLEM, 52)
+            refusal.reject_first = True  # the docs' "rejected with SessionRejectReason 10" (behaviour.md)
+            return refusal
         # 5. RSA-PSS signature over SendingTime|A|MsgSeqNum|SenderCompID|TargetCompID (spec 01 §3).
         payload = logon_payload(logon.get(52) or "", logon.get(34) or "", api_key, target)
         if not verify_logon(public_key, payload, logon.get(96) or ""):
             return _fail("Invalid signature: RawData(96) must be the Base64 RSA-PSS (SHA-256) signature of "
                          "SendingTime|A|MsgSeqNum|SenderCompID|TargetCompID with the registered key, "
                          "signed with the exact SendingTime(52) sent", SRR.SIGNATURE_PROBLEM, 96)
+        signature = logon.get(96) or ""
+        if self.replays.seen(signature, now):  # issue 11 §5: the same Logon bytes sent again
+            return _fail("Logon replay: this RawData(96) signature was already used; sign every Logon afresh "
+                         "with the current SendingTime(52)", SRR.SIGNATURE_PROBLEM, 96)
+        self.replays.add(signature, (sent or now) + tolerance, now)
+        # Authenticated from here on: the Logon is charged to its key (issue 11 §5), whatever
+        # the later checks say; nothing before this point can touch the key's budget.
+        if self.admit is not None:
+            refusal = self.admit(account, product, owner)
+            if refusal:
+                return _fail(refusal)
         # 6. HeartBtInt bounds per product (spec 01 §2.1); margin defaults to 30 when absent.
         hb_text = logon.get(108)
         heartbeat = (parse_int(hb_text) or 0) if hb_text is not None else (30 if product == "margin" else 0)
@@ -122,7 +193,7 @@ class Authenticator:
         elif account.read_only and st.order_entry:
             return _fail("Read-only API key may only open listener sessions (ListenerSession(20126)=Y)")
         # 9. One live connection per key (scope configurable, spec 00 §3.1).
-        slot: Hashable = api_key if self.settings.one_connection_scope == "key" else (api_key, product, st.code)
+        slot = connection_slot(self.settings.one_connection_scope, api_key, product, st.code)
         if slot in self._live:
             return _fail(ALREADY_EXISTS)
         self._live[slot] = owner
@@ -134,7 +205,7 @@ class Authenticator:
 
     def release_all(self) -> None:
         """Forget every live connection (a reset drops them all)."""
-        self._live.clear()
+        self._live.clear()  # the replay cache stays: a Logon replayed after a reset is still a replay
 
     def live_count(self) -> int:
         return len(self._live)

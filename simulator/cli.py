@@ -117,7 +117,8 @@ def _remake_missing_sample_keys(config_path: Path, say) -> None:
 
 
 async def _serve(config_path: Path, control_port: int | None = None, *, ready_file: Path | None = None,
-                 plaintext: bool = False, log_messages: bool = False, message_log: str | None = None) -> None:
+                 plaintext: bool = False, log_messages: bool = False, message_log: str | None = None,
+                 no_rate_limits: bool = False) -> None:
     import dataclasses
 
     from .runtime import freeze_startup, tune_gc
@@ -133,6 +134,8 @@ async def _serve(config_path: Path, control_port: int | None = None, *, ready_fi
         config = dataclasses.replace(config, journal=journal)
     if config.journal.log_messages:
         logging.getLogger("kalshi_fixsim.messages").setLevel(logging.INFO)  # shown even without -v
+    if no_rate_limits:
+        config = config.without_rate_limits()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: a caller may signal at once
@@ -253,6 +256,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="log every FIX message, readably, per session (logger kalshi_fixsim.messages)")
     s.add_argument("--message-log", default=None, metavar="DIR",
                    help="write one message log file per session in DIR (FIXT.1.1-SENDER-TARGET.messages.log)")
+    s.add_argument("--no-rate-limits", action="store_true",
+                   help="turn every rate limit off, Logon limits included (config rate_limits.enabled: false)")
 
     ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane", parents=[common],
                          description="drive a running simulator through its HTTP control plane")
@@ -355,7 +360,8 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port,
                            ready_file=Path(args.ready_file) if args.ready_file else None, plaintext=args.plaintext,
-                           log_messages=args.log_messages, message_log=args.message_log))
+                           log_messages=args.log_messages, message_log=args.message_log,
+                           no_rate_limits=args.no_rate_limits))
     elif args.command == "certs":
         _certs(args)
     elif args.command == "keys":

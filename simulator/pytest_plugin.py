@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from .certs import make_dev_certs
-from .config import AccountConfig, SimConfig, TlsConfig, default_config
+from .config import AccountConfig, RateLimitsConfig, SimConfig, TlsConfig, default_config
 from .engine.types import Market, MarketStatus
 from .keys import new_key_pair
 from .server import Endpoint, Simulator, SimulatorThread
@@ -142,7 +142,10 @@ def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsCon
 
 
 def make_test_config(accounts: dict[str, TestAccount], tls: TlsConfig, **overrides) -> SimConfig:
-    """Every endpoint on 127.0.0.1 port 0, an in-memory store, the test accounts."""
+    """Every endpoint on 127.0.0.1 port 0, an in-memory store, the test accounts.
+    `rate_limits` may be a bool (False: no limits at all, as `serve --no-rate-limits`)."""
+    if isinstance(overrides.get("rate_limits"), bool):
+        overrides["rate_limits"] = dataclasses.replace(RateLimitsConfig(), enabled=overrides["rate_limits"])
     markets = {product: [dataclasses.replace(m) for m in ms] for product, ms in TEST_MARKETS.items()}
     config = dataclasses.replace(default_config().with_ports_zero(), host="127.0.0.1", tls=tls, store="memory",
                                  accounts=[a.config for a in accounts.values()], markets=markets)
@@ -151,7 +154,8 @@ def make_test_config(accounts: dict[str, TestAccount], tls: TlsConfig, **overrid
 
 @pytest.fixture
 def fix_exchange_factory(fix_material):
-    """Start simulators with config overrides: `fix_exchange_factory(fees=FeeConfig(...))`."""
+    """Start simulators with config overrides: `fix_exchange_factory(fees=FeeConfig(...))`,
+    `fix_exchange_factory(rate_limits=False)` (no rate limits, as `serve --no-rate-limits`)."""
     ca_file, accounts, tls = fix_material
     runners: list[SimulatorThread] = []
 
@@ -176,12 +180,14 @@ def fix_exchange_factory(fix_material):
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "fix_exchange(**switches): start this test's fix_exchange with "
-                                       "fix_exchange_factory(**switches), e.g. plaintext=True")
+                                       "fix_exchange_factory(**switches), e.g. plaintext=True, rate_limits=False")
 
 
 @pytest.fixture
 def fix_exchange(request, fix_exchange_factory):
     """A fresh simulator serving every endpoint of both products on port 0; the test's
-    `@pytest.mark.fix_exchange(plaintext=True, ...)` passes switches to fix_exchange_factory."""
+    `@pytest.mark.fix_exchange(plaintext=True, rate_limits=False, ...)` passes switches to
+    fix_exchange_factory."""
     marker = request.node.get_closest_marker("fix_exchange")
     return fix_exchange_factory(**(marker.kwargs if marker is not None else {}))
+

@@ -383,32 +383,71 @@ class RateLimiter:
 
 
 class LogonLimiter:
-    """At most `limit` Logons per `window` seconds per key (spec 00 §7). Refused attempts are
-    not counted, so a client that backs off gets in as soon as the window allows."""
+    """The Logon limit (spec 00 §7), charged so that a forger cannot lock a key's owner out
+    (issue 11 §5): only a Logon that passed authentication counts toward its key's limit, at most
+    `limit` per `window` seconds per (key, product); a refused Logon counts toward its peer
+    address instead, and an address with `failed_limit` refusals in `failed_window` seconds is
+    refused before any verification. Refused attempts never count toward the key, so a client
+    that backs off gets in as soon as the window allows."""
 
-    def __init__(self, limit: int = 10, window: float = 10.0) -> None:
+    MAX_TRACKED = 4096  # windows kept before idle ones are swept
+
+    def __init__(self, limit: int = 100, window: float = 1.0, failed_limit: int = 1000,
+                 failed_window: float = 10.0) -> None:
         self.limit, self.window = int(limit), float(window)
+        self.failed_limit, self.failed_window = int(failed_limit), float(failed_window)
         self._keys: dict[tuple[str, str], SlidingWindow] = {}
+        self._peers: dict[str, SlidingWindow] = {}
 
     def check(self, key: str, product: str, now: float) -> Decision:
+        """Charge one authenticated Logon of `key` on `product`."""
         slot = (key, product)
         win = self._keys.get(slot)
         if win is None:
-            if len(self._keys) >= 4096:
-                self._sweep(now)
+            if len(self._keys) >= self.MAX_TRACKED:
+                self._sweep(self._keys, now)
             win = self._keys[slot] = SlidingWindow(self.limit, self.window)
         win.limit, win.window = self.limit, self.window  # follow reconfiguration
         ok = win.take(now)
         return Decision(ok, "logon", 1.0, float(max(0, self.limit - len(win.times))),
                         0.0 if ok else win.retry_after(now), float(self.limit), float(self.limit))
 
+    def peer_check(self, peer: str, now: float) -> Decision:
+        """Whether a Logon from `peer` may be looked at (charges nothing)."""
+        win = self._peers.get(peer)
+        if win is None:
+            return Decision(True, "logon:peer", 0.0, float(self.failed_limit))
+        win.limit, win.window = self.failed_limit, self.failed_window
+        used = win.used(now)
+        ok = used < self.failed_limit
+        return Decision(ok, "logon:peer", 0.0, float(max(0, self.failed_limit - used)),
+                        0.0 if ok else win.retry_after(now), float(self.failed_limit), float(self.failed_limit))
+
+    def failed(self, peer: str, now: float) -> None:
+        """Record a refused Logon from `peer`."""
+        win = self._peers.get(peer)
+        if win is None:
+            if len(self._peers) >= self.MAX_TRACKED:
+                self._sweep(self._peers, now)
+            win = self._peers[peer] = SlidingWindow(self.failed_limit, self.failed_window)
+        win.limit, win.window = self.failed_limit, self.failed_window
+        win.times.append(now)
+        while len(win.times) > win.limit:  # only the newest `limit` matter for the window
+            win.times.popleft()
+
     def count(self, key: str, product: str, now: float) -> int:
         win = self._keys.get((key, product))
         return 0 if win is None else win.used(now)
 
+    def failures(self, peer: str, now: float) -> int:
+        win = self._peers.get(peer)
+        return 0 if win is None else win.used(now)
+
     def reset(self) -> None:
         self._keys.clear()
+        self._peers.clear()
 
-    def _sweep(self, now: float) -> None:
-        for slot in [s for s, w in self._keys.items() if w.used(now) == 0]:
-            del self._keys[slot]
+    @staticmethod
+    def _sweep(table: dict, now: float) -> None:
+        for slot in [s for s, w in table.items() if w.used(now) == 0]:
+            del table[slot]

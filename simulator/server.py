@@ -22,7 +22,7 @@ from kalshi_fixsim.fixproto.store import MemoryStore, MessageStore, SqliteStore
 from . import gateway
 from .auth import Authenticator, LogonDecision
 from .gateway import (drop_copy, market_data, order_entry, order_groups, post_trade,  # noqa: F401
-                      ratelimit_gate, rfq)  # importing a gateway module registers its handlers
+                      ratelimit_gate, rfq, subaccounts)  # importing a gateway module registers its handlers
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
@@ -32,6 +32,7 @@ from .history import SqliteHistory
 from .transcript import Transcript
 from .world import build_venues
 from .certs import CertPaths, server_ssl_context
+from .listener import ConnectionLimits, Gatekeeper
 from .config import SimConfig
 
 __all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry", "ListenError"]
@@ -107,8 +108,11 @@ class GatewayConnection:
         self.flags = ReportFlags()
         self.options: LogonOptions | None = None
         self._detached = False
+        self._cut = False  # dropped as a slow consumer: nothing more is written to it
         self.recorder = None
         self.api_key_id = ""
+        self.peer = ""  # the client's IP address (set by the listener)
+        self._authenticated = False  # its Logon's signature verified
 
     @property
     def api_key(self) -> str | None:
@@ -117,22 +121,30 @@ class GatewayConnection:
     def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
         driver = self.driver
         assert driver is not None
-        if driver.session.state not in _SENDING:
+        if self._cut or driver.session.state not in _SENDING:
             return 0  # the connection is gone: its RT store (if any) takes the reports instead
         transport = driver.transport
-        if transport is not None and transport.get_write_buffer_size() > self.sim.max_send_buffer:
-            # A subscriber this far behind would hold memory without bound and slow everyone:
-            # it is logged out and dropped (issue 4 §5); matching never waits for it.
-            log.warning("slow consumer %s %s key=%s dropped", self.product, self.comp_id, self.api_key)
-            driver.logout(f"Slow consumer: more than {self.sim.max_send_buffer} bytes unread; disconnected")
-            # It leaves every service now (no more updates queue up), then close() lets the
-            # Logout follow what is queued; a reader that never catches up is cut.
-            self.sim.connections.discard(self)
-            self._detach()
-            transport.close()
-            asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, driver.abort)
+        # A closing transport (a Logout under way) has nothing more to measure: the message still
+        # goes through the session (an RT store keeps it for resend) and the write is skipped.
+        if (transport is not None and not transport.is_closing()
+                and transport.get_write_buffer_size() > self.sim.max_send_buffer):
+            self._cut_slow_consumer(driver, transport)
             return 0
         return driver.send(msg_type, body)
+
+    def _cut_slow_consumer(self, driver: SessionDriver, transport) -> None:
+        """A subscriber this far behind would hold memory without bound and slow everyone: it is
+        logged out and dropped once (issue 4 §5, issue 11 §4); matching never waits for it, and
+        every later report for it in the same batch is skipped (the transport is closing)."""
+        self._cut = True
+        log.warning("slow consumer %s %s key=%s dropped", self.product, self.comp_id, self.api_key)
+        driver.logout(f"Slow consumer: more than {self.sim.max_send_buffer} bytes unread; disconnected")
+        # It leaves every service now (no more updates queue up), then close() lets the
+        # Logout follow what is queued; a reader that never catches up is cut.
+        self.sim.connections.discard(self)
+        self._detach()
+        transport.close()
+        asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, driver.abort)
 
     deliver = send  # a live connection is a report sink (gateway.venue.ReportSink)
 
@@ -202,18 +214,30 @@ class GatewayConnection:
             # spec 01 §7: any disconnect, graceful or not, cancels the session's orders on every shard.
             self.venue.dispatch(self.venue.exchange.cancel_session_orders(self.session_id, self.now()))
 
+    def authenticated(self, account, product: str) -> str | None:
+        """The Logon's signature verified: charge it to the key's Logon limit (spec 00 §7)."""
+        self._authenticated = True
+        return ratelimit_gate.logon_refusal(self.sim, account.api_key, product)
+
     def _on_logon(self, driver: SessionDriver, event: LogonRequest) -> None:
         session = driver.session
         now = driver.clock.now()
-        refusal = ratelimit_gate.logon_refusal(self.sim, event.message.get(49) or "", self.product)
-        if refusal:  # spec 00 §7: Logon is rate-limited (checked before the RSA verification)
-            log.info("logon refused on %s %s: %s", self.product, self.comp_id, refusal)
+        peer = self.peer
+        # spec 00 §7 + issue 11 §5: an address with many refused Logons is refused before any
+        # verification; the key's own limit is charged only once the Logon is authenticated.
+        refusal = ratelimit_gate.logon_peer_refusal(self.sim, peer)
+        if refusal:
+            log.info("logon refused on %s %s from %s: %s", self.product, self.comp_id, peer, refusal)
             session.refuse_logon(now, refusal)
             return
         decision = self.sim.auth.check(self.product, self.session_type, event.message, now, owner=self)
         if not decision.ok:
-            log.info("logon refused on %s %s: %s", self.product, self.comp_id, decision.text)
-            session.refuse_logon(now, decision.text, reject_reason=decision.reject_reason, ref_tag=decision.ref_tag)
+            log.info("logon refused on %s %s from %s: %s", self.product, self.comp_id, peer, decision.text)
+            if not self._authenticated:  # forged or malformed: its address pays, never the key
+                ratelimit_gate.logon_failed(self.sim, peer)
+            # spec 01 §11, 09 §6: a Logout whose Text says why; a Reject first only for 373=10.
+            session.refuse_logon(now, decision.text, ref_tag=decision.ref_tag,
+                                 reject_reason=decision.reject_reason if decision.reject_first else None)
             return
         self.decision = decision
         assert decision.account is not None
@@ -234,6 +258,10 @@ class Simulator:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.auth = Authenticator(config.accounts, config.session)
+        # Only authenticated Logons are charged to their key's Logon limit (issue 11 §5).
+        self.auth.admit = lambda account, product, owner: (
+            owner.authenticated(account, product) if isinstance(owner, GatewayConnection)
+            else ratelimit_gate.logon_refusal(self, account.api_key, product))
         self.stores = StoreRegistry(config.store)
         self.venues = build_venues(config, clock=self.clock.now)
         self.market_makers: dict[str, MarketMaker] = {}
@@ -245,6 +273,9 @@ class Simulator:
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self._servers: list[asyncio.base_events.Server] = []
         self._drivers: set[SessionDriver] = set()
+        self._handshaking: set[asyncio.BaseTransport] = set()  # accepted, TLS not yet up
+        self.connection_limits = ConnectionLimits(config.session.max_connections,
+                                                  config.session.max_connections_per_peer)
         self._ticker: asyncio.Task | None = None
         self.max_send_buffer = 8 * 1024 * 1024  # bytes queued for one connection before it is dropped
         # Clock-driven work of other services (pauses, maintenance, ...): each gets `now` and
@@ -335,7 +366,7 @@ class Simulator:
                     continue
                 try:
                     server = await loop.create_server(
-                        lambda p=product, s=st: self._new_driver(p, s), self.config.host, port, ssl=ctx)
+                        lambda p=product, s=st: self._gatekeeper(p, s, ctx), self.config.host, port)
                 except OSError as exc:
                     await self._close_listeners()
                     raise ListenError(product, st.code, self.config.host, port, exc) from exc
@@ -363,7 +394,14 @@ class Simulator:
         self._servers.clear()
         self.endpoints.clear()
 
-    def _new_driver(self, product: str, st: SessionType) -> SessionDriver:
+    def _gatekeeper(self, product: str, st: SessionType, ctx: ssl.SSLContext | None) -> Gatekeeper:
+        """Connection caps, then TLS with a handshake timeout, then the driver (issue 11 §4)."""
+        settings = self.config.session
+        return Gatekeeper(self.connection_limits, f"{product}/{st.code}",
+                          lambda peer: self._new_driver(product, st, peer), ctx,
+                          min(settings.tls_handshake_timeout, settings.logon_timeout), self._handshaking)
+
+    def _new_driver(self, product: str, st: SessionType, peer: str = "") -> SessionDriver:
         settings = self.config.session
         server_comp_id = st.comp_id if settings.server_comp_id == "echo" else settings.server_comp_id
         session = Session(SessionConfig(
@@ -371,6 +409,7 @@ class Simulator:
             session_name=st.comp_id, sending_time_tolerance=settings.sending_time_tolerance,
             logon_timeout=settings.logon_timeout), now=self.clock.now())
         conn = GatewayConnection(self, product, st)
+        conn.peer = peer
         inner = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
         conn.recorder = self.transcript.recorder(product, st.code, inner, comp_id=server_comp_id)
         driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
@@ -389,6 +428,8 @@ class Simulator:
         starting balances), fresh stores; same config and seed. Listeners stay up."""
         for driver in list(self._drivers):
             driver.abort()
+        for transport in list(self._handshaking):
+            transport.abort()
         self.connections.clear()
         self.auth.release_all()
         self.stores.reset()
@@ -423,6 +464,8 @@ class Simulator:
             await self.control_server.stop()
         for server in self._servers:
             server.close()
+        for transport in list(self._handshaking):
+            transport.abort()
         for driver in list(self._drivers):
             if driver.session.is_active:
                 driver.logout("Simulator shutting down")

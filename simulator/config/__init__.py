@@ -10,7 +10,8 @@ config works whatever the current directory is.
 """
 from .model import (DEFAULT_PORTS, PRODUCT_SESSIONS, TIERS, PRICE_STRUCTURES, ConfigError,
                     TlsConfig, ProductConfig, SessionSettings, AccountConfig, FeeConfig,
-                    MarketMakerConfig, UniverseConfig, SimConfig, JournalConfig, OrderMemoryConfig)
+                    MarketMakerConfig, UniverseConfig, SimConfig, JournalConfig, OrderMemoryConfig,
+                    RateLimitsConfig, LogonLimitConfig)
 from .parse import default_config, load_config
 from .sample import add_account, write_sample_config
 
@@ -21,10 +22,12 @@ __all__ = [
     "FeeConfig",
     "JournalConfig",
     "OrderMemoryConfig",
+    "LogonLimitConfig",
     "MarketMakerConfig",
     "PRICE_STRUCTURES",
     "PRODUCT_SESSIONS",
     "ProductConfig",
+    "RateLimitsConfig",
     "SessionSettings",
     "SimConfig",
     "TIERS",

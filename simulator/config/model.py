@@ -23,7 +23,7 @@ DEFAULT_PORTS: dict[str, dict[str, int]] = {
 }
 # spec 11 §2 (lower-case here).
 TIERS = ("basic", "advanced", "expert", "premier", "paragon", "prime", "prestige")
-SCOPES = ("key", "key_and_session")  # spec 00 §3.1 open question
+SCOPES = ("key", "key_and_product", "key_and_session")  # spec 00 §3.1 open question
 MEMORY_STORE = "memory"
 
 # spec 02 §2.1: the known valid-price grids of prediction markets.
@@ -37,7 +37,7 @@ PRICE_STRUCTURES = (
 
 _TOP_KEYS = (
     "seed", "host", "tls", "products", "session", "store",
-    "markets", "universe", "fees", "market_maker", "accounts",
+    "markets", "universe", "fees", "market_maker", "accounts", "rate_limits",
     "journal", "order_memory",
 )
 _JOURNAL_KEYS = ("max_entries", "max_bytes", "max_frame_bytes", "log_messages", "message_log")
@@ -52,6 +52,8 @@ _MARKET_MAKER_KEYS = ("enabled", "spread_cents", "size", "levels", "refresh_seco
 # A ticker goes into Symbol(55) verbatim; Kalshi tickers are upper case (KXHIGHNY-26NOV21-B45.5).
 _TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
 _TLS_KEYS = ("enabled", "cert", "key", "ca")
+_RATE_LIMIT_KEYS = ("enabled", "logon")
+_LOGON_LIMIT_KEYS = ("enabled", "limit", "window_seconds", "failed_limit", "failed_window_seconds")
 _PRODUCT_KEYS = ("enabled", "ports", "margin_rate")
 _ACCOUNT_KEYS = (
     "name", "api_key", "public_key", "products", "sessions",
@@ -85,10 +87,31 @@ class ProductConfig:
 class SessionSettings:
     sending_time_tolerance: float = 30  # seconds, spec 01 §1.1
     server_comp_id: str = "echo"  # "echo" = the TargetCompID the client sent (spec 00 §3)
-    one_connection_scope: str = "key"  # spec 00 §3.1
+    one_connection_scope: str = "key_and_product"  # spec 00 §3.1; margin is its own venue (behaviour.md)
     logon_timeout: float = 10
+    tls_handshake_timeout: float = 10  # seconds; at most logon_timeout (issue 11 §4)
+    max_connections: int = 1000        # open connections per listener (issue 11 §4)
+    max_connections_per_peer: int = 500  # open connections per peer address, all listeners
     max_retention_hours: int = 72  # spec 01 §2.2, §6
     accept_legacy_21003: bool = True  # spec 01 §2.2
+
+
+@dataclass(frozen=True)
+class LogonLimitConfig:
+    """spec 00 §7: Logon is rate-limited. Only Logons that pass authentication count toward
+    the key's limit; refused ones count toward their peer address's (issue 11 §5)."""
+    enabled: bool = True
+    limit: int = 100                    # accepted Logons per API key and product ...
+    window_seconds: float = 1.0         # ... per this many seconds (spec 11 §3: 10 Read tokens)
+    failed_limit: int = 1000            # Logons refused before authentication per peer address ...
+    failed_window_seconds: float = 10.0  # ... per this many seconds
+
+
+@dataclass(frozen=True)
+class RateLimitsConfig:
+    """spec 11: `enabled: false` (or `serve --no-rate-limits`) turns off every limit."""
+    enabled: bool = True
+    logon: LogonLimitConfig = LogonLimitConfig()
 
 
 @dataclass(frozen=True)
@@ -174,6 +197,7 @@ class SimConfig:
     universe: UniverseConfig = UniverseConfig()
     journal: JournalConfig = JournalConfig()
     order_memory: OrderMemoryConfig = OrderMemoryConfig()
+    rate_limits: RateLimitsConfig = RateLimitsConfig()
     # product -> its markets, config order: the ``markets:`` list, or the generated
     # universe (prediction) when that list is empty. Use ``markets_for`` to get copies.
     markets: dict[str, list[Market]] = field(default_factory=dict)
@@ -189,6 +213,10 @@ class SimConfig:
             for name, p in self.products.items()
         }
         return dataclasses.replace(self, products=products, accounts=list(self.accounts))
+
+    def without_rate_limits(self) -> "SimConfig":
+        """A copy with every rate limit off, Logon limits included (`serve --no-rate-limits`)."""
+        return dataclasses.replace(self, rate_limits=dataclasses.replace(self.rate_limits, enabled=False))
 
     def listeners(self) -> list[tuple[str, str, int]]:
         """(product, session, port) for every enabled product, in spec order."""

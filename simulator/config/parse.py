@@ -16,7 +16,8 @@ from kalshi_fixsim.simulator.keys import load_public_key
 from .model import (DEFAULT_PORTS, PRODUCT_SESSIONS, TIERS, SCOPES, MEMORY_STORE,
                     PRICE_STRUCTURES, _TOP_KEYS, _MARKET_KEYS, _UNIVERSE_KEYS, _FEE_KEYS,
                     _MARKET_MAKER_KEYS, _TICKER_RE, _TLS_KEYS, _PRODUCT_KEYS, _ACCOUNT_KEYS,
-                    _COMP_ID_RE, _PEM_MARKER, ConfigError, TlsConfig, ProductConfig,
+                    _COMP_ID_RE, _PEM_MARKER, _RATE_LIMIT_KEYS, _LOGON_LIMIT_KEYS, ConfigError,
+                    LogonLimitConfig, RateLimitsConfig, TlsConfig, ProductConfig,
                     SessionSettings, AccountConfig, FeeConfig, MarketMakerConfig, UniverseConfig,
                     SimConfig, JournalConfig, OrderMemoryConfig, _JOURNAL_KEYS, _ORDER_MEMORY_KEYS)
 
@@ -150,13 +151,43 @@ def _parse_session(data: Any) -> SessionSettings:
     def get(key: str, check):  # the key's value or its default, checked
         return check(data.get(key, getattr(d, key)), f"session.{key}")
 
+    logon_timeout = get("logon_timeout", _positive)
+    handshake = get("tls_handshake_timeout", _positive)
+    if "tls_handshake_timeout" in data and handshake > logon_timeout:  # issue 11 §4
+        raise _fail("session.tls_handshake_timeout",
+                    f"{handshake:g} s is longer than session.logon_timeout ({logon_timeout:g} s); use at most that")
     return SessionSettings(
         sending_time_tolerance=get("sending_time_tolerance", _positive),
         server_comp_id=comp_id,
         one_connection_scope=scope,
-        logon_timeout=get("logon_timeout", _positive),
+        logon_timeout=logon_timeout,
+        tls_handshake_timeout=min(handshake, logon_timeout),
+        max_connections=get("max_connections", lambda v, p: _int(v, p, lo=1)),
+        max_connections_per_peer=get("max_connections_per_peer", lambda v, p: _int(v, p, lo=1)),
         max_retention_hours=get("max_retention_hours", lambda v, p: _int(v, p, lo=1)),
         accept_legacy_21003=get("accept_legacy_21003", _bool),
+    )
+
+
+def _parse_rate_limits(data: Any) -> RateLimitsConfig:
+    data = _mapping(data, "rate_limits")
+    _no_unknown(data, _RATE_LIMIT_KEYS, "rate_limits")
+    logon = _mapping(data.get("logon"), "rate_limits.logon")
+    _no_unknown(logon, _LOGON_LIMIT_KEYS, "rate_limits.logon")
+    d = LogonLimitConfig()
+
+    def get(key: str, check):  # the key's value or its default, checked
+        return check(logon.get(key, getattr(d, key)), f"rate_limits.logon.{key}")
+
+    return RateLimitsConfig(
+        enabled=_bool(data.get("enabled", RateLimitsConfig.enabled), "rate_limits.enabled"),
+        logon=LogonLimitConfig(
+            enabled=get("enabled", _bool),
+            limit=get("limit", lambda v, p: _int(v, p, lo=1)),
+            window_seconds=get("window_seconds", _positive),
+            failed_limit=get("failed_limit", lambda v, p: _int(v, p, lo=1)),
+            failed_window_seconds=get("failed_window_seconds", _positive),
+        ),
     )
 
 
@@ -461,6 +492,7 @@ def _parse(data: Any, base: Path | None, path: Path | None) -> SimConfig:
         universe=universe,
         journal=_parse_journal(data.get("journal"), base),
         order_memory=_parse_order_memory(data.get("order_memory")),
+        rate_limits=_parse_rate_limits(data.get("rate_limits")),
         markets=_parse_markets(data.get("markets"), universe, seed),
     )
 

@@ -30,11 +30,21 @@ products:                     # port 0 = pick a free port (reported at start-up)
 session:
   sending_time_tolerance: 30  # seconds, spec 01 §1.1
   server_comp_id: echo        # "echo" = the TargetCompID the client sent, or a literal like Kalshi
-  one_connection_scope: key   # "key" (prediction docs) or "key_and_session" (margin docs)
+  one_connection_scope: key_and_product  # per product; "key" (both products) or "key_and_session" (margin docs)
   logon_timeout: 10           # seconds to wait for the first Logon
+  tls_handshake_timeout: 10   # seconds; at most logon_timeout
+  max_connections: 1000       # open connections per listener ...
+  max_connections_per_peer: 500  # ... and per client IP address (more are closed at once)
   max_retention_hours: 72
   accept_legacy_21003: true
 store: {store}  # "memory" or an SQLite file
+rate_limits:                  # spec 11 token buckets and the Logon limit; `serve --no-rate-limits` = enabled: false
+  enabled: true
+  logon:                      # authenticated Logons per API key and product; refused ones per client address
+    limit: 100
+    window_seconds: 1
+    failed_limit: 1000
+    failed_window_seconds: 10
 # Markets: the `markets:` list, plus `universe.markets` prediction markets generated
 # from the seed (Kalshi-style series: KXHIGHNY, KXCPI, KXBTC, ...) and the sample perps
 # (BTC/ETH/SOL-PERP) while `universe.alongside_markets` is true; false: the list

@@ -170,6 +170,7 @@ class Reject(enum.Enum):
     INVALID_PRICE = (11, "INVALID_PRICE")
     INCORRECT_QUANTITY = (13, "INVALID_ORDER")
     CUSTOMER_ACCOUNT_NOT_FOUND = (15, "CUSTOMER_ACCOUNT_NOT_FOUND")
+    PERMISSION_DENIED = (15, "PERMISSION_DENIED_FOR_CUSTOMER_ACCOUNT")  # a restricted key, another sub-account
     TOO_MANY_OPEN_ORDERS = (3, "EXCEEDED_PER_MARKET_RISK_LIMIT")
     STALE_ORDER = (8, "STALE_ORDER")  # "expired timestamp on request"; margin's code is 5 (spec 08)
 
@@ -225,6 +226,7 @@ class CxlReject(enum.Enum):
     EXCHANGE_PAUSED = (99, "EXCHANGE_PAUSED")
     MARKET_CLOSED = (99, "MARKET_ALREADY_CLOSED")
     MARKET_INACTIVE = (99, "MARKET_INACTIVE")  # an amend in a halted market (the new-order Text, 103=2)
+    PERMISSION_DENIED = (99, "PERMISSION_DENIED_FOR_CUSTOMER_ACCOUNT")  # a restricted key, another sub-account
     POST_ONLY_CROSS = (99, "POST_ONLY_CROSS")  # a replace would make a post-only order take (engine choice)
 
     @property

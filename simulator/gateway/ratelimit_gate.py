@@ -15,9 +15,17 @@ service. A message over its limit is answered and goes no further:
 Buckets belong to the engine account behind the key (`conn.user`): the keys of one account,
 listener keys included, share them, as REST and FIX do (spec 11 §1).
 
-Logon (spec 00 §7, spec 11 §5): `logon_refusal(sim, api_key, product)` is called by the server
-before authentication; more than `LOGON_LIMIT` Logons of a key on a product within
-`LOGON_WINDOW` seconds get a Logout whose Text starts with "rate limited".
+Logon (spec 00 §7, spec 11 §5), charged so that forged attempts cannot exhaust the owner's
+budget (issue 11 §5). The server calls, in this order:
+  * `logon_peer_refusal(sim, peer)` before any verification: an address with more than
+    `failed_limit` refused Logons in `failed_window_seconds` is refused at once;
+  * `logon_refusal(sim, api_key, product)` as soon as the Logon's signature verified (and is
+    no replay): more than `limit` authenticated Logons of a key on a product within
+    `window_seconds` get a Logout whose Text starts with "rate limited";
+  * `logon_failed(sim, peer)` for a Logon refused before it was authenticated.
+Defaults (config `rate_limits.logon`, behaviour.md): 100 per second per key and product,
+no stricter than the spec's inferred Logon cost (spec 11 §3: 10 Read tokens at Premier's
+1,000 tokens/s, bucket of 1 s), so a suite opening a session per test never trips it.
 """
 from __future__ import annotations
 
@@ -28,18 +36,19 @@ from kalshi_fixsim.fixproto.codec import FixMessage
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
 from kalshi_fixsim.fixproto.numbers import parse_int
 
+from ..config.model import LogonLimitConfig
 from ..ratelimit import Decision, LogonLimiter, RateLimiter, best_tier
 from . import GATES, Connection
 
 if TYPE_CHECKING:
     from ..server import Simulator
 
-__all__ = ["RateLimitService", "install", "service", "gate", "logon_refusal", "refusal_text",
-           "SERVICE_KEY", "LOGON_LIMIT", "LOGON_WINDOW", "MAX_SHARD"]
+__all__ = ["RateLimitService", "install", "service", "gate", "logon_refusal", "logon_peer_refusal",
+           "logon_failed", "refusal_text", "SERVICE_KEY", "LOGON_LIMIT", "LOGON_WINDOW", "MAX_SHARD"]
 
 SERVICE_KEY = "ratelimit"   # venue.services key; the same service also sits in sim.ratelimits
-LOGON_LIMIT = 10            # Logons per key and product ...
-LOGON_WINDOW = 10.0         # ... per this many seconds: a reconnect storm, never a sane client
+LOGON_LIMIT = LogonLimitConfig.limit          # accepted Logons per key and product ...
+LOGON_WINDOW = LogonLimitConfig.window_seconds  # ... per this many seconds (config rate_limits.logon)
 MAX_SHARD = 255             # ExDestination above this bills the unscoped write bucket
 
 
@@ -98,7 +107,8 @@ class RateLimitService:
                 "budgets": {t: {"read": r, "write": w} for t, (r, w) in lim.budgets.items()},
                 "legacy_limits": {t: {"read": r, "write": w} for t, (r, w) in lim.legacy_limits.items()},
                 "logon": {"enabled": self.logon_enabled, "limit": self.logons.limit,
-                          "window_seconds": self.logons.window}}
+                          "window_seconds": self.logons.window, "failed_limit": self.logons.failed_limit,
+                          "failed_window_seconds": self.logons.failed_window}}
 
     def reset(self, account: str | None = None) -> None:
         """Every bucket full again (of one account, or all, with the Logon counts)."""
@@ -110,12 +120,14 @@ class RateLimitService:
 def install(sim: "Simulator", *, clock: Callable[[], float] | None = None,
             costs: Mapping[str, tuple[str, float]] | None = None, model: str | None = None,
             enabled: bool | None = None, logon_limit: int | None = None, logon_window: float | None = None,
-            logon_enabled: bool | None = None) -> RateLimitService:
+            logon_enabled: bool | None = None, failed_limit: int | None = None,
+            failed_window: float | None = None) -> RateLimitService:
     """Give a Simulator its rate limits (state in `sim.ratelimits` and in every venue's
     services). Idempotent: a second call keeps the state and applies only the settings given.
 
     Tiers come from the accounts' config (`AccountConfig.tier`, the best among an account's
-    keys); `clock` defaults to the simulator's (tests pass their own to drive refills)."""
+    keys), the switches and the Logon limit from `config.rate_limits`; `clock` defaults to the
+    simulator's (tests pass their own to drive refills)."""
     svc = getattr(sim, "ratelimits", None)
     if not isinstance(svc, RateLimitService):
         names: dict[str, str] = {}
@@ -124,7 +136,13 @@ def install(sim: "Simulator", *, clock: Callable[[], float] | None = None,
             names[account.name] = names[account.api_key] = account.user
             grants.setdefault(account.user, []).append(account.tier)
         limiter = RateLimiter({user: best_tier(tiers) for user, tiers in grants.items()})
-        svc = RateLimitService(limiter, LogonLimiter(LOGON_LIMIT, LOGON_WINDOW), sim.clock.now, names)
+        conf = getattr(sim.config, "rate_limits", None)
+        lconf = conf.logon if conf is not None else LogonLimitConfig()
+        logons = LogonLimiter(lconf.limit, lconf.window_seconds, lconf.failed_limit, lconf.failed_window_seconds)
+        svc = RateLimitService(limiter, logons, sim.clock.now, names)
+        if conf is not None:
+            svc.enabled = conf.enabled
+            svc.logon_enabled = conf.enabled and lconf.enabled
         sim.ratelimits = svc  # type: ignore[attr-defined]
     if clock is not None:
         svc.clock = clock
@@ -140,6 +158,10 @@ def install(sim: "Simulator", *, clock: Callable[[], float] | None = None,
         svc.logons.window = float(logon_window)
     if logon_enabled is not None:
         svc.logon_enabled = logon_enabled
+    if failed_limit is not None:
+        svc.logons.failed_limit = int(failed_limit)
+    if failed_window is not None:
+        svc.logons.failed_window = float(failed_window)
     for venue in sim.venues.values():
         venue.services[SERVICE_KEY] = svc
     return svc
@@ -221,20 +243,50 @@ def refusal_text(decision: Decision, model: str = "tokens") -> str:
 
 # --- Logon -------------------------------------------------------------------------------------
 
+def _logon_service(sim: "Simulator") -> RateLimitService | None:
+    svc = getattr(sim, "ratelimits", None)
+    return svc if isinstance(svc, RateLimitService) and svc.logon_enabled else None
+
+
 def logon_refusal(sim: "Simulator", api_key: str, product: str, now: float | None = None) -> str | None:
-    """Called by the server before authenticating a Logon: None to go on, or the Text of the
+    """Charge an authenticated Logon to its key: None to go on, or the Text of the
     Logout refusing it (spec 00 §7; spec 11 §5 recommends "rate limited"). `now` None: the
     service's clock (the simulator's unless a test installed its own)."""
-    svc = getattr(sim, "ratelimits", None)
-    if not isinstance(svc, RateLimitService) or not svc.logon_enabled:
+    svc = _logon_service(sim)
+    if svc is None:
         return None
     logons = svc.logons
     decision = logons.check(api_key, product, svc.now() if now is None else now)
     if decision.ok:
         return None
-    wait = math.ceil(round(decision.retry_after * 10, 6)) / 10
     return (f"rate limited: more than {logons.limit} Logons in {logons.window:g} s for this API key on "
-            f"{product}; retry in {wait:.1f} s")
+            f"{product}; retry in {_seconds(decision.retry_after)} s")
+
+
+def logon_peer_refusal(sim: "Simulator", peer: str, now: float | None = None) -> str | None:
+    """Before any verification: the Text refusing a Logon from an address that has had too many
+    Logons refused lately, or None. Charges nothing."""
+    svc = _logon_service(sim)
+    if svc is None or not peer:
+        return None
+    logons = svc.logons
+    decision = logons.peer_check(peer, svc.now() if now is None else now)
+    if decision.ok:
+        return None
+    return (f"rate limited: more than {logons.failed_limit} refused Logons in {logons.failed_window:g} s "
+            f"from {peer}; retry in {_seconds(decision.retry_after)} s")
+
+
+def logon_failed(sim: "Simulator", peer: str, now: float | None = None) -> None:
+    """Count a Logon refused before authentication against its peer address (never against the
+    key it named)."""
+    svc = _logon_service(sim)
+    if svc is not None and peer:
+        svc.logons.failed(peer, svc.now() if now is None else now)
+
+
+def _seconds(retry_after: float) -> str:
+    return f"{math.ceil(round(retry_after * 10, 6)) / 10:.1f}"
 
 
 if gate not in GATES:

@@ -6,6 +6,7 @@ connected, into that session's store so the client gets it by resend after its n
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Iterable, Protocol
 
 from kalshi_fixsim.fixproto.session import record_offline
@@ -16,6 +17,8 @@ from ..engine.types import Event
 from .reports import Body, ReportFlags, render_events
 
 __all__ = ["Venue", "ReportSink", "OfflineSink", "ReportHistory"]
+
+log = logging.getLogger(__name__)
 
 
 class ReportSink(Protocol):
@@ -109,20 +112,43 @@ class Venue:
         for sink, batch in batches.items():
             bodies = (prefix or {}).get(sink, [])
             if batch:
-                rendered = render_events(batch, sink.flags, self.exchange_index)
+                try:
+                    rendered = render_events(batch, sink.flags, self.exchange_index)
+                except Exception:  # our bug: this sink misses the batch, the others do not
+                    log.exception("rendering %d event(s) for %s failed", len(batch), _name(sink))
+                    continue
                 if history is not None and sink in origins:
                     for body in rendered:
                         history.record(origins[sink], body)
                 bodies = bodies + rendered
-            for body in bodies:
-                sink.deliver("8", body)
+            _deliver(sink, bodies)
         if history is not None:
             for account, batch in orphans.items():  # e.g. an NR session's orders after it left
                 for body in render_events(batch, ReportFlags(), self.exchange_index):
                     history.record(account, body)
         for observer in self.observers:
-            observer(events)
+            try:
+                observer(events)
+            except Exception:  # our bug; the other observers still see the batch
+                log.exception("observer %r failed on a batch of %d events", observer, len(events))
 
     def exchange_index(self, symbol: str) -> int:
         market = self.exchange.market(symbol)
         return market.exchange_index if market is not None else 0
+
+
+def _deliver(sink: ReportSink, bodies: list[Body]) -> None:
+    """One sink's share of a batch. Delivery to one sink never stops delivery to the others
+    (issue 11 §4): an exception here is our bug, logged once with the sink, and the rest of
+    that sink's share is skipped."""
+    for body in bodies:
+        try:
+            sink.deliver("8", body)
+        except Exception:
+            log.exception("delivery to %s failed; %d report(s) of this batch not sent to it",
+                          _name(sink), len(bodies))
+            return
+
+
+def _name(sink: object) -> str:
+    return getattr(sink, "session_id", None) or type(sink).__name__

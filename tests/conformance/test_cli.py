@@ -452,3 +452,44 @@ def test_client_refuses_bad_numbers_and_missing_files_before_connecting(workspac
     assert capsys.readouterr().err == "error: --key: private key nope.pem not found\n"
     assert main(["client", "logon", "--config", str(workspace), "--port", "1", "--ca", "nope.pem"]) == 2
     assert capsys.readouterr().err.startswith("error: --ca: CA file nope.pem not found")
+
+
+def test_serve_no_rate_limits_turns_off_the_logon_limit_of_the_config(tmp_path, capsys):
+    config = tmp_path / "sim.yaml"
+    main(["init", "--config", str(config)])
+    data = yaml.safe_load(config.read_text())
+    for product in data["products"].values():
+        product["ports"] = {code: 0 for code in product["ports"]}
+    data["store"] = "memory"
+    data["rate_limits"] = {"logon": {"limit": 1, "window_seconds": 600}}  # one Logon per key, then refused
+    config.write_text(yaml.safe_dump(data))
+
+    def serve(*flags: str) -> tuple[subprocess.Popen, int]:
+        proc = subprocess.Popen([sys.executable, "-m", "kalshi_fixsim", "serve", "--config", str(config),
+                                 "--control-port", "-1", *flags], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (lines and lines[-1].startswith(("CA file", "TLS"))):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        port = re.search(r"^prediction\s+NR\s+KalshiNR\s+127\.0\.0\.1:(\d+)", "".join(lines), re.M)
+        assert port, "".join(lines)
+        return proc, int(port.group(1))
+
+    def logons(port: int) -> list[int]:
+        return [main(["client", "logon", "--config", str(config), "--port", str(port)]) for _ in range(2)]
+
+    for flags, expected in (((), [0, 1]), (("--no-rate-limits",), [0, 0])):
+        proc, port = serve(*flags)
+        try:
+            assert logons(port) == expected, capsys.readouterr().out
+            if expected == [0, 1]:
+                assert "rate limited: more than 1 Logons in 600 s" in capsys.readouterr().out
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()

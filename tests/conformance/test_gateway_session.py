@@ -80,10 +80,10 @@ def test_first_message_other_than_logon_gets_logout_with_text(fix_exchange):
     assert out[0].get(58) == "First message must be Logon (35=A), received 35=0"
 
 
-def test_logon_signed_with_another_key_is_refused_with_signature_text(fix_exchange):
+def test_logon_signed_with_another_key_is_refused_by_a_logout_alone_with_signature_text(fix_exchange):
     alice, bob = fix_exchange.accounts["alice"], fix_exchange.accounts["bob"]
     out = run(refused(fix_exchange, [logon(alice, "KalshiNR", key_path=bob.private_key_path)]))
-    assert out[-1].get(35) == "5" and out[-1].get(58).startswith("Invalid signature")
+    assert [m.get(35) for m in out] == ["5"] and out[0].get(58).startswith("Invalid signature")
 
 
 def test_logon_with_sending_time_restamped_after_signing_is_refused(fix_exchange):
@@ -94,12 +94,12 @@ def test_logon_with_sending_time_restamped_after_signing_is_refused(fix_exchange
     assert out[-1].get(35) == "5" and "exact SendingTime(52)" in out[-1].get(58)
 
 
-def test_unknown_api_key_is_refused(fix_exchange):
+def test_unknown_api_key_is_refused_by_a_logout_alone_whose_text_says_why(fix_exchange):
     alice = fix_exchange.accounts["alice"]
     stranger = type(alice)("x", "00000000-0000-4000-8000-000000000000", alice.private_key_path, alice.config)
     out = run(refused(fix_exchange, [logon(stranger, "KalshiNR")]))
-    assert [m.get(35) for m in out] == ["3", "5"]
-    assert out[0].get(373) == "9" and "Unknown API key" in out[1].get(58)
+    assert [m.get(35) for m in out] == ["5"]  # spec 01 §11, 09 §6: no session Reject first
+    assert "Unknown API key" in out[0].get(58)
 
 
 def test_second_connection_for_a_key_gets_already_exists_and_the_first_is_untouched(fix_exchange):
@@ -112,6 +112,52 @@ def test_second_connection_for_a_key_gets_already_exists_and_the_first_is_untouc
         out = await second.read_until_closed()
         assert [(m.get(35), m.get(58)) for m in out] == [("5", "already exists")]
         await still_alive(first, alice, "KalshiNR", 2)
+    run(scenario())
+
+
+def test_a_logon_replayed_after_the_first_session_logged_out_is_refused_with_a_logout_text(fix_exchange):
+    alice = fix_exchange.accounts["alice"]
+    frame = logon(alice, "KalshiNR")
+
+    async def scenario():
+        conn = await RawConnection.open(fix_exchange, "prediction", "NR")
+        conn.send(frame)
+        assert (await conn.read()).get(35) == "A"
+        conn.send(message(alice, "KalshiNR", "5", 2))
+        assert (await conn.expect("5")).get(35) == "5"
+        await conn.read_until_closed()
+        out = await refused(fix_exchange, [frame])  # the very same bytes, well within 30 s
+        assert [m.get(35) for m in out] == ["5"]
+        assert out[0].get(58).startswith("Logon replay: this RawData(96) signature was already used")
+        conn = await logged_on(fix_exchange, alice)  # a freshly signed Logon is fine
+        conn.close()
+    run(scenario())
+
+
+def test_one_connection_per_key_is_scoped_per_product_by_default(fix_exchange):
+    alice = fix_exchange.accounts["alice"]
+
+    async def scenario():
+        prediction = await logged_on(fix_exchange, alice, "prediction", "NR")
+        margin = await logged_on(fix_exchange, alice, "margin", "NR")  # the margin venue is separate
+        out = await refused(fix_exchange, [logon(alice, "KalshiRT")], "margin", "RT")
+        assert [(m.get(35), m.get(58)) for m in out] == [("5", "already exists")]
+        await still_alive(prediction, alice, "KalshiNR", 2)
+        await still_alive(margin, alice, "KalshiNR", 2)
+    run(scenario())
+
+
+def test_one_connection_per_key_across_products_when_configured(fix_exchange_factory):
+    import dataclasses
+    from kalshi_fixsim.simulator.config import SessionSettings
+    fx = fix_exchange_factory(session=dataclasses.replace(SessionSettings(), one_connection_scope="key"))
+    alice = fx.accounts["alice"]
+
+    async def scenario():
+        prediction = await logged_on(fx, alice, "prediction", "NR")
+        out = await refused(fx, [logon(alice, "KalshiNR")], "margin", "NR")
+        assert [(m.get(35), m.get(58)) for m in out] == [("5", "already exists")]
+        await still_alive(prediction, alice, "KalshiNR", 2)
     run(scenario())
 
 
@@ -151,8 +197,24 @@ def test_logon_without_reset_flag_is_refused_where_reset_is_mandatory(fix_exchan
 def test_target_comp_id_that_does_not_match_the_port_is_refused(fix_exchange):
     alice = fix_exchange.accounts["alice"]
     out = run(refused(fix_exchange, [logon(alice, "KalshiRT")], session="NR"))
-    assert [m.get(35) for m in out] == ["3", "5"] and out[0].get(373) == "9"
-    assert "does not match this port" in out[1].get(58)
+    assert [m.get(35) for m in out] == ["5"]
+    assert "does not match this port" in out[0].get(58)
+
+
+@pytest.mark.parametrize("case", ["hb0", "no_reset", "retention", "no_hb", "listener_rules", "signature", "target"])
+def test_every_refused_logon_but_sending_time_gets_a_logout_alone_whose_text_says_why(fix_exchange, case):
+    alice, bob = fix_exchange.accounts["alice"], fix_exchange.accounts["bob"]
+    frame, session, why = {  # spec 01 §11, 09 §6; behaviour.md "Logon failure answer"
+        "hb0": (logon(alice, "KalshiNR", hb=0), "NR", "HeartBtInt(108)=0 is invalid"),
+        "no_reset": (logon(alice, "KalshiNR", reset=False), "NR", "ResetSeqNumFlag(141)=Y is required"),
+        "retention": (logon(alice, "KalshiRT", extra=((20200, 73),)), "RT", "MessageRetentionPeriod(20200)=73"),
+        "no_hb": (logon(alice, "KalshiNR", hb=None), "NR", "HeartBtInt(108)"),
+        "listener_rules": (logon(alice, "KalshiNR", extra=((20126, "Y"),)), "NR", "ListenerSession(20126)=Y requires"),
+        "signature": (logon(alice, "KalshiNR", key_path=bob.private_key_path), "NR", "Invalid signature"),
+        "target": (logon(alice, "KalshiMD"), "NR", "does not match this port"),
+    }[case]
+    out = run(refused(fix_exchange, [frame], session=session))
+    assert [m.get(35) for m in out] == ["5"] and why in out[0].get(58)
 
 
 def test_logon_sending_time_more_than_30s_off_gets_reject_10_then_logout(fix_exchange):

@@ -16,10 +16,9 @@ from kalshi_fixsim.client.orderbook import snapshot
 from kalshi_fixsim.client.orders import mass_cancel, new_order
 from kalshi_fixsim.client.rfq import quote, quote_request
 from kalshi_fixsim.client.session import LogonError
-from kalshi_fixsim.simulator.auth import LogonDecision
-from kalshi_fixsim.simulator.gateway.ratelimit_gate import install, logon_refusal
-from kalshi_fixsim.simulator.server import GatewayConnection
-from tests.wire import run
+from kalshi_fixsim.simulator.config import LogonLimitConfig, RateLimitsConfig
+from kalshi_fixsim.simulator.gateway.ratelimit_gate import install
+from tests.wire import RawConnection, logon, run
 
 A = "KXTEST-26JAN01-A"
 SHARD = "KXSHARD-26JAN01-T1"  # exchange index 2
@@ -291,27 +290,17 @@ def test_mass_cancel_more_than_once_a_second_still_gets_bmr_8(limits):
     run(scenario())
 
 
-# --- spec 00 §7: Logon limit -------------------------------------------------------------------------------
+# --- spec 00 §7: Logon limit, charged to the key only once authenticated (issue 11 §5) -------------------
 
-def emulate_server_logon_hook(fx) -> None:
-    """Until GatewayConnection._on_logon calls ratelimit_gate.logon_refusal itself, do what that
-    call does: refuse before authentication with a Logout carrying the Text."""
-    if "logon_refusal" in GatewayConnection._on_logon.__code__.co_names:
-        return
-    auth = fx.sim.auth
-    check = auth.check
-
-    def limited(product, st, logon, now, owner):
-        refusal = logon_refusal(fx.sim, logon.get(49) or "", product)
-        return LogonDecision(False, refusal) if refusal else check(product, st, logon, now, owner)
-
-    fx.call(lambda: setattr(auth, "check", limited))
+async def refused_raw(fx, frame: bytes, product: str = "prediction", session: str = "NR") -> list:
+    conn = await RawConnection.open(fx, product, session)
+    conn.send(frame)
+    return await conn.read_until_closed()
 
 
 def test_logon_storm_is_refused_with_rate_limited_and_allowed_again_after_the_window(limits):
     fx, svc, clock = limits
     fx.call(lambda: install(fx.sim, logon_limit=3, logon_window=10))
-    emulate_server_logon_hook(fx)
 
     async def scenario():
         for _ in range(3):
@@ -331,17 +320,109 @@ def test_logon_storm_is_refused_with_rate_limited_and_allowed_again_after_the_wi
     run(scenario())
 
 
-def test_default_logon_limit_lets_ten_logons_through(limits):
-    fx, svc, clock = limits
-    emulate_server_logon_hook(fx)
+def test_fifty_logon_logout_cycles_of_one_key_pass_at_the_default_logon_limit(fix_exchange):
+    """A suite that opens a fresh session per test never trips the default (spec 11 §3: a Logon
+    is inferred to cost 10 Read tokens; Premier refills 1,000/s, so 100 Logons a second)."""
+    settings = fix_exchange.call(lambda: fix_exchange.sim.ratelimits.settings()["logon"])
+    assert (settings["limit"], settings["window_seconds"]) == (100, 1.0)
 
     async def scenario():
-        for _ in range(10):
-            async with fx.client("carol"):
+        for _ in range(50):
+            async with fix_exchange.client("carol") as fix:
+                assert fix.is_active
+    run(scenario(), timeout=60)
+
+
+def test_forged_logons_naming_a_key_never_count_toward_its_logon_limit(limits):
+    fx, svc, clock = limits
+    fx.call(lambda: install(fx.sim, logon_limit=2, logon_window=10, failed_limit=1000))
+    alice, bob = fx.accounts["alice"], fx.accounts["bob"]
+
+    async def scenario():
+        for _ in range(10):  # unsigned-by-alice Logons naming her key: refused, charged to the address
+            out = await refused_raw(fx, logon(alice, "KalshiNR", key_path=bob.private_key_path))
+            assert [m.get(35) for m in out] == ["5"] and out[0].get(58).startswith("Invalid signature")
+        for _ in range(2):  # the owner still has her whole budget
+            async with fx.client("alice") as fix:
+                assert fix.is_active
+        with pytest.raises(LogonError) as refused:
+            await fx.client("alice").connect()
+        assert refused.value.text.startswith("rate limited: more than 2 Logons in 10 s for this API key")
+    run(scenario())
+    assert fx.call(lambda: fx.sim.ratelimits.logons.failures("127.0.0.1", clock.now())) == 10
+
+
+def test_an_authenticated_logon_refused_by_a_later_check_counts_toward_its_key_not_its_address(limits):
+    fx, svc, clock = limits
+    fx.call(lambda: install(fx.sim, logon_limit=2, logon_window=10, failed_limit=1000))
+    alice = fx.accounts["alice"]
+
+    async def scenario():
+        for _ in range(2):  # correctly signed, refused for HeartBtInt: the owner's own requests
+            out = await refused_raw(fx, logon(alice, "KalshiNR", hb=0))
+            assert out[-1].get(58).startswith("HeartBtInt(108)=0 is invalid")
+        with pytest.raises(LogonError) as refused:
+            await fx.client("alice").connect()
+        assert refused.value.text.startswith("rate limited: more than 2 Logons in 10 s for this API key")
+    run(scenario())
+    assert fx.call(lambda: fx.sim.ratelimits.logons.failures("127.0.0.1", clock.now())) == 0
+
+
+def test_refused_logons_count_per_peer_address_and_a_busy_address_is_refused_before_verification(limits):
+    fx, svc, clock = limits
+    fx.call(lambda: install(fx.sim, failed_limit=3, failed_window=10))
+    alice, bob = fx.accounts["alice"], fx.accounts["bob"]
+
+    async def scenario():
+        for _ in range(3):
+            out = await refused_raw(fx, logon(alice, "KalshiNR", key_path=bob.private_key_path))
+            assert out[-1].get(58).startswith("Invalid signature")
+        with pytest.raises(LogonError) as refused:  # even a good Logon from that address, for now
+            await fx.client("carol").connect()
+        assert refused.value.text == ("rate limited: more than 3 refused Logons in 10 s from 127.0.0.1; "
+                                      "retry in 10.0 s")
+        clock.advance(10)
+        async with fx.client("carol") as fix:
+            assert fix.is_active
+    run(scenario())
+
+
+def test_logon_limit_comes_from_the_config(fix_exchange_factory):
+    fx = fix_exchange_factory(rate_limits=RateLimitsConfig(logon=LogonLimitConfig(limit=2, window_seconds=600)))
+
+    async def scenario():
+        for _ in range(2):
+            async with fx.client("alice"):
                 pass
         with pytest.raises(LogonError) as refused:
-            await fx.client("carol").connect()
-        assert refused.value.text.startswith("rate limited: more than 10 Logons in 10 s")
+            await fx.client("alice").connect()
+        assert refused.value.text.startswith("rate limited: more than 2 Logons in 600 s for this API key")
+    run(scenario())
+
+
+def test_rate_limits_off_in_the_config_let_every_order_and_logon_through(fix_exchange_factory):
+    off = RateLimitsConfig(enabled=False, logon=LogonLimitConfig(limit=1, window_seconds=600))
+    fx = fix_exchange_factory(rate_limits=off)
+
+    async def scenario():
+        for _ in range(3):  # a Logon limit of 1 is not applied
+            async with fx.client("alice", options=NO_PENDING):
+                pass
+        async with fx.client("alice", options=NO_PENDING) as fix:
+            seqs, out = await orders(fix, "off", 30)  # basic tier: 10 would pass with limits on
+            assert not bmrs(out) and len([m for m in out if m.get(35) == "8"]) == 30
+    run(scenario())
+
+
+@pytest.mark.fix_exchange(rate_limits=False)
+def test_fix_exchange_marker_turns_rate_limits_off(fix_exchange):
+    assert fix_exchange.call(lambda: fix_exchange.sim.ratelimits.enabled) is False
+    assert fix_exchange.call(lambda: fix_exchange.sim.ratelimits.logon_enabled) is False
+
+    async def scenario():
+        async with fix_exchange.client("alice", options=NO_PENDING) as fix:
+            seqs, out = await orders(fix, "m", 20)
+            assert not bmrs(out)
     run(scenario())
 
 

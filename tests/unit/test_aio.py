@@ -150,4 +150,30 @@ def test_an_interceptor_that_raises_passes_frames_on_unchanged_and_is_logged(cap
         out = [parse(f) for f in iter_frames(transport.written)]
         assert [(m.get(35), m.get(112)) for m in out] == [("0", "through")] and driver.session.is_active
         assert caplog.records and all("interceptor" in r.getMessage() for r in caplog.records)
+
+
+def read(driver, data: bytes) -> None:
+    """What a transport does: fill the buffer the driver gives, then say how much it holds."""
+    while data:
+        buf = driver.get_buffer(-1)
+        n = min(len(buf), len(data))
+        buf[:n] = data[:n]
+        driver.buffer_updated(n)
+        data = data[n:]
+
+
+def test_read_buffer_starts_empty_grows_with_a_big_frame_and_shrinks_back_after_small_reads():
+    async def scenario():
+        driver, transport = logged_on_driver(lambda d, e: None)
+        assert len(driver._buffer) == 0  # a connection that never sent a byte holds no buffer
+        big = frame("1", 2, [(112, "x" * 900_000)])
+        read(driver, big)  # the framer joins the pieces: one frame
+        beat, = [parse(f) for f in iter_frames(transport.written)]
+        assert beat.get(112) == "x" * 900_000
+        assert len(driver._buffer) == 256 * 1024
+        transport.written = b""
+        for seq in range(3, 3 + 64 * 5):  # small reads: it halves every 64 of them, to 16 KiB
+            read(driver, frame("1", seq, [(112, str(seq))]))
+        assert len(driver._buffer) == 16 * 1024
+        assert len(list(iter_frames(transport.written))) == 64 * 5
     asyncio.run(scenario())

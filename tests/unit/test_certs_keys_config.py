@@ -224,8 +224,14 @@ def test_empty_file_gives_the_documented_defaults(tmp_path):
     assert cfg.products["prediction"].ports == DEFAULT_PORTS["prediction"]
     assert cfg.products["margin"].ports == {"NR": 8328, "DC": 8329, "RT": 8330, "MD": 8333}
     s = cfg.session
-    assert (s.sending_time_tolerance, s.server_comp_id, s.one_connection_scope) == (30, "echo", "key")
+    assert (s.sending_time_tolerance, s.server_comp_id, s.one_connection_scope) == (30, "echo", "key_and_product")
     assert (s.logon_timeout, s.max_retention_hours, s.accept_legacy_21003) == (10, 72, True)
+    assert (s.tls_handshake_timeout, s.max_connections, s.max_connections_per_peer) == (10, 1000, 500)
+    limits = cfg.rate_limits
+    assert limits.enabled and limits.logon.enabled
+    assert (limits.logon.limit, limits.logon.window_seconds) == (100, 1.0)  # behaviour.md "Logon limit"
+    assert (limits.logon.failed_limit, limits.logon.failed_window_seconds) == (1000, 10.0)
+    assert cfg.without_rate_limits().rate_limits.enabled is False
     assert cfg.accounts == [] and cfg.path == (tmp_path / "sim.yaml").absolute()
     assert default_config().products == cfg.products
 
@@ -407,6 +413,16 @@ BAD_CASES = [
     ("session.heartbeat", 30, "session.heartbeat: unknown key"),
     ("tls.enabled", False, "tls.enabled: plaintext is allowed only on a loopback host"),
     ("seed", "x", "seed: expected an integer"),
+    ("rate_limits.enabled", "no", "rate_limits.enabled: expected true or false"),
+    ("rate_limits.burst", 1, "rate_limits.burst: unknown key (expected one of: enabled, logon)"),
+    ("rate_limits.logon.limit", 0, "rate_limits.logon.limit: must be >= 1"),
+    ("rate_limits.logon.limit", "ten", "rate_limits.logon.limit: expected an integer"),
+    ("rate_limits.logon.window_seconds", -1, "rate_limits.logon.window_seconds: expected a positive number"),
+    ("rate_limits.logon.per_key", 5, "rate_limits.logon.per_key: unknown key"),
+    ("rate_limits.logon.failed_limit", 1.5, "rate_limits.logon.failed_limit: expected an integer"),
+    ("session.tls_handshake_timeout", 11, "session.tls_handshake_timeout: 11 s is longer than session.logon_timeout"),
+    ("session.max_connections", 0, "session.max_connections: must be >= 1"),
+    ("session.max_connections_per_peer", "many", "session.max_connections_per_peer: expected an integer"),
 ]
 
 

@@ -331,3 +331,25 @@ def test_logon_limiter_forgets_idle_keys():
     for i in range(5000):
         logons.check(f"k{i}", "prediction", T0 + i)
     assert len(logons._keys) < 4100
+
+
+def test_logon_limiter_counts_refusals_per_peer_and_blocks_the_peer_only_when_its_window_is_full():
+    logons = LogonLimiter(2, 1.0, failed_limit=3, failed_window=10.0)
+    for i in range(3):
+        assert logons.peer_check("10.0.0.1", T0 + i).ok
+        logons.failed("10.0.0.1", T0 + i)
+    blocked = logons.peer_check("10.0.0.1", T0 + 3)
+    assert not blocked.ok and blocked.retry_after == pytest.approx(7.0)
+    assert logons.peer_check("10.0.0.2", T0 + 3).ok          # another address is not affected
+    assert logons.count("k", "prediction", T0 + 3) == 0      # nor any key
+    assert logons.peer_check("10.0.0.1", T0 + 10).ok         # the oldest refusal left the window
+    for i in range(100):                                      # a storm keeps only what the window needs
+        logons.failed("10.0.0.3", T0 + i * 0.001)
+    assert len(logons._peers["10.0.0.3"].times) == 3
+
+
+def test_logon_limiter_peer_check_charges_nothing():
+    logons = LogonLimiter(failed_limit=1)
+    for _ in range(10):
+        assert logons.peer_check("10.0.0.1", T0).ok
+    assert logons.failures("10.0.0.1", T0) == 0
