@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import ops
+from . import cli_dictionary, ops
 from .certs import make_dev_certs
 from .config import ConfigError, add_account, load_config, write_sample_config
 from .keys import new_key_pair
@@ -278,6 +278,7 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--tif", default=None, help="day, gtc, ioc, fok")
         else:
             s.add_argument("--orig", required=True, help="the order's current ClOrdID")
+    cli_dictionary.register(sub)  # dictionary, client-config
     return p
 
 
@@ -308,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             return _client_command(args)
         elif args.command == "ctl":
             return _ctl(args)
+        elif hasattr(args, "handler"):
+            return args.handler(args)
     except (ConfigError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
