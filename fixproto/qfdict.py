@@ -14,7 +14,8 @@ Layout of both files is QuickFIX's (`<fix type major minor servicepack>` with `h
 
 * Type DECIMAL (21009, 21030, 21031) is written FLOAT: QuickFIX's name for a plain decimal
   (quickfixgo has no DECIMAL type and fails on unknown types).
-* Spec 12's "C" (conditionally required) is written required='N'; "Y" is required='Y'.
+* Spec 12's "C" (conditionally required) is written required='N'; "Y" is required='Y', except
+  RawData(96) on Logon: the venue's Logon reply carries none (spec 01 §2.4).
 * A message's top-level field that is also a member of one of its groups (QuoteRequest's
   55/38/152/21015/21016/453 next to the 146 entry) is listed only in the group: QuickFIX
   reads those tags into the group entry anyway.
@@ -50,6 +51,9 @@ _HEADER_REQUIRED = frozenset({8, 9, 35, 49, 56, 34, 52})  # spec 01 §1.1
 _TRAILER_ORDER = (93, 89, 10)  # spec 01 §1.2
 _BOOLEAN_NAMES = {"N": "NO", "Y": "YES"}
 _CLOSED_NAMES = {8: {"FIXT.1.1": "FIXT11"}, 1137: {"9": "FIX50SP2"}}
+# A client validates what it receives: the venue's Logon reply has no RawData (spec 01 §2.4),
+# so 96, required on the Logon the venue receives, is optional in the client's dictionary.
+_NOT_REQUIRED_INBOUND = {"A": frozenset({96})}
 
 
 def qf_type(tag: int) -> str:
@@ -125,14 +129,15 @@ class _Builder:
 
     def message(self, parent: ET.Element, m: F.MessageDef, category: str) -> None:
         el = ET.SubElement(parent, "message", name=m.name, msgtype=m.msg_type, msgcat=category)
+        required = m.required - _NOT_REQUIRED_INBOUND.get(m.msg_type, frozenset())
         in_groups = set().union(*(g.all_tags for g in m.groups.values())) if m.groups else set()
         for tag in m.fields:
             if tag in in_groups:
                 continue  # QuickFIX reads it into the group entry (module doc)
             if tag in m.groups:
-                self._group(el, m.groups[tag], tag in m.required)
+                self._group(el, m.groups[tag], tag in required)
             else:
-                self._field(el, tag, tag in m.required)
+                self._field(el, tag, tag in required)
 
     def write_components(self, root: ET.Element) -> None:
         comps = ET.SubElement(root, "components")
