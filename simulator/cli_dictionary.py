@@ -36,7 +36,7 @@ def _client_config(args: argparse.Namespace) -> int:
         port=args.port, heartbeat=args.heartbeat,
         dictionary_dir=Path(args.dictionary_dir) if args.dictionary_dir else None,
         truststore=Path(args.truststore) if args.truststore else None,
-        truststore_password=args.truststore_password)
+        truststore_password=args.truststore_password, tunnel=args.tunnel)
     text = render(args.engine, target)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -67,5 +67,7 @@ def register(sub) -> None:
     s.add_argument("--dictionary-dir", default=None, help="where the dictionaries are (default dict/ beside the config)")
     s.add_argument("--truststore", default=None, help="QuickFIX/J truststore (default truststore.jks beside the CA)")
     s.add_argument("--truststore-password", default=DEFAULT_TRUSTSTORE_PASSWORD)
+    s.add_argument("--tunnel", action="store_true",
+                   help="no TLS settings: the engine talks plaintext to a local stunnel (give its --port)")
     s.add_argument("--out", default=None, help="write to this file instead of stdout")
     s.set_defaults(handler=_client_config)

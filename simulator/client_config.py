@@ -38,12 +38,13 @@ class Target:
     truststore_password: str
     dictionary_dir: Path
     heartbeat: int = 30
+    tunnel: bool = False  # plaintext to a local TLS tunnel (stunnel), though the simulator speaks TLS
 
 
 def target_from_config(config: SimConfig, product: str, session: str, *, account: str | None = None,
                        api_key: str | None = None, host: str | None = None, port: int | None = None,
                        heartbeat: int = 30, dictionary_dir: Path | None = None, truststore: Path | None = None,
-                       truststore_password: str = DEFAULT_TRUSTSTORE_PASSWORD) -> Target:
+                       truststore_password: str = DEFAULT_TRUSTSTORE_PASSWORD, tunnel: bool = False) -> Target:
     """A Target for one endpoint; ConfigError (one line, naming the key) when something is missing."""
     code = session.upper()
     try:
@@ -79,7 +80,7 @@ def target_from_config(config: SimConfig, product: str, session: str, *, account
         api_key=api_key, private_key=key_path, tls=config.tls.enabled, ca_file=ca,
         truststore=truststore or (ca.with_name("truststore.jks") if ca is not None else None),
         truststore_password=truststore_password,
-        dictionary_dir=(dictionary_dir or base / "dict").absolute(), heartbeat=heartbeat)
+        dictionary_dir=(dictionary_dir or base / "dict").absolute(), heartbeat=heartbeat, tunnel=tunnel)
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -95,6 +96,8 @@ _HOOKS = {
 
 
 def _tls_lines(engine: str, t: Target) -> list[str]:
+    if t.tunnel:
+        return [f"# Plaintext to a local TLS tunnel (stunnel, docs/clients.md) that trusts {t.ca_file}"]
     if not t.tls:
         return ["# TLS is off in the simulator's config (tls.enabled: false): plaintext, loopback only"]
     ca = t.ca_file

@@ -107,11 +107,14 @@ def test_host_and_port_overrides_and_one_line_errors(workspace, tmp_path, capsys
     assert capsys.readouterr().err.startswith("error: accounts: no account for prediction NR")
 
 
-def test_plaintext_config_gets_no_tls_settings(tmp_path, capsys):
+def test_plaintext_config_or_a_tunnel_gets_no_tls_settings(workspace, tmp_path, capsys):
     plain = tmp_path / "plain.yaml"
     plain.write_text("tls: {enabled: false}\naccounts: []\n")
     d = settings(capsys, "--engine", "quickfixgo", "--session", "NR", "--config", str(plain), "--api-key", "k")
     assert "SocketUseSSL" not in d["DEFAULT"] and "SocketCAFile" not in d["DEFAULT"]
+    t = settings(capsys, "--engine", "quickfixj", "--session", "NR", "--config", str(workspace / "sim.yaml"),
+                 "--tunnel", "--port", "18228")
+    assert "SocketUseSSL" not in t["DEFAULT"] and t["SESSION"]["SocketConnectPort"] == "18228"
 
 
 @pytest.mark.parametrize("code", ["NR", "RT"])
