@@ -57,10 +57,14 @@ def out_types(seen) -> set[str]:
     return {t for d, t in seen if d == "out"}
 
 
+def sent(fx) -> list:
+    """Every message the simulator sent, parsed."""
+    return [parse(f) for _, d, _, _, f in fx.call(lambda: list(fx.sim.transcript.entries)) if d == "out"]
+
+
 def tags_sent(fx) -> set[int]:
     """Every tag the simulator sent (the corpus must reach the groups and Kalshi's own tags)."""
-    return {t for _, d, _, _, f in fx.call(lambda: list(fx.sim.transcript.entries)) if d == "out"
-            for t, _ in parse(f).pairs}
+    return {t for m in sent(fx) for t, _ in m.pairs}
 
 
 def test_order_entry_traffic_validates(fix_exchange, validator):
@@ -186,3 +190,31 @@ def test_rfq_traffic_validates(fix_exchange, validator):
     seen = validate_transcript(fx, validator)
     assert {"b", "R", "AI", "S", "UC", "U8", "U9", "UB", "AG", "8"} <= out_types(seen)
     assert {"R", "S", "UA", "U7", "Z", "UE"} <= {t for d, t in seen if d == "in"}
+
+
+def test_operations_listeners_and_margin_traffic_validates(fix_exchange, validator):
+    fx = fix_exchange
+    expired = LogonOptions(skip_pending_exec_reports=True, use_expired_ord_status=True, cancel_order_on_pause=True)
+
+    async def scenario():
+        async with fx.client("alice_listener", session="RT",
+                             options=LogonOptions(listener_session=True, skip_pending_exec_reports=True)) as listener, \
+                fx.client("alice", options=expired) as alice, fx.client("dave", "margin", "MD") as mmd:
+            mmd.send("V", subscribe(["ETH-PERP", "BTC-PERP"]))                # margin W: no entry times
+            alice.send("D", new_order("o1", A, "buy", 40, 2))
+            alice.send("D", new_order("o2", B, "buy", 41, 2, tif="gtc"))
+            await alice.collect()
+            fx.control.pause("trading")                                         # pause: refused orders
+            alice.send("D", new_order("o3", A, "buy", 40, 1))
+            await alice.collect()
+            fx.control.resume()
+            fx.control.halt_market(A)
+            fx.control.close_market(B)                                          # C/C cancels (21012=Y)
+            await alice.collect(), await listener.collect(), await mmd.collect()
+            listener.send("D", new_order("l1", A, "buy", 40, 1))                # BMR: listener
+            await listener.collect()
+    run(scenario())
+    seen = validate_transcript(fx, validator)
+    assert {"8", "j", "W"} <= out_types(seen)
+    exec_types = {m.get(150) for m in sent(fx) if m.get(35) == "8"}
+    assert {"0", "8", "4", "C"} <= exec_types  # acks, the refused order, the pause and close cancels
