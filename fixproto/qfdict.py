@@ -108,24 +108,25 @@ class _Builder:
         self.components: dict[str, F.GroupDef] = {}
         self.tags: set[int] = set()
 
-    def _field(self, parent: ET.Element, tag: int, required: bool) -> None:
+    def add_field(self, parent: ET.Element, tag: int, required: bool) -> None:
         self.tags.add(tag)
         ET.SubElement(parent, "field", name=F.TAG_NAMES[tag], required=_yn(required))
 
-    def _group(self, parent: ET.Element, g: F.GroupDef, required: bool, *, inline: bool = False) -> None:
+    def add_group(self, parent: ET.Element, g: F.GroupDef, required: bool, *, inline: bool = False) -> None:
         self.tags.add(g.count_tag)
-        if not inline and _group_key(g) in self.shared:
-            name = _COMPONENT_NAMES.get(g.count_tag) or F.TAG_NAMES[g.count_tag].removeprefix("No") + "Grp"
-            self.components.setdefault(name, g)
+        name = _COMPONENT_NAMES.get(g.count_tag) or F.TAG_NAMES[g.count_tag].removeprefix("No") + "Grp"
+        taken = self.components.get(name)
+        if not inline and _group_key(g) in self.shared and (taken is None or _group_key(taken) == _group_key(g)):
+            self.components[name] = g
             ET.SubElement(parent, "component", name=name, required=_yn(required))
             return
         el = ET.SubElement(parent, "group", name=F.TAG_NAMES[g.count_tag], required=_yn(required))
         subgroups = {s.count_tag: s for s in g.subgroups}
         for tag in g.members:  # the delimiter first: QuickFIX starts an entry on it
             if tag in subgroups:
-                self._group(el, subgroups[tag], tag in g.required_members)
+                self.add_group(el, subgroups[tag], tag in g.required_members)
             else:
-                self._field(el, tag, tag in g.required_members)
+                self.add_field(el, tag, tag in g.required_members)
 
     def message(self, parent: ET.Element, m: F.MessageDef, category: str) -> None:
         el = ET.SubElement(parent, "message", name=m.name, msgtype=m.msg_type, msgcat=category)
@@ -135,9 +136,9 @@ class _Builder:
             if tag in in_groups:
                 continue  # QuickFIX reads it into the group entry (module doc)
             if tag in m.groups:
-                self._group(el, m.groups[tag], tag in required)
+                self.add_group(el, m.groups[tag], tag in required)
             else:
-                self._field(el, tag, tag in required)
+                self.add_field(el, tag, tag in required)
 
     def write_components(self, root: ET.Element) -> None:
         comps = ET.SubElement(root, "components")
@@ -146,7 +147,7 @@ class _Builder:
             for name, g in sorted(self.components.items()):
                 if name not in done:
                     done.add(name)
-                    self._group(ET.SubElement(comps, "component", name=name), g, False, inline=True)
+                    self.add_group(ET.SubElement(comps, "component", name=name), g, False, inline=True)
 
 
 def _fields_section(root: ET.Element, tags) -> None:
@@ -168,14 +169,14 @@ def transport_dictionary() -> ET.ElementTree:
     header = ET.SubElement(root, "header")
     builder = _Builder()
     for tag in _HEADER_ORDER:
-        builder._field(header, tag, tag in _HEADER_REQUIRED)
+        builder.add_field(header, tag, tag in _HEADER_REQUIRED)
     messages = ET.SubElement(root, "messages")
     for m in F.MESSAGES.values():
         if m.msg_type in F.ADMIN_MSG_TYPES:
             builder.message(messages, m, "admin")
     trailer = ET.SubElement(root, "trailer")
     for tag in _TRAILER_ORDER:
-        builder._field(trailer, tag, tag == 10)
+        builder.add_field(trailer, tag, tag == 10)
     builder.write_components(root)
     _fields_section(root, builder.tags)
     return _finish(root)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kalshi_fixsim.fixproto.kalshi import FIX_APPL_VER_ID, min_heartbeat, session_type
+from kalshi_fixsim.fixproto.fields import MSG_TYPE_NAMES
+from kalshi_fixsim.fixproto.kalshi import APP_MESSAGES_IN, FIX_APPL_VER_ID, min_heartbeat, session_type
 from kalshi_fixsim.fixproto.qfdict import APPLICATION_FILE, TRANSPORT_FILE
 
 from .config import ConfigError, SimConfig
@@ -184,7 +185,12 @@ def render(engine: str, t: Target) -> str:
             "ResetOnDisconnect=N",
             "PersistMessages=Y",
         ]
+    allowed = sorted(APP_MESSAGES_IN[(t.product, t.session)], key=lambda m: (len(m), m))  # spec 00 §4
+    sends = ", ".join(f"{MSG_TYPE_NAMES[m]}({m})" for m in allowed) or "no application messages"
     lines += [
+        "#",
+        f"# On {st.comp_id} ({t.product}) you send: {sends}; anything else is refused with",
+        "# BusinessMessageReject(35=j) 380=3 (the dictionaries hold every message of every session).",
         "#",
         f"# Logon signature (spec 01 §3): in {hook}, when MsgType(35) is A,",
         f"#   payload = SendingTime + SOH + \"A\" + SOH + MsgSeqNum + SOH + SenderCompID + SOH + TargetCompID",

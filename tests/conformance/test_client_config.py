@@ -79,6 +79,17 @@ def test_each_engine_gets_its_own_tls_settings_and_signature_hook(workspace, cap
         assert 'SendingTime + SOH + "A" + SOH + MsgSeqNum + SOH + SenderCompID + SOH + TargetCompID' in text
 
 
+def test_settings_name_the_messages_the_session_takes(workspace, capsys):
+    expected = {("prediction", "NR"): "NewOrderSingle(D), OrderCancelRequest(F), OrderCancelReplaceRequest(G), "
+                                      "OrderMassCancelRequest(q), OrderGroupRequest(UOG)",
+                ("prediction", "PT"): "no application messages",
+                ("margin", "MD"): "MarketDataRequest(V)"}
+    for (product, code), sends in expected.items():
+        assert main(["client-config", "--engine", "quickfixgo", "--session", code, "--product", product,
+                     "--config", str(workspace / "sim.yaml")]) == 0
+        assert f"you send: {sends}; anything else" in capsys.readouterr().out  # spec 00 §4
+
+
 def test_dictionary_command_writes_the_files_the_settings_point_at(workspace, capsys):
     out = workspace / "qf"
     assert main(["dictionary", "--format", "quickfix", "--out", str(out)]) == 0
