@@ -40,6 +40,7 @@ class Target:
     dictionary_dir: Path
     heartbeat: int = 30
     tunnel: bool = False  # plaintext to a local TLS tunnel (stunnel), though the simulator speaks TLS
+    server_comp_id: str = "echo"  # the config's session.server_comp_id (spec 00 §3)
 
 
 def target_from_config(config: SimConfig, product: str, session: str, *, account: str | None = None,
@@ -81,7 +82,8 @@ def target_from_config(config: SimConfig, product: str, session: str, *, account
         api_key=api_key, private_key=key_path, tls=config.tls.enabled, ca_file=ca,
         truststore=truststore or (ca.with_name("truststore.jks") if ca is not None else None),
         truststore_password=truststore_password,
-        dictionary_dir=(dictionary_dir or base / "dict").absolute(), heartbeat=heartbeat, tunnel=tunnel)
+        dictionary_dir=(dictionary_dir or base / "dict").absolute(), heartbeat=heartbeat, tunnel=tunnel,
+        server_comp_id=config.session.server_comp_id)
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -166,6 +168,14 @@ def render(engine: str, t: Target) -> str:
         "# ^ 9 = FIX.5.0SP2, the only version Kalshi accepts (spec 01 §2.1)",
         f"SenderCompID={t.api_key}",
         f"TargetCompID={st.comp_id}",
+    ]
+    if t.server_comp_id != "echo":
+        lines += [
+            f"# WARNING: the simulator answers with SenderCompID={t.server_comp_id} (session.server_comp_id);",
+            f"# QuickFIX engines refuse messages whose SenderCompID is not {st.comp_id} (373=9).",
+            "# Set session.server_comp_id: echo in the simulator's config.",
+        ]
+    lines += [
         f"SocketConnectHost={t.host}",
         f"SocketConnectPort={t.port}",
         f"HeartBtInt={t.heartbeat}",

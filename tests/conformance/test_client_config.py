@@ -118,6 +118,14 @@ def test_host_and_port_overrides_and_one_line_errors(workspace, tmp_path, capsys
     assert capsys.readouterr().err.startswith("error: accounts: no account for prediction NR")
 
 
+def test_a_literal_server_comp_id_is_flagged_because_quickfix_checks_comp_ids(tmp_path, capsys):
+    literal = tmp_path / "literal.yaml"
+    literal.write_text("session: {server_comp_id: Kalshi}\naccounts: []\n")
+    assert main(["client-config", "--engine", "quickfixj", "--session", "NR", "--config", str(literal),
+                 "--api-key", "k"]) == 0
+    assert "# WARNING: the simulator answers with SenderCompID=Kalshi" in capsys.readouterr().out
+
+
 def test_plaintext_config_or_a_tunnel_gets_no_tls_settings(workspace, tmp_path, capsys):
     plain = tmp_path / "plain.yaml"
     plain.write_text("tls: {enabled: false}\naccounts: []\n")
