@@ -100,6 +100,7 @@ class Validator:
 
     def __init__(self, transport: Dictionary, application: Dictionary) -> None:
         self.t, self.a = transport, application
+        self.engine: QuickFixEngine | None = None  # the real QuickFIX, where installed
 
     def _field_problem(self, d: Dictionary, tag: int, value: str) -> str | None:
         if tag not in d.fields:
@@ -205,3 +206,48 @@ class Validator:
         if entries != count:
             problems.append(f"group {g.count_tag}: NumInGroup {count} but {entries} entries")
         return i
+
+
+class QuickFixEngine:
+    """The real QuickFIX C++ DataDictionary (Python bindings `quickfix`, e.g. the quickfix-tls
+    wheel), used the way its Session validates inbound messages: admin messages against the
+    transport dictionary, application messages against both. `load()` is None without it."""
+
+    ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+
+    def __init__(self, fix, transport: Path, application: Path) -> None:
+        self.fix = fix
+        self.t = fix.DataDictionary(str(transport))
+        self.a = fix.DataDictionary(str(application))
+
+    @classmethod
+    def load(cls, transport: Path, application: Path) -> "QuickFixEngine | None":
+        try:
+            import quickfix  # noqa: PLC0415 - optional: only where the bindings are installed
+        except ImportError:
+            return None
+        return cls(quickfix, transport, application)
+
+    def problem(self, frame: bytes) -> str | None:
+        """None if QuickFIX parses and validates the frame, else its error."""
+        text = frame.decode("latin-1")
+        msg_type = dict(parse_pairs(text)).get(35)
+        try:
+            if msg_type in self.ADMIN:
+                msg = self.fix.Message(text, self.t, self.t, True)
+                self.t.validate(msg)
+            else:
+                msg = self.fix.Message(text, self.t, self.a, True)
+                self.fix.DataDictionary.validate(msg, self.t, self.a)
+        except Exception as exc:  # QuickFIX's FieldNotFound, IncorrectTagValue, ... (SWIG classes)
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def parse_pairs(text: str) -> list[tuple[int, str]]:
+    out = []
+    for item in text.split("\x01"):
+        if item:
+            tag, _, value = item.partition("=")
+            out.append((int(tag), value))
+    return out

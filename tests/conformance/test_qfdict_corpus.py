@@ -20,7 +20,7 @@ from kalshi_fixsim.fixproto.qfdict import write_dictionaries
 from kalshi_fixsim.simulator.gateway import post_trade
 from kalshi_fixsim.simulator.gateway import rfq as rfq_gateway
 from kalshi_fixsim.simulator.gateway.market_data import publish_status
-from tests.qfdict_check import Validator, load
+from tests.qfdict_check import QuickFixEngine, Validator, load
 from tests.wire import RawConnection, logon, message, run
 
 A = "KXTEST-26JAN01-A"
@@ -32,8 +32,12 @@ RICH = LogonOptions(always_emit_new_before_trade=True, split_collateral_return=T
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory) -> Validator:
+    """The XML-reading validator; with QuickFIX's own bindings installed (`pip install
+    quickfix-tls`), QuickFIX C++ checks every frame too (`validator.engine`)."""
     transport, app = write_dictionaries(tmp_path_factory.mktemp("dict"))
-    return Validator(load(transport), load(app))
+    v = Validator(load(transport), load(app))
+    v.engine = QuickFixEngine.load(transport, app)
+    return v
 
 
 def validate_transcript(fx, validator: Validator, *, inbound: bool = True) -> dict[tuple[str, str], int]:
@@ -45,6 +49,9 @@ def validate_transcript(fx, validator: Validator, *, inbound: bool = True) -> di
     for _, direction, endpoint, _, frame in entries:
         msg = parse(frame)
         problems = validator.validate(msg.pairs)
+        if validator.engine is not None:
+            engine_problem = validator.engine.problem(frame)
+            problems += [f"QuickFIX: {engine_problem}"] if engine_problem else []
         if problems and (inbound or direction == "out"):
             failures.append(f"{direction} {endpoint} {frame.decode('latin-1').replace(chr(1), '|')}: {problems}")
         key = (direction, msg.msg_type)

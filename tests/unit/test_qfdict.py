@@ -156,3 +156,24 @@ def test_validator_flags_what_quickfix_would_reject(dicts):
     assert any("required 17 missing" in p for p in problems([(t, x) for t, x in good if t != 17]))
     assert any("NumInGroup" in p for p in problems(good[:-3] + [(453, 2), (448, "p"), (452, 24)]))
     assert any("delimiter" in p for p in problems(good[:-3] + [(453, 1), (452, 24), (448, "p")]))
+
+
+def test_quickfix_itself_loads_both_files_and_rejects_what_the_venue_rejects(dicts):
+    """Opt-in: QuickFIX C++ through its Python bindings (`pip install quickfix-tls`)."""
+    pytest.importorskip("quickfix", reason="QuickFIX bindings not installed (pip install quickfix-tls)")
+    from tests.qfdict_check import QuickFixEngine
+
+    _, _, paths = dicts
+    engine = QuickFixEngine.load(*paths)
+    assert all(engine.a.isMsgType(t) for t in F.MESSAGES if t not in F.ADMIN_MSG_TYPES)
+    assert all(engine.t.isMsgType(t) for t in F.ADMIN_MSG_TYPES)
+    assert all(engine.a.isField(t) for t in F.TAG_TYPES)
+    head = [(35, "8"), (49, "KalshiNR"), (56, "key"), (34, 2), (52, "20260105-14:30:00.123")]
+    good = [(37, "o"), (11, "c"), (17, "e"), (150, "0"), (39, "0"), (54, "1"), (55, "M"), (151, "1.00"),
+            (14, "0.00"), (6, "0"), (38, "1.00"), (453, 1), (448, "p"), (452, 24)]
+    assert engine.problem(encode(head + good)) is None
+    assert "150" in engine.problem(encode(head + [(150, "7") if t == 150 else (t, v) for t, v in good]))
+    assert "21023" in engine.problem(encode(head + good + [(21023, "x")]))
+    reply = [(35, "A"), (49, "KalshiNR"), (56, "key"), (34, 1), (52, "20260105-14:30:00.123"), (98, 0), (108, 30),
+             (141, "Y"), (1137, "9")]
+    assert engine.problem(encode(reply)) is None  # the venue's Logon reply: no RawData (spec 01 §2.4)
