@@ -1,5 +1,5 @@
 // A QuickFIX C++ initiator driven by a `kalshi-fixsim client-config --engine quickfix` file, with
-// the logon hook of docs/clients.md: logs on, sends one NewOrderSingle, prints what comes back.
+// the logon hook of docs/clients.md: logs on, sends one request, prints what comes back.
 #include <quickfix/Application.h>
 #include <quickfix/Log.h>
 #include <quickfix/MessageStore.h>
@@ -32,7 +32,8 @@ class Application : public FIX::Application {
   }
   void fromApp(const FIX::Message& m, const FIX::SessionID&)
       throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::UnsupportedMessageType) override {
-    std::cout << "APP " << m.getHeader().getField(35) << " 150=" << (m.isSetField(150) ? m.getField(150) : "") << std::endl;
+    std::cout << "APP " << m.getHeader().getField(35) << " 150=" << (m.isSetField(150) ? m.getField(150) : "")
+              << " 268=" << (m.isSetField(268) ? m.getField(268) : "") << std::endl;
     ++reports;
   }
 };
@@ -45,7 +46,8 @@ template <class F> bool wait_for(F done, int seconds) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) { std::cerr << "usage: harness SETTINGS KEY SYMBOL" << std::endl; return 2; }
+  if (argc != 5) { std::cerr << "usage: harness SETTINGS KEY SYMBOL order|md" << std::endl; return 2; }
+  const std::string mode = argv[4];
   try {
     FIX::SessionSettings settings(argv[1]);
     Application app(kalshi_load_key(argv[2]));
@@ -54,11 +56,20 @@ int main(int argc, char** argv) {
     FIX::ThreadedSSLSocketInitiator initiator(app, store, settings, log);
     initiator.start();
     if (!wait_for([&] { return app.logged_on.load(); }, 15)) { std::cout << "NO LOGON" << std::endl; initiator.stop(true); return 1; }
-    FIX::Message order;
-    order.getHeader().setField(35, "D");
-    order.setField(11, "qf-1"); order.setField(38, "1"); order.setField(40, "2"); order.setField(44, "40");
-    order.setField(54, "1"); order.setField(55, argv[3]); order.setField(59, "1");
-    FIX::Session::sendToTarget(order, app.session);
+    FIX::Message request;
+    if (mode == "order") {  // NewOrderSingle: an ExecutionReport comes back
+      request.getHeader().setField(35, "D");
+      request.setField(11, "qf-1"); request.setField(38, "1"); request.setField(40, "2");
+      request.setField(44, "40"); request.setField(54, "1"); request.setField(55, argv[3]);
+      request.setField(59, "1");
+    } else {  // MarketDataRequest, snapshot + updates: a W snapshot with its NoMDEntries group
+      request.getHeader().setField(35, "V");
+      request.setField(263, "1");
+      FIX::Group symbols(146, 55);
+      symbols.setField(55, argv[3]);
+      request.addGroup(symbols);
+    }
+    FIX::Session::sendToTarget(request, app.session);
     bool got = wait_for([&] { return app.reports.load() > 0; }, 15);
     initiator.stop();
     return got ? 0 : 1;

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kalshi_fixsim.client.orders import new_order
 from kalshi_fixsim.simulator.cli import main
+from tests.wire import run
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 HEADERS = Path("/usr/include/quickfix/ThreadedSSLSocketInitiator.h")
@@ -47,9 +49,8 @@ def harness(tmp_path_factory) -> Path:
     return out / "harness"
 
 
-@pytest.mark.parametrize("code", ["NR", "RT"])
-def test_quickfix_cpp_logs_on_with_the_generated_settings_and_gets_a_valid_execution_report(
-        fix_exchange, harness, tmp_path, capsys, code):
+def run_engine(fix_exchange, harness, tmp_path, capsys, code: str, mode: str) -> str:
+    """client-config + dictionary for the endpoint, then the QuickFIX C++ harness; its output."""
     alice = fix_exchange.accounts["alice"]
     config = tmp_path / "sim.yaml"
     config.write_text(f"tls: {{ca: {fix_exchange.ca_file}}}\naccounts: []\n")
@@ -59,11 +60,31 @@ def test_quickfix_cpp_logs_on_with_the_generated_settings_and_gets_a_valid_execu
                  "--api-key", alice.api_key, "--port", str(fix_exchange.endpoint("prediction", code).port),
                  "--dictionary-dir", str(tmp_path / "dict"), "--out", str(settings)]) == 0
     capsys.readouterr()
-    done = subprocess.run([str(harness), str(settings), str(alice.private_key_path), "KXTEST-26JAN01-A"],
+    done = subprocess.run([str(harness), str(settings), str(alice.private_key_path), "KXTEST-26JAN01-A", mode],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
-    assert "LOGON" in out and "APP 8 150=0" in out  # the ack of the order, accepted by QuickFIX's validation
-    assert "Reject" not in out and "Invalid" not in out
+    assert "LOGON" in out and "Reject" not in out and "Invalid" not in out, out[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("code", ["NR", "RT"])
+def test_quickfix_cpp_logs_on_with_the_generated_settings_and_gets_a_valid_execution_report(
+        fix_exchange, harness, tmp_path, capsys, code):
+    out = run_engine(fix_exchange, harness, tmp_path, capsys, code, "order")
+    assert "APP 8 150=0" in out  # the order's ack, passed by QuickFIX's validation
     orders = fix_exchange.control.orders()
     assert [(o["cl_ord_id"], o["account"]) for o in orders] == [("qf-1", "alice")]
+
+
+def test_quickfix_cpp_subscribes_on_md_and_accepts_the_snapshot_with_its_group(fix_exchange, harness, tmp_path,
+                                                                               capsys):
+    async def rest_two_orders():
+        async with fix_exchange.client("bob") as bob:
+            bob.send("D", new_order("b1", "KXTEST-26JAN01-A", "buy", 40, 3))
+            bob.send("D", new_order("b2", "KXTEST-26JAN01-A", "sell", 60, 2))
+            await bob.collect()
+
+    run(rest_two_orders())
+    out = run_engine(fix_exchange, harness, tmp_path, capsys, "MD", "md")
+    assert "APP W 150= 268=2" in out  # the snapshot's NoMDEntries group passed QuickFIX's validation
