@@ -18,7 +18,11 @@ __all__ = ["register"]
 
 
 def _dictionary(args: argparse.Namespace) -> int:
-    for path in write_dictionaries(Path(args.out)):
+    try:
+        paths = write_dictionaries(Path(args.out))
+    except OSError as exc:
+        raise ConfigError(f"--out {args.out}: cannot write there ({exc.strerror or exc})") from None
+    for path in paths:
         print(path)
     return 0
 
@@ -39,7 +43,10 @@ def _client_config(args: argparse.Namespace) -> int:
         truststore_password=args.truststore_password, tunnel=args.tunnel)
     text = render(args.engine, target)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--out {args.out}: cannot write there ({exc.strerror or exc})") from None
         print(args.out)
     else:
         sys.stdout.write(text)

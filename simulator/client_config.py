@@ -1,8 +1,8 @@
 """Session settings files for QuickFIX-family initiators, aimed at this simulator.
 
-`render(engine, target)` returns the text of one settings file (the INI-like format QuickFIX
-C++, QuickFIX/J and quickfixgo all read (QuickFIX/n too): a [DEFAULT] and a [SESSION] section of
-Key=Value lines, `#` comments). `target_from_config` fills a `Target` from the simulator's
+`render(engine, target)` returns the text of one settings file, in the INI-like format that
+QuickFIX C++, QuickFIX/J, QuickFIX/n and quickfixgo all read: a [DEFAULT] and a [SESSION]
+section of Key=Value lines, `#` comments. `target_from_config` fills a `Target` from the simulator's
 config: host, the listener's port, CompIDs, TLS, the account's API key and key file. The
 per-session rules come from fixproto.kalshi (spec 01 §5.1 ResetSeqNumFlag, spec 01 §2.1
 HeartBtInt); the dictionaries are those of fixproto.qfdict.
@@ -100,7 +100,8 @@ _HOOKS = {
 
 def _tls_lines(engine: str, t: Target) -> list[str]:
     if t.tunnel:
-        return [f"# Plaintext to a local TLS tunnel (stunnel, docs/clients.md) that trusts {t.ca_file}"]
+        trusts = f" that trusts {t.ca_file}" if t.ca_file else ""
+        return [f"# Plaintext to a local TLS tunnel (stunnel, docs/clients.md){trusts}"]
     if not t.tls:
         return ["# TLS is off in the simulator's config (tls.enabled: false): plaintext, loopback only"]
     ca = t.ca_file

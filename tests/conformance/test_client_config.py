@@ -118,6 +118,14 @@ def test_host_and_port_overrides_and_one_line_errors(workspace, tmp_path, capsys
     assert capsys.readouterr().err.startswith("error: accounts: no account for prediction NR")
 
 
+def test_an_unwritable_out_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["dictionary", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {blocker / 'sub'}: cannot write there") and err.count("\n") == 1
+
+
 def test_a_literal_server_comp_id_is_flagged_because_quickfix_checks_comp_ids(tmp_path, capsys):
     literal = tmp_path / "literal.yaml"
     literal.write_text("session: {server_comp_id: Kalshi}\naccounts: []\n")
