@@ -1,18 +1,24 @@
-"""docs/clients.md's signing helpers and client-config's keytool line, run for real: the Java and
-C++ snippets are compiled from the page and their signatures must verify with the simulator's
-logon check (spec 01 §3); skipped where javac / g++ with OpenSSL headers / keytool are missing."""
+"""docs/clients.md run for real: the Java and C++ signing snippets are compiled from the page and
+their signatures must verify with the simulator's logon check (spec 01 §3); client-config's
+keytool line makes the truststore; the page's stunnel config tunnels a Logon. Each is skipped
+where javac, g++ with OpenSSL headers, keytool or stunnel is missing."""
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from kalshi_fixsim.fixproto.codec import Framer, parse
 from kalshi_fixsim.fixproto.kalshi import load_private_key, logon_payload, verify_logon
 from kalshi_fixsim.simulator.cli import main
 from kalshi_fixsim.simulator.keys import new_key_pair
+from tests.wire import logon
+from tests.wire import run as wire_run
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 ARGS = ("20260105-14:30:00.123", "1", "0f6a1c2e-1111-4222-8333-944455556666", "KalshiNR")
@@ -81,3 +87,46 @@ def test_the_keytool_line_client_config_prints_makes_the_quickfixj_truststore(tm
     password = re.search(r"^SocketTrustStorePassword=(.*)$", text, re.M).group(1)
     listing = run(["keytool", "-list", "-keystore", store, "-storepass", password], tmp_path)
     assert "kalshi-fixsim-ca" in listing and "trustedCertEntry" in listing
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not shutil.which("stunnel"), reason="no stunnel (apt-get install stunnel4)")
+def test_the_stunnel_block_of_the_docs_carries_a_plaintext_logon_over_tls(fix_exchange, tmp_path):
+    """The page's stunnel config, with this run's ports and CA: a plaintext Logon gets the venue's
+    Logon back through the tunnel, and the certificate was checked (verifyChain, checkHost)."""
+    local = free_port()
+    conf = block("ini stunnel-kalshi.conf")
+    conf = conf.replace("accept = 127.0.0.1:18228", f"accept = 127.0.0.1:{local}")
+    conf = conf.replace("connect = 127.0.0.1:8228", f"connect = 127.0.0.1:{fix_exchange.endpoint('prediction', 'NR').port}")
+    conf = conf.replace("CAfile = certs/ca.pem", f"CAfile = {fix_exchange.ca_file}")
+    assert str(local) in conf and str(fix_exchange.ca_file) in conf
+    (tmp_path / "stunnel.conf").write_text("pid =\n" + conf)  # no pid file: several runs may overlap
+    tunnel = subprocess.Popen(["stunnel", str(tmp_path / "stunnel.conf")], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            log = []
+            while not log or "Configuration successful" not in log[-1]:  # logged once it listens
+                log.append(await asyncio.wait_for(loop.run_in_executor(None, tunnel.stdout.readline), 20))
+                assert log[-1], "stunnel stopped: " + "".join(log)
+            reader, writer = await asyncio.open_connection("127.0.0.1", local)
+            writer.write(logon(fix_exchange.accounts["alice"], "KalshiNR"))
+            framer, replies = Framer(), []
+            while not replies:
+                data = await asyncio.wait_for(reader.read(65536), 10)
+                assert data, "the tunnel closed before the Logon reply"
+                replies += [parse(f) for f in framer.feed(data) if isinstance(f, bytes)]
+            writer.close()
+            return replies[0]
+
+        reply = wire_run(scenario())
+        assert reply.get(35) == "A" and reply.get(49) == "KalshiNR"
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=10)
