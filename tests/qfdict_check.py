@@ -9,6 +9,8 @@ Independent of fixproto.validate on purpose: this checks the XML, not the simula
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +102,8 @@ class Validator:
 
     def __init__(self, transport: Dictionary, application: Dictionary) -> None:
         self.t, self.a = transport, application
-        self.engine: QuickFixEngine | None = None  # the real QuickFIX, where installed
+        self.engine: QuickFixEngine | None = None  # the real QuickFIX (Python bindings), where installed
+        self.cpp: QuickFixCpp | None = None  # the real QuickFIX C++ library, where installed
 
     def _field_problem(self, d: Dictionary, tag: int, value: str) -> str | None:
         if tag not in d.fields:
@@ -251,3 +254,36 @@ def parse_pairs(text: str) -> list[tuple[int, str]]:
             tag, _, value = item.partition("=")
             out.append((int(tag), value))
     return out
+
+
+class QuickFixCpp:
+    """QuickFIX C++ itself (Debian's libquickfix-dev), through tests/conformance/quickfix_validate.cpp
+    compiled once: validates frames as its Session does. `build()` is None where it is missing."""
+
+    SOURCE = Path(__file__).resolve().parent / "conformance" / "quickfix_validate.cpp"
+
+    def __init__(self, binary: Path, transport: Path, application: Path) -> None:
+        self.binary, self.transport, self.application = binary, transport, application
+
+    @classmethod
+    def build(cls, out: Path, transport: Path, application: Path) -> "QuickFixCpp | None":
+        if not shutil.which("g++") or not Path("/usr/include/quickfix/DataDictionary.h").exists():
+            return None
+        binary = out / "quickfix_validate"
+        # QuickFIX 1.15 headers use dynamic exception specifications: C++14 at most
+        done = subprocess.run(["g++", "-std=c++14", "-Wno-deprecated", str(cls.SOURCE), "-o", str(binary),
+                               "-lquickfix"], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 and "cannot find -lquickfix" in done.stderr:
+            return None
+        assert done.returncode == 0, done.stderr[-3000:]
+        return cls(binary, transport, application)
+
+    def problems(self, frames: list[bytes]) -> list[str | None]:
+        """One answer per frame: None if QuickFIX accepts it, else its reason."""
+        done = subprocess.run([str(self.binary), str(self.transport), str(self.application)],
+                              input="".join(f.hex() + "\n" for f in frames), capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert len(lines) == len(frames), done.stdout[-2000:]
+        return [None if line == "OK" else line.removeprefix("ERR ") for line in lines]

@@ -4,7 +4,8 @@ quickfixgo client with UseDataDictionary=Y accepts what the venue sends.
 
 Each test drives one area with the reference client (and raw frames for the session rejects),
 then validates the simulator's transcript (tests/qfdict_check.py, a QuickFIX-style validator
-over the parsed XML) and checks that the area's message types were actually produced.
+over the parsed XML; and QuickFIX C++ itself where libquickfix-dev or the `quickfix` bindings
+are installed) and checks that the area's message types were actually produced.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from kalshi_fixsim.fixproto.qfdict import write_dictionaries
 from kalshi_fixsim.simulator.gateway import post_trade
 from kalshi_fixsim.simulator.gateway import rfq as rfq_gateway
 from kalshi_fixsim.simulator.gateway.market_data import publish_status
-from tests.qfdict_check import QuickFixEngine, Validator, load
+from tests.qfdict_check import QuickFixCpp, QuickFixEngine, Validator, load
 from tests.wire import RawConnection, logon, message, run
 
 A = "KXTEST-26JAN01-A"
@@ -32,11 +33,13 @@ RICH = LogonOptions(always_emit_new_before_trade=True, split_collateral_return=T
 
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory) -> Validator:
-    """The XML-reading validator; with QuickFIX's own bindings installed (`pip install
-    quickfix-tls`), QuickFIX C++ checks every frame too (`validator.engine`)."""
-    transport, app = write_dictionaries(tmp_path_factory.mktemp("dict"))
+    """The XML-reading validator; where QuickFIX C++ is installed (Debian's libquickfix-dev, or
+    the Python bindings `pip install quickfix-tls`), QuickFIX itself checks every frame too."""
+    out = tmp_path_factory.mktemp("dict")
+    transport, app = write_dictionaries(out)
     v = Validator(load(transport), load(app))
     v.engine = QuickFixEngine.load(transport, app)
+    v.cpp = QuickFixCpp.build(out, transport, app)
     return v
 
 
@@ -44,14 +47,16 @@ def validate_transcript(fx, validator: Validator, *, inbound: bool = True) -> di
     """Validate every recorded frame (inbound ones too unless `inbound` is False: a test that
     sends bad frames on purpose); return {(direction, MsgType): count}."""
     entries = fx.call(lambda: list(fx.sim.transcript.entries))
+    cpp = validator.cpp.problems([e[4] for e in entries]) if validator.cpp is not None else [None] * len(entries)
     seen: dict[tuple[str, str], int] = {}
     failures = []
-    for _, direction, endpoint, _, frame in entries:
+    for (_, direction, endpoint, _, frame), cpp_problem in zip(entries, cpp):
         msg = parse(frame)
         problems = validator.validate(msg.pairs)
         if validator.engine is not None:
             engine_problem = validator.engine.problem(frame)
             problems += [f"QuickFIX: {engine_problem}"] if engine_problem else []
+        problems += [f"QuickFIX C++: {cpp_problem}"] if cpp_problem else []
         if problems and (inbound or direction == "out"):
             failures.append(f"{direction} {endpoint} {frame.decode('latin-1').replace(chr(1), '|')}: {problems}")
         key = (direction, msg.msg_type)
@@ -132,9 +137,12 @@ def test_session_level_answers_validate(fix_exchange, validator):
     seen = validate_transcript(fx, validator, inbound=False)
     assert {"A", "3", "5", "4", "8"} <= out_types(seen) and ("in", "2") in seen
     # what the venue rejected, a validating QuickFIX engine would have refused to parse too
-    bad = [parse(f) for _, d, _, _, f in fx.call(lambda: list(fx.sim.transcript.entries))
-           if d == "in" and parse(f).get(34) in ("2", "3") and parse(f).get(56) == "KalshiNR"]
-    assert [validator.validate(m.pairs)[0].split(":")[0] for m in bad] == ["424242", "NewOrderSingle"]
+    frames = [f for _, d, _, _, f in fx.call(lambda: list(fx.sim.transcript.entries))
+              if d == "in" and parse(f).get(34) in ("2", "3") and parse(f).get(56) == "KalshiNR"]
+    assert [validator.validate(parse(f).pairs)[0].split(":")[0] for f in frames] == ["424242", "NewOrderSingle"]
+    if validator.cpp is not None:  # and so does QuickFIX C++ itself
+        answers = validator.cpp.problems(frames)
+        assert answers[0].startswith("Invalid tag number") and answers[1].startswith("Required tag missing")
 
 
 def test_market_data_and_drop_copy_and_settlement_traffic_validates(fix_exchange, validator):
