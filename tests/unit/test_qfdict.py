@@ -47,6 +47,20 @@ def test_every_tag_of_the_field_table_is_in_the_application_dictionary_with_its_
         assert typ == ("FLOAT" if F.TAG_TYPES[tag] == "DECIMAL" else F.TAG_TYPES[tag]), tag
 
 
+# The types quickfixgo's validateField knows (validation.go); an unknown one leaves it without a
+# value parser, so every type we write must be among them (QuickFIX C++ and /J know them all too).
+QUICKFIXGO_TYPES = {"MULTIPLESTRINGVALUE", "MULTIPLEVALUESTRING", "MULTIPLECHARVALUE", "CHAR", "CURRENCY", "DATA",
+                    "MONTHYEAR", "LOCALMKTDATE", "DATE", "EXCHANGE", "LANGUAGE", "XMLDATA", "COUNTRY", "UTCTIMEONLY",
+                    "UTCDATEONLY", "UTCDATE", "TZTIMEONLY", "TZTIMESTAMP", "STRING", "BOOLEAN", "LENGTH",
+                    "DAYOFMONTH", "NUMINGROUP", "SEQNUM", "INT", "UTCTIMESTAMP", "TIME", "QTY", "QUANTITY", "AMT",
+                    "PRICE", "PRICEOFFSET", "PERCENTAGE", "FLOAT"}
+
+
+def test_every_type_written_is_one_quickfixgo_can_parse(dicts):
+    transport, app, _ = dicts
+    assert {typ for d in (transport, app) for _, typ, _ in d.fields.values()} <= QUICKFIXGO_TYPES
+
+
 def test_kalshi_custom_tags_are_all_defined(dicts):
     _, app, _ = dicts
     assert len(F.CUSTOM_TAGS) == 44 and F.CUSTOM_TAGS <= set(app.fields)
