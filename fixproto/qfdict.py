@@ -40,7 +40,7 @@ TRANSPORT_FILE = "FIXT11-Kalshi.xml"
 APPLICATION_FILE = "FIX50SP2-Kalshi.xml"
 
 # spec 12 type -> QuickFIX type name (identity except DECIMAL, see the module doc).
-QF_TYPES: dict[str, str] = {t: t for t in F._TYPES} | {"DECIMAL": "FLOAT"}
+QF_TYPES: dict[str, str] = {t: t for t in sorted(set(F.TAG_TYPES.values()))} | {"DECIMAL": "FLOAT"}
 
 # Standard FIX 5.0 SP2 component names of the groups Kalshi uses; others get "<Name>Grp".
 _COMPONENT_NAMES = {453: "Parties", 136: "MiscFeesGrp", 1703: "CollateralAmountChangeGrp",
