@@ -20,7 +20,7 @@ import yaml
 
 from kalshi_fixsim import __version__
 
-from . import ops, preflight, ready
+from . import cli_dictionary, ops, preflight, ready
 from .certs import CertPaths, make_dev_certs
 from .cli_client import add_client_parser, client_command
 from .cli_ctl import ctl_command
@@ -236,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kalshi-fixsim {__version__}",
                    help="print the version and exit")
     _common_options(p, defaults=True)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,serve,ctl,certs,keys,client}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,serve,ctl,certs,keys,client,dictionary,client-config}")
 
     s = sub.add_parser("init", help="make dev certs, sample keys and a sample config if missing",
                        description="make dev certs, sample keys and a sample config if missing", parents=[common])
@@ -304,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma-separated products the key may use (default prediction,margin)")
 
     add_client_parser(sub, common)
+    cli_dictionary.register(sub)  # dictionary, client-config
     return p
 
 
@@ -370,6 +371,8 @@ def _run(args: argparse.Namespace) -> int:
         return client_command(args)
     elif args.command == "ctl":
         return ctl_command(args, _ctl_request)
+    elif hasattr(args, "handler"):  # commands registered by their own modules (cli_dictionary)
+        return args.handler(args)
     return 0
 
 
