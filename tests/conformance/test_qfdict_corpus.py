@@ -47,10 +47,11 @@ def validate_transcript(fx, validator: Validator, *, inbound: bool = True) -> di
     """Validate every recorded frame (inbound ones too unless `inbound` is False: a test that
     sends bad frames on purpose); return {(direction, MsgType): count}."""
     entries = fx.call(lambda: list(fx.sim.transcript.entries))
-    cpp = validator.cpp.problems([e[4] for e in entries]) if validator.cpp is not None else [None] * len(entries)
+    cpp = validator.cpp.problems([e.frame for e in entries]) if validator.cpp is not None else [None] * len(entries)
     seen: dict[tuple[str, str], int] = {}
     failures = []
-    for (_, direction, endpoint, _, frame), cpp_problem in zip(entries, cpp):
+    for entry, cpp_problem in zip(entries, cpp):
+        direction, endpoint, frame = entry.direction, entry.endpoint, entry.frame
         msg = parse(frame)
         problems = validator.validate(msg.pairs)
         if validator.engine is not None:
@@ -71,7 +72,7 @@ def out_types(seen) -> set[str]:
 
 def sent(fx) -> list:
     """Every message the simulator sent, parsed."""
-    return [parse(f) for _, d, _, _, f in fx.call(lambda: list(fx.sim.transcript.entries)) if d == "out"]
+    return [parse(e.frame) for e in fx.call(lambda: list(fx.sim.transcript.entries)) if e.direction == "out"]
 
 
 def tags_sent(fx) -> set[int]:
@@ -137,8 +138,8 @@ def test_session_level_answers_validate(fix_exchange, validator):
     seen = validate_transcript(fx, validator, inbound=False)
     assert {"A", "3", "5", "4", "8"} <= out_types(seen) and ("in", "2") in seen
     # what the venue rejected, a validating QuickFIX engine would have refused to parse too
-    frames = [f for _, d, _, _, f in fx.call(lambda: list(fx.sim.transcript.entries))
-              if d == "in" and parse(f).get(34) in ("2", "3") and parse(f).get(56) == "KalshiNR"]
+    frames = [e.frame for e in fx.call(lambda: list(fx.sim.transcript.entries))
+              if e.direction == "in" and parse(e.frame).get(34) in ("2", "3") and parse(e.frame).get(56) == "KalshiNR"]
     assert [validator.validate(parse(f).pairs)[0].split(":")[0] for f in frames] == ["424242", "NewOrderSingle"]
     if validator.cpp is not None:  # and so does QuickFIX C++ itself
         answers = validator.cpp.problems(frames)
