@@ -11,9 +11,9 @@ import random
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, default_clock
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, SessionType, session_types
 from kalshi_fixsim.fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
 from kalshi_fixsim.fixproto.state import State
@@ -26,7 +26,8 @@ from .gateway import (drop_copy, market_data, order_entry, order_groups, post_tr
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
-from . import ops
+from . import memory_transport, ops
+from .virtual_clock import is_virtual
 from .control import Control, ControlServer
 from .history import SqliteHistory
 from .transcript import Transcript
@@ -222,7 +223,7 @@ class Simulator:
     def __init__(self, config: SimConfig, *, clock: Clock | None = None,
                  interceptor_factory: Callable[[str, str], Interceptor | None] | None = None) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()  # a virtual-clock loop's own clock, else wall time
         self.auth = Authenticator(config.accounts, config.session)
         self.stores = StoreRegistry(config.store)
         self.venues = build_venues(config, clock=self.clock.now)
@@ -303,12 +304,16 @@ class Simulator:
             return None
         return server_ssl_context(CertPaths(ca=tls.ca, ca_key=None, cert=tls.cert, key=tls.key))
 
-    async def start(self, control_port: int | None = None) -> None:
-        """Open every listener; with `control_port` (0 = any free port) also the HTTP control plane."""
+    async def start(self, control_port: int | None = None, *, listen: bool = True) -> None:
+        """Open every listener; with `control_port` (0 = any free port) also the HTTP control plane.
+        `listen=False`: no socket at all, only in-memory connections (connect_in_memory)."""
         loop = asyncio.get_running_loop()
-        ctx = self._ssl_context()
+        if (listen or control_port is not None) and is_virtual(loop):
+            raise ValueError("a simulator on the virtual clock serves in-memory connections only: "
+                             "start(listen=False) and no control port (a socket's peer lives in real time)")
+        ctx = self._ssl_context() if listen else None
         for product, pconf in self.config.products.items():
-            if not pconf.enabled:
+            if not pconf.enabled or not listen:
                 continue
             for st in session_types(product):
                 port = pconf.ports.get(st.code)
@@ -326,6 +331,20 @@ class Simulator:
         self.tick()  # the market maker quotes before the first client can connect
         self._ticker = loop.create_task(self._run_ticker())
         log.info("serving %d endpoints", len(self.endpoints))
+
+    async def connect_in_memory(self, product: str, session: str, protocol_factory: Callable[[], Any]):
+        """A connection to (product, session) with no socket, as loop.create_connection:
+        returns (transport, protocol). The simulator's side runs the same code as an accepted
+        TLS connection (simulator/memory_transport.py)."""
+        return memory_transport.accept(self, product, session, protocol_factory)
+
+    async def open_in_memory(self, product: str, session: str):
+        """As asyncio.open_connection over an in-memory connection: (reader, writer) of raw bytes."""
+        return await memory_transport.open_streams(self, product, session)
+
+    def in_memory_connector(self, product: str, session: str):
+        """For FixClient(connector=...): each (re)connect opens a new in-memory connection."""
+        return lambda protocol_factory: self.connect_in_memory(product, session, protocol_factory)
 
     def _new_driver(self, product: str, st: SessionType) -> SessionDriver:
         settings = self.config.session
