@@ -72,6 +72,8 @@ def parse_start(value: float | int | str | datetime | None) -> float:
     if match is None or not (match["date"] or match["weekday"] or match["time"]):
         raise ValueError(f"clock start {value!r}: expected e.g. '2026-01-08 02:59:50 America/New_York' or "
                          "'Thursday 02:59:50 America/New_York'")
+    if match["weekday"] and match["weekday"].lower() not in _WEEKDAYS:
+        raise ValueError(f"clock start {value!r}: {match['weekday']!r} is not a weekday name (Monday..Sunday)")
     zone = _zone(match["zone"], value)
     clock_time = _time_of_day(match["time"] or "00:00", value)
     if match["date"]:
@@ -83,8 +85,6 @@ def parse_start(value: float | int | str | datetime | None) -> float:
     day = _ANCHOR
     if match["weekday"]:
         name = match["weekday"].lower()
-        if name not in _WEEKDAYS:
-            raise ValueError(f"clock start {value!r}: {match['weekday']!r} is not a weekday name (Monday..Sunday)")
         day = _ANCHOR + timedelta(days=(_WEEKDAYS.index(name) - _ANCHOR.weekday()) % 7)
     return datetime.combine(day, clock_time, zone).timestamp()
 
