@@ -133,6 +133,44 @@ def test_a_gtd_order_expires_at_its_expire_time_on_the_virtual_clock(fix_virtual
     fix_virtual.run(body)
 
 
+# --- spec 11 §3: the rate-limit bucket refills on the virtual clock --------------------------------
+
+def test_the_write_bucket_refills_as_virtual_time_passes(fix_virtual):
+    async def body(vx):
+        async with vx.client("alice", options=OPTS) as fix:
+            for i in range(11):  # basic tier: 100 tokens, 10 per order
+                fix.send("D", new_order(f"o{i}", A, "buy", 10, 1))
+            burst = [m.get(35) for m in await fix.collect()]
+            await vx.advance(0.1)  # 100 tokens/s: one order's worth
+            fix.send("D", new_order("p0", A, "buy", 10, 1))
+            fix.send("D", new_order("p1", A, "buy", 10, 1))
+            return burst, [m.get(35) for m in await fix.collect()]
+    burst, after = fix_virtual.run(body)
+    assert burst.count("8") == 10 and burst.count("j") == 1
+    assert after == ["8", "j"]
+
+
+# --- spec 04 §3: drop copy's three-hour window ------------------------------------------------
+
+def test_drop_copy_refuses_a_begin_exec_id_that_left_the_three_hour_window(fix_virtual):
+    from kalshi_fixsim.client.dropcopy import request_replay
+
+    async def body(vx):
+        async with vx.client("alice", options=OPTS) as fix:  # one connection per key: one at a time
+            fix.send("D", new_order("o1", A, "buy", 40, 10))
+            old = reports(await fix.collect())[0].exec_id
+        async with vx.client("alice", "prediction", "DC") as dc:
+            assert (await request_replay(dc, old)).ok
+        await vx.advance(3 * 3600 + 60)
+        async with vx.client("alice", options=OPTS) as fix:
+            fix.send("D", new_order("o2", A, "buy", 41, 10))
+            new = reports(await fix.collect())[0].exec_id
+        async with vx.client("alice", "prediction", "DC") as dc:
+            refused, fresh = await request_replay(dc, old), await request_replay(dc, new)
+        return refused.reject.get(35), refused.reason, fresh.ok, [r.get(11) for r in fresh.reports]
+    assert fix_virtual.run(body) == ("U3", 3, True, ["o2"])
+
+
 # --- determinism: the same inputs and seed give the same bytes -------------------------------------
 
 def _scripted_run(fix_virtual) -> list:
