@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import ssl
 import threading
@@ -236,6 +237,7 @@ class Simulator:
         self._servers: list[asyncio.base_events.Server] = []
         self._drivers: set[SessionDriver] = set()
         self._ticker: asyncio.Task | None = None
+        self._idle_hook: Callable[[], None] | None = None  # on the virtual clock, instead of the ticker
         self.max_send_buffer = 8 * 1024 * 1024  # bytes queued for one connection before it is dropped
         # Clock-driven work of other services (pauses, maintenance, ...): each gets `now` and
         # returns when it next needs to run (epoch seconds) or None.
@@ -254,10 +256,11 @@ class Simulator:
     ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (behaviour.md)
     FORGET_EVERY = 600.0        # seconds between sweeps of ended orders
 
-    def tick(self) -> float:
-        """Run the venues' clock-driven work (Day/GTD expiry); returns seconds until next due."""
+    def tick(self, *, uncapped: bool = False) -> float:
+        """Run the venues' clock-driven work (Day/GTD expiry); returns seconds until next due
+        (at most TICK; `uncapped`: the exact next due, inf when none)."""
         now = self.clock.now()
-        delay = self.TICK
+        delay = math.inf if uncapped else self.TICK
         for product, venue in self.venues.items():
             events = venue.exchange.expire_orders(now)
             maker = self.market_makers.get(product)
@@ -282,7 +285,16 @@ class Simulator:
             due = task(now)
             if due is not None:
                 delay = min(delay, max(0.01, due - now))
+        if uncapped:
+            delay = min(delay, max(0.01, self._next_forget - now))
         return delay
+
+    def _before_time_moves(self) -> float | None:
+        """The virtual clock's idle hook (virtual_clock.VirtualEventLoop.add_idle_hook): the clock
+        work due now, then when it is next due. Called each time the loop is about to move time,
+        after every callback that could have changed a deadline, so nothing needs polling."""
+        delay = self.tick(uncapped=True)
+        return None if delay == math.inf else self.clock.now() + delay
 
     async def _run_ticker(self) -> None:
         while True:
@@ -329,7 +341,10 @@ class Simulator:
             self.control_server = ControlServer(self.control, "127.0.0.1", control_port)
             await self.control_server.start()
         self.tick()  # the market maker quotes before the first client can connect
-        self._ticker = loop.create_task(self._run_ticker())
+        if is_virtual(loop):  # no polling: the loop asks before each move of its clock
+            self._idle_hook = loop.add_idle_hook(self._before_time_moves)  # type: ignore[attr-defined]
+        else:
+            self._ticker = loop.create_task(self._run_ticker())
         log.info("serving %d endpoints", len(self.endpoints))
 
     async def connect_in_memory(self, product: str, session: str, protocol_factory: Callable[[], Any]):
@@ -401,6 +416,9 @@ class Simulator:
     async def stop(self, timeout: float = 5.0) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        if self._idle_hook is not None:
+            self._idle_hook()  # removes it
+            self._idle_hook = None
         if self.control_server is not None:
             await self.control_server.stop()
         for server in self._servers:

@@ -142,12 +142,28 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._clock_resolution = GRID / 2
         self.jumps = 0
         self.skipped = 0.0
+        self._idle_hooks: list[Callable[[], float | None]] = []
         self.wall_clock = VirtualClock(self)  # fixproto.aio.default_clock() picks this up
         self._real_select = self._selector.select
         self._selector.select = self._virtual_select  # type: ignore[method-assign]
 
     def time(self) -> float:
         return self._virtual_now
+
+    def add_idle_hook(self, hook: Callable[[], float | None]) -> Callable[[], None]:
+        """Call `hook()` each time the loop is about to move its clock (nothing else runnable);
+        it does the work due now and returns when it next needs to run (epoch seconds) or None.
+        Work it schedules (call_soon, writes) runs before time moves. Returns a remover."""
+        self._idle_hooks.append(hook)
+        return lambda: self._idle_hooks.remove(hook) if hook in self._idle_hooks else None
+
+    def _run_idle_hooks(self) -> float | None:
+        due = None
+        for hook in list(self._idle_hooks):
+            when = hook()
+            if when is not None and (due is None or when < due):
+                due = when
+        return due
 
     def _virtual_select(self, timeout: float | None = None) -> list[Any]:
         ready = self._real_select(0)  # poll: work already here runs before time moves
@@ -160,14 +176,22 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 # (deadline a+b computed one way, checked as now-a >= b) must see it move too.
                 self._virtual_now += GRID
             return ready
-        if timeout is None:
+        # About to move time: the idle hooks do the work due now and say when they next need to run.
+        due = self._run_idle_hooks()
+        if self._ready:  # type: ignore[attr-defined]
+            return ready  # the hooks made work at this instant: it runs before time moves
+        target = None
+        if timeout is not None:
+            # BaseEventLoop._run_once asked to wait `timeout` for the earliest timer: be there now.
+            # The head of the heap is exact (no float drift); `timeout` covers a capped wait.
+            target = self._virtual_now + timeout
+            scheduled = self._scheduled  # type: ignore[attr-defined]  # asyncio.BaseEventLoop's timer heap
+            if scheduled:
+                target = max(target, scheduled[0].when())
+        if due is not None and (target is None or due < target):
+            target = max(due, self._virtual_now + GRID)
+        if target is None:
             return self._real_select(None)  # nothing scheduled: only another thread can wake us
-        # BaseEventLoop._run_once asked to wait `timeout` for the earliest timer: be there now.
-        # The head of the heap is exact (no float drift); `timeout` covers a capped wait.
-        target = self._virtual_now + timeout
-        scheduled = self._scheduled  # type: ignore[attr-defined]  # asyncio.BaseEventLoop's timer heap
-        if scheduled:
-            target = max(target, scheduled[0].when())
         target = _on_grid(target)
         self.jumps += 1
         self.skipped += target - self._virtual_now

@@ -4,6 +4,7 @@ virtual instants and message counts; wall time belongs to the benchmarks."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -48,8 +49,9 @@ def test_heartbeats_every_30_virtual_seconds_both_ways_over_an_in_memory_connect
         # SendingTime is the virtual clock: the simulator's Clock and the loop agree.
         assert [m.get(52) for _, d, m in beats if d == "out"] == [format_utc(t0 + s) for s in (30, 60, 90)]
         return asyncio.get_running_loop().jumps
-    jumps = fix_virtual.run(body)
-    assert jumps < 200  # one per timer due (the ticker wakes every second), not a busy loop
+    # One jump per instant something is due (heartbeat and TestRequest deadlines, the 95 s
+    # sleep), not one per second of idle time: the simulator's clock work does not poll.
+    assert fix_virtual.run(body) <= 10
 
 
 def test_a_silent_raw_peer_gets_a_test_request_then_is_logged_out_for_heartbeat_timeout(fix_virtual):
@@ -67,6 +69,32 @@ def test_a_silent_raw_peer_gets_a_test_request_then_is_logged_out_for_heartbeat_
     assert fix_virtual.run(body) == [
         (0.0, "A", None), (30.0, "0", None), (36.0, "1", None),
         (60.0, "5", "Heartbeat timeout: nothing received for 60.0 s (HeartBtInt=30)")]
+
+
+def test_a_connection_that_never_logs_on_is_logged_out_after_the_logon_timeout(fix_virtual):
+    async def body(vx):
+        reader, _writer = await vx.open_raw("prediction", "RT")
+        t0, framer, seen = vx.now, Framer(), []
+        while data := await reader.read(65536):
+            seen += [parse(f).get(35) for f in framer.feed(data)]
+        return seen, vx.now - t0
+    # Closed at session.logon_timeout, with nothing sent: a Logout needs a logged-on session.
+    assert fix_virtual.run(body) == ([], 10.0)
+
+
+def test_the_reference_client_reconnects_over_the_in_memory_connector_after_its_jittered_backoff(fix_virtual):
+    async def body(vx):
+        fix = vx.client("alice", reconnect=True, rng=random.Random(7), backoff_base=0.5)
+        await fix.connect()
+        t0 = vx.now
+        vx.sim.reset()  # every connection dropped
+        await fix.wait_closed()
+        await asyncio.wait_for(fix.wait_connected(), 5.0)
+        logons = [when - t0 for when, d, _ in frames(vx.sim, "A", "in")]
+        await fix.close()
+        return fix.logons, logons
+    logons, times = fix_virtual.run(body)
+    assert logons == 2 and times == [0.0, pytest.approx(random.Random(7).uniform(0, 0.5), abs=1e-5)]
 
 
 # --- spec 10 §1: the Thursday maintenance window, crossed virtually ------------------------------
@@ -131,6 +159,28 @@ def test_a_gtd_order_expires_at_its_expire_time_on_the_virtual_clock(fix_virtual
             assert (report.cl_ord_id, report.kinds) == ("gtd", ("4", "4"))
             assert parse_utc(report.msg.get(52)) == pytest.approx(expire, abs=0.001)
     fix_virtual.run(body)
+
+
+# --- spec 06 §1: the RFQ's lifetime -------------------------------------------------------------
+
+def test_an_rfq_expires_at_the_end_of_its_lifetime_on_the_virtual_clock(fix_virtual):
+    from kalshi_fixsim.client.rfq import quote_request
+    from kalshi_fixsim.simulator.gateway import rfq as rfq_gateway
+
+    async def body(vx):
+        ttl = rfq_gateway.service_for(vx.sim.venues["prediction"]).desk.rfq_ttl
+        # A day to wait: hourly heartbeats (no upper bound on HeartBtInt, behaviour.md) keep it short.
+        async with vx.client("alice", "prediction", "RT", options=OPTS, heartbeat=3600) as rt, \
+                vx.client("bob", "prediction", "RFQ", heartbeat=3600) as bob:
+            rt.send("R", quote_request("cr-1", A, 40))
+            ack = await rt.expect("b")
+            assert (await bob.expect("R")).get(131) == ack.get(21023)
+            created = vx.now
+            ub = await rt.expect("UB", timeout=ttl + 5)
+            assert (await bob.expect("AG")).get(131) == ack.get(21023)
+            return ttl, parse_utc(ub.get(52)) - created, ub.get(21013)
+    ttl, after, reason = fix_virtual.run(body)
+    assert reason == "2" and after == pytest.approx(ttl, abs=0.011)  # no 1 s polling on the virtual clock
 
 
 # --- spec 11 §3: the rate-limit bucket refills on the virtual clock --------------------------------

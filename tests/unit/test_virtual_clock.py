@@ -139,3 +139,27 @@ def test_run_virtual_cancels_what_is_left_and_closes_its_loop():
     assert run_virtual(main()) == "done"
     assert seen["task"].cancelled() and seen["loop"].is_closed()
     assert isinstance(seen["loop"], VirtualEventLoop)
+
+
+def test_idle_hooks_run_before_time_moves_and_their_deadline_is_where_the_clock_jumps():
+    async def main():
+        loop = asyncio.get_running_loop()
+        t0, seen = loop.time(), []
+        deadlines = [t0 + 40.0, t0 + 90.0]
+
+        def hook():
+            now = loop.time() - t0
+            seen.append(now)
+            if deadlines and loop.time() >= deadlines[0]:
+                deadlines.pop(0)
+                loop.call_soon(seen.append, ("due", now))  # work made at this instant runs first
+            return deadlines[0] if deadlines else None
+        remove = loop.add_idle_hook(hook)
+        await asyncio.sleep(100.0)
+        remove()
+        await asyncio.sleep(50.0)  # removed: not called again
+        return seen, loop.time() - t0
+    seen, end = run_virtual(main)
+    assert end == 150.0
+    assert ("due", 40.0) in seen and ("due", 90.0) in seen
+    assert [s for s in seen if not isinstance(s, tuple)] == [0.0, 40.0, 40.0, 90.0, 90.0]
