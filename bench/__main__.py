@@ -11,12 +11,13 @@ import platform
 import sys
 import time
 
-from bench import decoder, engine, market_data
+from bench import decoder, engine, market_data, virtual_clock
 
 BENCHMARKS = [
     ("decoder", decoder.run),
     ("engine", engine.run),
     ("market_data", market_data.run),
+    ("virtual_clock", virtual_clock.run),
 ]
 
 
