@@ -30,7 +30,8 @@ __all__ = ["FixClient", "LogonError", "ConnectionClosed", "Connector"]
 
 # Opens one connection for a protocol factory, as loop.create_connection does (e.g. the
 # simulator's in-memory connector: Simulator.in_memory_connector(product, session)).
-Connector = Callable[[Callable[[], asyncio.BaseProtocol]], Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]]
+Connector = Callable[[Callable[[], asyncio.BaseProtocol]],
+                     Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -225,7 +226,8 @@ class FixClient:
     # --- internals ------------------------------------------------------------------------
 
     def _sign(self, sending_time: str, seq: int, sender: str, target: str) -> list[tuple[int, object]]:
-        signature = sign_logon(self._key, logon_payload(sending_time, seq, sender, target), salt_length=self._salt_length)
+        signature = sign_logon(self._key, logon_payload(sending_time, seq, sender, target),
+                               salt_length=self._salt_length)
         return [(95, len(signature)), (96, signature)]
 
     def _on_event(self, driver: SessionDriver, event: Event) -> None:

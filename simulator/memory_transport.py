@@ -189,7 +189,7 @@ class MemoryTransport(asyncio.Transport):
 
     def _deliver_eof(self) -> None:
         protocol = self._protocol
-        keep_open = protocol.eof_received() if isinstance(protocol, asyncio.Protocol) else False  # type: ignore[attr-defined]
+        keep_open = isinstance(protocol, asyncio.Protocol) and protocol.eof_received()
         if not keep_open:
             self.close()
 

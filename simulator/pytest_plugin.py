@@ -26,7 +26,7 @@ from .config import AccountConfig, SimConfig, TlsConfig, default_config
 from .engine.types import Market, MarketStatus
 from .keys import new_key_pair
 from .server import Endpoint, Simulator, SimulatorThread
-from .virtual_clock import advance, run_virtual
+from .virtual_clock import DEFAULT_LIMIT, advance, run_virtual
 
 __all__ = ["FixExchange", "VirtualExchange", "VirtualRunner", "TestAccount", "TEST_ACCOUNTS"]
 
@@ -210,12 +210,14 @@ class VirtualExchange:
 
 class VirtualRunner:
     """`fix_virtual.run(body, start="Thursday 02:59:50 America/New_York", **config_overrides)`:
-    builds the test simulator on a fresh virtual-clock loop, awaits `body(vx)`, stops it."""
+    builds the test simulator on a fresh virtual-clock loop, awaits `body(vx)`, stops it.
+    `limit`: seconds of virtual time after which the body is cancelled (VirtualTimeLimit)."""
 
     def __init__(self, accounts: dict[str, TestAccount], tls: TlsConfig) -> None:
         self.accounts, self.tls = accounts, tls
 
-    def run(self, body, *, start=None, simulator_kwargs: dict | None = None, **overrides):
+    def run(self, body, *, start=None, limit: float | None = DEFAULT_LIMIT, simulator_kwargs: dict | None = None,
+            **overrides):
         async def main():
             sim = Simulator(make_test_config(self.accounts, self.tls, **overrides), **(simulator_kwargs or {}))
             await sim.start(listen=False)
@@ -223,7 +225,7 @@ class VirtualRunner:
                 return await body(VirtualExchange(sim, self.accounts))
             finally:
                 await sim.stop()
-        return run_virtual(main, start=start)
+        return run_virtual(main, start=start, limit=limit)
 
 
 @pytest.fixture

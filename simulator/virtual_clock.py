@@ -31,8 +31,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["VirtualEventLoop", "VirtualClock", "DEFAULT_START", "parse_start", "run_virtual", "is_virtual",
-           "advance", "advance_to"]
+__all__ = ["VirtualEventLoop", "VirtualClock", "VirtualTimeLimit", "DEFAULT_START", "DEFAULT_LIMIT", "parse_start",
+           "run_virtual", "is_virtual", "advance", "advance_to"]
 
 T = TypeVar("T")
 
@@ -45,10 +45,12 @@ _ANCHOR = date(2026, 1, 5)
 # sums and differences with whole or binary-fraction intervals (30 s, 15 s, 0.5 s) are exact
 # floats, so a deadline computed as last + 30 is met by a check now - last >= 30.
 GRID = 2.0 ** -20
+DEFAULT_LIMIT = 7 * 86_400.0  # seconds of virtual time a run_virtual may span
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _START_RE = re.compile(
     r"^\s*(?:(?P<date>\d{4}-\d{2}-\d{2})|(?P<weekday>[A-Za-z]+))?[ T]*"
-    r"(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?\s*(?P<zone>[A-Za-z_]+(?:/[A-Za-z_+-]+)*|[+-]\d{2}:?\d{2}|Z)?\s*$")
+    r"(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?\s*"
+    r"(?P<zone>[A-Za-z_]+(?:/[A-Za-z_+-]+)*|[+-]\d{2}:?\d{2}|Z)?\s*$")
 
 
 def parse_start(value: float | int | str | datetime | None) -> float:
@@ -119,6 +121,14 @@ def _on_grid(when: float) -> float:
     return math.ceil(when / GRID) * GRID
 
 
+class VirtualTimeLimit(TimeoutError):
+    """A virtual run reached its limit of virtual time (run_virtual(limit=...))."""
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class VirtualClock:
     """The `Clock` (fixproto.aio) of a virtual loop: now() is the loop's time, epoch seconds."""
 
@@ -143,6 +153,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self.jumps = 0
         self.skipped = 0.0
         self._idle_hooks: list[Callable[[], float | None]] = []
+        self.time_limit: float | None = None  # epoch seconds the clock may not pass (run_virtual)
+        self.on_time_limit: Callable[[], None] | None = None
         self.wall_clock = VirtualClock(self)  # fixproto.aio.default_clock() picks this up
         self._real_select = self._selector.select
         self._selector.select = self._virtual_select  # type: ignore[method-assign]
@@ -193,6 +205,13 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         if target is None:
             return self._real_select(None)  # nothing scheduled: only another thread can wake us
         target = _on_grid(target)
+        limit = self.time_limit
+        if limit is not None and target > limit:
+            # A run waiting without a timeout would jump from heartbeat to heartbeat forever.
+            self.time_limit = None  # once: cleanup after it may still need its own timers
+            target = max(self._virtual_now, limit)
+            if self.on_time_limit is not None:
+                self.call_soon(self.on_time_limit)
         self.jumps += 1
         self.skipped += target - self._virtual_now
         self._virtual_now = target
@@ -230,14 +249,32 @@ async def advance_to(when: float | int | str | datetime) -> None:
 
 
 def run_virtual(main: Callable[[], Awaitable[T]] | Awaitable[T], *,
-                start: float | int | str | datetime | None = None) -> T:
+                start: float | int | str | datetime | None = None, limit: float | None = DEFAULT_LIMIT) -> T:
     """asyncio.run on a fresh VirtualEventLoop starting at `start`: runs `main` (a coroutine
-    or a function returning one), then cancels what is left and closes the loop."""
+    or a function returning one), then cancels what is left and closes the loop. `main` is
+    cancelled and VirtualTimeLimit raised if the clock would pass `limit` seconds after the
+    start (None: no limit): a wait with no timeout never ends, at full speed."""
     loop = VirtualEventLoop(start)
     try:
         asyncio.set_event_loop(loop)
         coro = main() if callable(main) else main
-        return loop.run_until_complete(coro)
+        task = loop.create_task(coro)  # type: ignore[arg-type]
+        hit = []
+        if limit is not None:
+            loop.time_limit = loop.start_time + limit
+
+            def stop() -> None:
+                hit.append(loop.time())
+                task.cancel()
+            loop.on_time_limit = stop
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if hit:
+                raise VirtualTimeLimit(
+                    f"virtual run stopped at its limit of {limit:g} s of virtual time "
+                    f"({_iso(hit[0])}): something waited without a timeout? (run_virtual(limit=...))") from None
+            raise
     finally:
         try:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]

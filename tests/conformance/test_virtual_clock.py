@@ -101,7 +101,8 @@ def test_the_reference_client_reconnects_over_the_in_memory_connector_after_its_
 
 def test_the_thursday_trading_pause_is_crossed_in_virtual_time_with_the_session_kept_alive(fix_virtual):
     start = parse_start("Thursday 02:59:50 America/New_York")
-    pause_at, resume_at = parse_start("2026-01-08 03:00 America/New_York"), parse_start("2026-01-08 05:00 America/New_York")
+    pause_at = parse_start("2026-01-08 03:00 America/New_York")
+    resume_at = parse_start("2026-01-08 05:00 America/New_York")
 
     async def body(vx):
         assert vx.now == start

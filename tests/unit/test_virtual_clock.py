@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from kalshi_fixsim.fixproto.aio import SystemClock, default_clock
-from kalshi_fixsim.simulator.virtual_clock import (DEFAULT_START, GRID, VirtualClock, VirtualEventLoop, advance,
-                                                   advance_to, is_virtual, parse_start, run_virtual)
+from kalshi_fixsim.simulator.virtual_clock import (DEFAULT_START, GRID, VirtualClock, VirtualEventLoop,
+                                                   VirtualTimeLimit, advance, advance_to, is_virtual, parse_start,
+                                                   run_virtual)
 
 T0 = 1_767_623_400.0  # 2026-01-05 14:30:00 UTC, DEFAULT_START
 
@@ -163,3 +164,15 @@ def test_idle_hooks_run_before_time_moves_and_their_deadline_is_where_the_clock_
     assert end == 150.0
     assert ("due", 40.0) in seen and ("due", 90.0) in seen
     assert [s for s in seen if not isinstance(s, tuple)] == [0.0, 40.0, 40.0, 90.0, 90.0]
+
+
+def test_a_run_waiting_without_a_timeout_stops_at_its_virtual_time_limit():
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        def beat():  # a heartbeat that keeps the clock moving forever
+            loop.call_later(30, beat)
+        beat()
+        await loop.create_future()  # never resolved, no timeout
+    with pytest.raises(VirtualTimeLimit, match=r"limit of 3600 s of virtual time \(2026-01-05 15:30:00 UTC\)"):
+        run_virtual(main, limit=3600)
