@@ -8,13 +8,16 @@
 `loop.time()` is epoch seconds (UTC) and is the one source of truth: `loop.wall_clock.now()`
 (the simulator's and the client's `Clock`, hence SendingTime, TransactTime, expiry, rate-limit
 refill, the maintenance schedule) reads it, and every asyncio timer (call_later, sleep,
-wait_for: heartbeats, logon timeouts, the simulator's ticker, the client's timeouts) is
+wait_for: heartbeats, logon timeouts, the client's timeouts and backoff, fault delays) is
 scheduled on it. Time stands still while anything is runnable: callbacks that are ready, bytes
 in flight on in-memory transports (they are delivered by ready callbacks), I/O that is ready.
 When the loop would block waiting for its next timer, the clock jumps to that timer instead,
 so idle time costs nothing: a 30 s heartbeat, a 15 s order-group window or a two-hour
-maintenance window pass in milliseconds. With nothing scheduled at all the loop blocks for
-real (only another thread or a socket can wake it).
+maintenance window pass in milliseconds. Before each jump the loop runs its idle hooks
+(`add_idle_hook`): the simulator does its clock work there (expiry, RFQ timers, pauses, the
+schedule) and names its next deadline, so nothing polls. With nothing scheduled at all the
+loop blocks for real (only another thread can wake it); a run that waits forever while
+heartbeats keep the clock moving is stopped by run_virtual's `limit` (VirtualTimeLimit).
 
 Runs are deterministic: the clock moves only by the loop's own timers, in their order, so the
 same inputs and seed give the same messages at the same virtual instants, byte for byte.

@@ -260,6 +260,38 @@ def test_two_virtual_runs_with_the_same_seed_give_byte_identical_transcripts_bot
     assert len(fills) >= 4  # both sides of both trades
 
 
+# --- the same code path as an accepted TLS connection ---------------------------------------------
+
+def test_in_memory_connections_pass_through_the_interceptors_of_a_listeners_connection(fix_virtual):
+    class DropFirstHeartbeat:
+        def __init__(self):
+            self.dropped = 0
+
+        def inbound(self, frame):
+            return (frame,)
+
+        def outbound(self, frame):
+            if b"\x0135=0\x01" in frame and not self.dropped:
+                self.dropped += 1
+                return ()
+            return (frame,)
+    made: list = []
+
+    def factory(product, session):
+        made.append((product, session))
+        made.append(DropFirstHeartbeat())
+        return made[-1]
+
+    async def body(vx):
+        async with vx.client("alice", "prediction", "RT", heartbeat=30) as fix:
+            await vx.advance(65)
+            assert fix.is_active
+        return [m.get(35) for _, _, m in frames(vx.sim, "0", "out")]
+    recorded = fix_virtual.run(body, simulator_kwargs={"interceptor_factory": factory})
+    assert made[0] == ("prediction", "RT") and made[1].dropped == 1
+    assert recorded == ["0"]  # the transcript records what crossed: the second heartbeat only
+
+
 # --- the virtual loop's boundaries ------------------------------------------------------------
 
 def test_a_simulator_on_the_virtual_clock_opens_no_socket(fix_material):
