@@ -175,7 +175,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def _run_idle_hooks(self) -> float | None:
         due = None
         for hook in list(self._idle_hooks):
-            when = hook()
+            try:
+                when = hook()
+            except Exception as exc:  # a bug in a hook must not stop the loop (as in a callback)
+                self.call_exception_handler({"message": f"exception in idle hook {hook!r}", "exception": exc})
+                continue
             if when is not None and (due is None or when < due):
                 due = when
         return due

@@ -176,3 +176,16 @@ def test_a_run_waiting_without_a_timeout_stops_at_its_virtual_time_limit():
         await loop.create_future()  # never resolved, no timeout
     with pytest.raises(VirtualTimeLimit, match=r"limit of 3600 s of virtual time \(2026-01-05 15:30:00 UTC\)"):
         run_virtual(main, limit=3600)
+
+
+def test_a_failing_idle_hook_is_reported_and_the_loop_goes_on():
+    errors = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: errors.append(str(context["exception"])))
+        loop.add_idle_hook(lambda: 1 / 0)
+        await asyncio.sleep(5)
+        return loop.time() - loop.start_time
+    assert run_virtual(main) == 5.0
+    assert errors and errors[0] == "division by zero"
