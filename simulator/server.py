@@ -28,6 +28,7 @@ from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
 from . import memory_transport, ops
+from .ordered import OrderedSet
 from .virtual_clock import is_virtual
 from .control import Control, ControlServer
 from .history import SqliteHistory
@@ -232,10 +233,10 @@ class Simulator:
         self._make_market_makers()
         self.reset_hooks: list[Callable[[], None]] = []  # services that rebuild state on reset
         self.interceptor_factory = interceptor_factory
-        self.connections: set[GatewayConnection] = set()
+        self.connections: OrderedSet[GatewayConnection] = OrderedSet()  # in arrival order: deterministic runs
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self._servers: list[asyncio.base_events.Server] = []
-        self._drivers: set[SessionDriver] = set()
+        self._drivers: OrderedSet[SessionDriver] = OrderedSet()
         self._ticker: asyncio.Task | None = None
         self._idle_hook: Callable[[], None] | None = None  # on the virtual clock, instead of the ticker
         self.max_send_buffer = 8 * 1024 * 1024  # bytes queued for one connection before it is dropped

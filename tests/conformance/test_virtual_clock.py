@@ -227,7 +227,9 @@ def test_drop_copy_refuses_a_begin_exec_id_that_left_the_three_hour_window(fix_v
 def _scripted_run(fix_virtual) -> list:
     async def body(vx):
         async with vx.client("alice", options=OPTS, heartbeat=30) as alice, \
-                vx.client("bob", "prediction", "RT", options=OPTS, heartbeat=30) as bob:
+                vx.client("bob", "prediction", "RT", options=OPTS, heartbeat=30) as bob, \
+                vx.client("carol", "prediction", "RT", options=OPTS, heartbeat=30) as carol, \
+                vx.client("dave", "prediction", "RT", options=OPTS, heartbeat=30) as dave:
             alice.send("D", new_order("a1", A, "buy", 40, 10))   # rests
             alice.send("D", new_order("a2", A, "sell", 60, 5))   # rests
             await alice.collect()
@@ -238,11 +240,13 @@ def _scripted_run(fix_virtual) -> list:
             await vx.advance(75)                                  # heartbeats over 2 minutes in all
             # A 10-minute maintenance window: RT sessions logged out, trading paused.
             vx.control.maintenance(mode="continuity", sessions="RT", pause="trading", duration=600)
-            await bob.wait_closed()
+            for rt in (bob, carol, dave):
+                await rt.wait_closed()
             alice.send("D", new_order("a3", A, "buy", 41, 1))    # refused: paused
             await alice.collect()
             await vx.advance(601)                                 # the window ends by the clock
-            await bob.connect()                                   # RT continuity: same sequence
+            for rt in (bob, carol, dave):
+                await rt.connect()                                # RT continuity: same sequence
             alice.send("D", new_order("a4", A, "buy", 41, 1))
             await alice.collect()
             await bob.collect()
@@ -251,13 +255,44 @@ def _scripted_run(fix_virtual) -> list:
 
 
 def test_two_virtual_runs_with_the_same_seed_give_byte_identical_transcripts_both_ways(fix_virtual):
-    first, second = _scripted_run(fix_virtual), _scripted_run(fix_virtual)
-    assert first == second  # (time, direction, endpoint, session, frame bytes), SendingTime included
+    first, second, third = _scripted_run(fix_virtual), _scripted_run(fix_virtual), _scripted_run(fix_virtual)
+    assert first == second == third  # (time, direction, endpoint, session, frame bytes), SendingTime included
     types = {(d, parse(raw).get(35)) for _, d, _, _, raw in first}
     assert {("in", "A"), ("out", "A"), ("in", "D"), ("out", "8"), ("out", "0"), ("in", "0"),
             ("in", "5"), ("out", "5")} <= types
     fills = [parse(raw) for _, d, _, _, raw in first if d == "out" and parse(raw).get(150) == "F"]
     assert len(fills) >= 4  # both sides of both trades
+
+
+_ONE_PROCESS = """
+import hashlib, pickle, sys
+from kalshi_fixsim.simulator.pytest_plugin import VirtualRunner
+from tests.conformance.test_virtual_clock import _scripted_run
+accounts, tls = pickle.load(open(sys.argv[1], "rb"))
+entries = _scripted_run(VirtualRunner(accounts, tls))
+print(len(entries), hashlib.sha256(repr(entries).encode()).hexdigest())
+"""
+
+
+def test_virtual_runs_in_two_processes_with_other_hash_seeds_give_the_same_transcript(fix_material, tmp_path):
+    # str hashes (set order) change per process; a run must not depend on them.
+    import os
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, accounts, tls = fix_material
+    material = tmp_path / "material.pickle"
+    material.write_bytes(pickle.dumps((accounts, tls)))
+    root = Path(__file__).resolve().parents[2]
+    digests = []
+    for seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-c", _ONE_PROCESS, str(material)], cwd=root, capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(done.stdout.split())
+    assert digests[0] == digests[1] and int(digests[0][0]) > 100
 
 
 # --- the same code path as an accepted TLS connection ---------------------------------------------

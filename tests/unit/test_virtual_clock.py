@@ -189,3 +189,17 @@ def test_a_failing_idle_hook_is_reported_and_the_loop_goes_on():
         return loop.time() - loop.start_time
     assert run_virtual(main) == 5.0
     assert errors and errors[0] == "division by zero"
+
+
+def test_connections_are_visited_in_the_order_they_came_not_in_hash_order():
+    from kalshi_fixsim.simulator.ordered import OrderedSet
+
+    items = [object() for _ in range(50)]
+    ordered = OrderedSet(items[:10])
+    for item in items[10:]:
+        ordered.add(item)
+    ordered.discard(items[3])
+    ordered.discard(object())  # absent: no error
+    ordered |= {items[3]}
+    assert list(ordered) == items[:3] + items[4:] + [items[3]]
+    assert len(ordered) == 50 and items[0] in ordered
