@@ -5,6 +5,15 @@
         await fix.send("D", [...])
         report = await fix.expect("8")
 
+With no socket (a simulator in the same process, e.g. on the virtual clock):
+
+    fix = FixClient(api_key=..., private_key=..., connector=sim.in_memory_connector("prediction", "NR"),
+                    clock=sim.clock, deterministic_signature=True)
+
+`connector` opens each (re)connection as loop.create_connection would (host, port and TLS are
+then unused); the clock defaults to the running loop's own clock (a virtual-clock loop's) when
+the client is made inside it, else wall time.
+
 Session rules follow spec 01: the Logon is signed over the exact SendingTime it carries
 (§3); ResetSeqNumFlag=Y on every Logon of NR/DC/RFQ/MD and on the first Logon of RT/PT,
 which then resume their sequence numbers across reconnects (§5.1); heartbeats,
