@@ -199,19 +199,16 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         due = self._run_idle_hooks()
         if self._ready:  # type: ignore[attr-defined]
             return ready  # the hooks made work at this instant: it runs before time moves
-        target = None
-        if timeout is not None:
-            # BaseEventLoop._run_once asked to wait `timeout` for the earliest timer: be there now.
-            # The head of the heap is exact (no float drift); `timeout` covers a capped wait.
-            target = self._virtual_now + timeout
-            scheduled = self._scheduled  # type: ignore[attr-defined]  # asyncio.BaseEventLoop's timer heap
-            if scheduled:
-                target = max(target, scheduled[0].when())
+        # BaseEventLoop._run_once asked to wait `timeout` for its earliest timer: be there now.
+        # The heap's head is read after the hooks ran (they may have scheduled an earlier one),
+        # and is exact where `timeout` has float drift and a one-day cap.
+        scheduled = self._scheduled  # type: ignore[attr-defined]  # asyncio.BaseEventLoop's timer heap
+        target = scheduled[0].when() if scheduled else None
         if due is not None and (target is None or due < target):
             target = max(due, self._virtual_now + GRID)
         if target is None:
             return self._real_select(None)  # nothing scheduled: only another thread can wake us
-        target = _on_grid(target)
+        target = max(_on_grid(target), self._virtual_now)  # never back (a head already due: no move)
         limit = self.time_limit
         if limit is not None and target > limit:
             # A run waiting without a timeout would jump from heartbeat to heartbeat forever.

@@ -203,3 +203,19 @@ def test_connections_are_visited_in_the_order_they_came_not_in_hash_order():
     ordered |= {items[3]}
     assert list(ordered) == items[:3] + items[4:] + [items[3]]
     assert len(ordered) == 50 and items[0] in ordered
+
+
+def test_a_timer_an_idle_hook_schedules_is_not_jumped_over():
+    async def main():
+        loop = asyncio.get_running_loop()
+        t0, fired = loop.time(), []
+        armed = []
+
+        def hook():
+            if not armed:  # first idle moment: a timer earlier than the sleep below
+                armed.append(loop.call_later(5.0, lambda: fired.append(loop.time() - t0)))
+            return None
+        loop.add_idle_hook(hook)
+        await asyncio.sleep(60.0)
+        return fired
+    assert run_virtual(main) == [5.0]
