@@ -22,7 +22,7 @@ import asyncio
 import itertools
 from typing import Any, Callable, TypeVar
 
-__all__ = ["MemoryTransport", "memory_pipe", "feed_protocol"]
+__all__ = ["MemoryTransport", "memory_pipe", "feed_protocol", "connect", "served_session", "accept", "open_streams"]
 
 P = TypeVar("P", bound=asyncio.BaseProtocol)
 _ids = itertools.count(1)

@@ -5,8 +5,15 @@
         alice = fix_exchange.accounts["alice"]           # api_key, private_key_path
         ... connect with your client, trusting fix_exchange.ca_file ...
 
+    def test_heartbeats(fix_virtual):                    # the virtual clock, no socket
+        async def body(vx):
+            async with vx.client("alice", heartbeat=30) as fix:
+                await vx.advance(95)                      # 95 virtual seconds, no wall time
+        fix_virtual.run(body, start="Thursday 02:59:50 America/New_York")
+
 The simulator runs on its own event loop in a background thread, so tests may be plain
-functions that drive any client (sync or async). `fix_exchange.client(...)` builds the
+functions that drive any client (sync or async); `fix_virtual` runs the simulator and the
+test's peers on one virtual-clock loop instead (simulator/virtual_clock.py). `fix_exchange.client(...)` builds the
 reference client for an account and endpoint. Certificates and keys are made once per
 test run. This module and the CLI are the only glue allowed to import both the simulator
 and the client (DESIGN.md §2).
