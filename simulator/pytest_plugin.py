@@ -13,8 +13,8 @@
 
 The simulator runs on its own event loop in a background thread, so tests may be plain
 functions that drive any client (sync or async); `fix_virtual` runs the simulator and the
-test's peers on one virtual-clock loop instead (simulator/virtual_clock.py). `fix_exchange.client(...)` builds the
-reference client for an account and endpoint. Certificates and keys are made once per
+test's peers on one virtual-clock loop instead (simulator/virtual_clock.py).
+`fix_exchange.client(...)` builds the reference client for an account and endpoint. Certificates and keys are made once per
 test run. This module and the CLI are the only glue allowed to import both the simulator
 and the client (DESIGN.md §2).
 """
