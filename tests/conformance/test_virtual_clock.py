@@ -97,6 +97,37 @@ def test_the_reference_client_reconnects_over_the_in_memory_connector_after_its_
     assert logons == 2 and times == [0.0, pytest.approx(random.Random(7).uniform(0, 0.5), abs=1e-5)]
 
 
+def test_a_bare_sans_io_session_is_a_peer_through_connect_in_memory(fix_virtual):
+    # What the conformance kit does: play a session with fixproto alone, no reference client.
+    from kalshi_fixsim.fixproto.aio import SessionDriver
+    from kalshi_fixsim.fixproto.kalshi import load_private_key, logon_payload, sign_logon
+    from kalshi_fixsim.fixproto.session import INITIATOR, Disconnect, LoggedOn, Session, SessionConfig
+
+    async def body(vx):
+        account = vx.accounts["bob"]
+        key = load_private_key(account.private_key_path)
+        events = []
+        session = Session(SessionConfig(role=INITIATOR, sender_comp_id=account.api_key, target_comp_id="KalshiMD",
+                                        heartbeat_interval=10, session_name="KalshiMD"), now=vx.now)
+        driver = SessionDriver(session, lambda _d, event: events.append((vx.now, type(event).__name__)),
+                               clock=vx.sim.clock)
+        await vx.sim.connect_in_memory("prediction", "MD", lambda: driver)
+        t0 = vx.now
+
+        def signer(sending_time, seq, sender, target):
+            signature = sign_logon(key, logon_payload(sending_time, seq, sender, target), salt_length=0)
+            return [(95, len(signature)), (96, signature)]
+        session.start_logon(vx.now, reset=True, signer=signer)
+        driver.pump()
+        await vx.advance(25)
+        driver.logout("done")
+        await asyncio.wait_for(driver.closed, 5.0)
+        return [(when - t0, name) for when, name in events], len(frames(vx.sim, "0"))
+    events, heartbeats = fix_virtual.run(body)
+    assert events[0] == (0.0, LoggedOn.__name__) and events[-1][1] == Disconnect.__name__
+    assert heartbeats == 4  # at 10 and 20 s, each way
+
+
 # --- spec 10 §1: the Thursday maintenance window, crossed virtually ------------------------------
 
 def test_the_thursday_trading_pause_is_crossed_in_virtual_time_with_the_session_kept_alive(fix_virtual):
