@@ -5,6 +5,15 @@
         await fix.send("D", [...])
         report = await fix.expect("8")
 
+With no socket (a simulator in the same process, e.g. on the virtual clock):
+
+    fix = FixClient(api_key=..., private_key=..., connector=sim.in_memory_connector("prediction", "NR"),
+                    clock=sim.clock, deterministic_signature=True)
+
+`connector` opens each (re)connection as loop.create_connection would (host, port and TLS are
+then unused); the clock defaults to the running loop's own clock (a virtual-clock loop's) when
+the client is made inside it, else wall time.
+
 Session rules follow spec 01: the Logon is signed over the exact SendingTime it carries
 (§3); ResetSeqNumFlag=Y on every Logon of NR/DC/RFQ/MD and on the first Logon of RT/PT,
 which then resume their sequence numbers across reconnects (§5.1); heartbeats,
@@ -17,16 +26,21 @@ import asyncio
 import random
 import ssl
 from pathlib import Path
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable
 
-from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, default_clock
 from kalshi_fixsim.fixproto.codec import FixMessage
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, load_private_key, logon_payload, session_type, sign_logon
 from kalshi_fixsim.fixproto.session import (INITIATOR, AppMessage, Disconnect, Event, LoggedOn, Session, SessionConfig,
                               SessionReject, TestResponse)
 from kalshi_fixsim.fixproto.store import MemoryStore, MessageStore
 
-__all__ = ["FixClient", "LogonError", "ConnectionClosed"]
+__all__ = ["FixClient", "LogonError", "ConnectionClosed", "Connector"]
+
+# Opens one connection for a protocol factory, as loop.create_connection does (e.g. the
+# simulator's in-memory connector: Simulator.in_memory_connector(product, session)).
+Connector = Callable[[Callable[[], asyncio.BaseProtocol]],
+                     Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -48,13 +62,14 @@ class ConnectionClosed(Exception):
 
 class FixClient:
     def __init__(self, *, api_key: str, private_key, product: str = "prediction", session: str = "NR",
-                 host: str = "127.0.0.1", port: int, ca_file: str | Path | None = None,
+                 host: str = "127.0.0.1", port: int = 0, ca_file: str | Path | None = None,
                  ssl_context: ssl.SSLContext | None = None, tls: bool = True, server_hostname: str | None = None,
                  heartbeat: int = 30, options: LogonOptions | None = None, reset: bool | None = None,
                  store: MessageStore | None = None, clock: Clock | None = None, rng: random.Random | None = None,
                  reconnect: bool = False, max_reconnects: int = 10, backoff_base: float = 0.5,
                  backoff_cap: float = 30.0, connect_timeout: float = 10.0,
-                 sending_time_tolerance: float | None = 30.0, interceptor: Interceptor | None = None) -> None:
+                 sending_time_tolerance: float | None = 30.0, interceptor: Interceptor | None = None,
+                 connector: Connector | None = None, deterministic_signature: bool = False) -> None:
         self.product = product
         self.session_type = session_type(product, session)
         self.api_key = api_key
@@ -62,7 +77,7 @@ class FixClient:
         self.heartbeat = heartbeat
         self.options = options or LogonOptions()
         self.store: MessageStore = store or MemoryStore()  # outlives connections: RT/PT continuity
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()  # made on a virtual-clock loop: its clock
         self.rng = rng or random.Random(0)
         self.reconnect = reconnect
         self.max_reconnects = max_reconnects
@@ -70,8 +85,12 @@ class FixClient:
         self.connect_timeout = connect_timeout
         self.sending_time_tolerance = sending_time_tolerance
         self.interceptor = interceptor
+        # connector: no socket (host, port and TLS unused); deterministic_signature: PSS salt
+        # length 0, so a Logon signs to the same bytes every run (byte-identical virtual runs).
+        self.connector = connector
+        self._salt_length = 0 if deterministic_signature else None
         self._key = load_private_key(private_key)
-        self._ssl = self._make_ssl(tls, ca_file, ssl_context)
+        self._ssl = None if connector is not None else self._make_ssl(tls, ca_file, ssl_context)
         self._server_hostname = server_hostname
         self._reset_next = True if reset is None else reset  # RT/PT: fresh on the first Logon only
         self.driver: SessionDriver | None = None
@@ -109,10 +128,13 @@ class FixClient:
             store=self.store, now=self.clock.now())
         driver = SessionDriver(session, self._on_event, clock=self.clock, interceptor=self.interceptor)
         try:
-            await asyncio.wait_for(loop.create_connection(
-                lambda: driver, self.host, self.port, ssl=self._ssl,
-                server_hostname=(self._server_hostname or self.host) if self._ssl else None),
-                self.connect_timeout)
+            if self.connector is not None:
+                opening = self.connector(lambda: driver)
+            else:
+                opening = loop.create_connection(
+                    lambda: driver, self.host, self.port, ssl=self._ssl,
+                    server_hostname=(self._server_hostname or self.host) if self._ssl else None)
+            await asyncio.wait_for(opening, self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise LogonError(f"cannot connect to {self.host}:{self.port}: {exc}", "connect_failed") from exc
         self.driver = driver
@@ -213,7 +235,8 @@ class FixClient:
     # --- internals ------------------------------------------------------------------------
 
     def _sign(self, sending_time: str, seq: int, sender: str, target: str) -> list[tuple[int, object]]:
-        signature = sign_logon(self._key, logon_payload(sending_time, seq, sender, target))
+        signature = sign_logon(self._key, logon_payload(sending_time, seq, sender, target),
+                               salt_length=self._salt_length)
         return [(95, len(signature)), (96, signature)]
 
     def _on_event(self, driver: SessionDriver, event: Event) -> None:

@@ -16,7 +16,7 @@ from .fields import MSG_TYPE_NAMES
 from .session import AppMessage, Disconnect, Event, Session
 from .state import State
 
-__all__ = ["Clock", "SystemClock", "Interceptor", "SessionDriver"]
+__all__ = ["Clock", "SystemClock", "default_clock", "Interceptor", "SessionDriver"]
 
 
 class Clock(Protocol):
@@ -28,6 +28,17 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
+
+
+def default_clock() -> Clock:
+    """The running loop's own wall clock when it keeps one (a virtual-time loop, e.g.
+    simulator.virtual_clock: `loop.wall_clock`), else SystemClock: timers and SendingTime agree."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return SystemClock()
+    clock = getattr(loop, "wall_clock", None)
+    return clock if clock is not None else SystemClock()
 
 
 class Interceptor(Protocol):
@@ -57,7 +68,7 @@ class SessionDriver(asyncio.BufferedProtocol):
         self.session = session
         self.on_connection_made = on_connection_made
         self.handler = handler
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()
         self.interceptor = interceptor
         self.transport: asyncio.Transport | None = None
         self.disconnect: Disconnect | None = None

@@ -121,11 +121,14 @@ def logon_payload(sending_time: str, msg_seq_num: int | str, sender: str, target
     return "\x01".join((sending_time, "A", str(msg_seq_num), sender, target)).encode("utf-8")
 
 
-def sign_logon(private_key: rsa.RSAPrivateKey, payload: bytes) -> str:
-    """RSA-PSS, SHA-256, MGF1-SHA-256, salt = digest length (32), Base64 (spec 01 §3)."""
+def sign_logon(private_key: rsa.RSAPrivateKey, payload: bytes, *, salt_length: int | None = None) -> str:
+    """RSA-PSS, SHA-256, MGF1-SHA-256, salt = digest length (32), Base64 (spec 01 §3).
+    `salt_length=0`: a deterministic signature (same key and payload, same bytes), still valid
+    PSS (RFC 8017 §9.1) and accepted by verify_logon; for reproducible virtual-clock runs."""
     sig = private_key.sign(
         payload,
-        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                    salt_length=padding.PSS.DIGEST_LENGTH if salt_length is None else salt_length),
         hashes.SHA256(),
     )
     return base64.b64encode(sig).decode("ascii")

@@ -5,9 +5,16 @@
         alice = fix_exchange.accounts["alice"]           # api_key, private_key_path
         ... connect with your client, trusting fix_exchange.ca_file ...
 
+    def test_heartbeats(fix_virtual):                    # the virtual clock, no socket
+        async def body(vx):
+            async with vx.client("alice", heartbeat=30) as fix:
+                await vx.advance(95)                      # 95 virtual seconds, no wall time
+        fix_virtual.run(body, start="Thursday 02:59:50 America/New_York")
+
 The simulator runs on its own event loop in a background thread, so tests may be plain
-functions that drive any client (sync or async). `fix_exchange.client(...)` builds the
-reference client for an account and endpoint. Certificates and keys are made once per
+functions that drive any client (sync or async); `fix_virtual` runs the simulator and the
+test's peers on one virtual-clock loop instead (simulator/virtual_clock.py).
+`fix_exchange.client(...)` builds the reference client for an account and endpoint. Certificates and keys are made once per
 test run. This module and the CLI are the only glue allowed to import both the simulator
 and the client (DESIGN.md §2).
 """
@@ -26,8 +33,9 @@ from .config import AccountConfig, RateLimitsConfig, SimConfig, TlsConfig, defau
 from .engine.types import Market, MarketStatus
 from .keys import new_key_pair
 from .server import Endpoint, Simulator, SimulatorThread
+from .virtual_clock import DEFAULT_LIMIT, advance, run_virtual
 
-__all__ = ["FixExchange", "TestAccount", "TEST_ACCOUNTS"]
+__all__ = ["FixExchange", "VirtualExchange", "VirtualRunner", "TestAccount", "TEST_ACCOUNTS"]
 
 _ALL_SESSIONS = ("NR", "DC", "RT", "PT", "RFQ", "MD")
 # name -> AccountConfig overrides. Several plain accounts because one key = one connection.
@@ -191,3 +199,61 @@ def fix_exchange(request, fix_exchange_factory):
     marker = request.node.get_closest_marker("fix_exchange")
     return fix_exchange_factory(**(marker.kwargs if marker is not None else {}))
 
+
+
+class VirtualExchange:
+    """A simulator on the virtual clock and in-memory connections, all on the test's one loop
+    (simulator/virtual_clock.py): `await vx.advance(95)` lets 95 s pass in no wall time."""
+
+    def __init__(self, sim: Simulator, accounts: dict[str, TestAccount]) -> None:
+        self.sim = sim
+        self.accounts = accounts
+        self.control = sim.control  # same loop, same thread: called directly
+
+    @property
+    def now(self) -> float:
+        return self.sim.clock.now()
+
+    async def advance(self, seconds: float) -> None:
+        await advance(seconds)
+
+    def client(self, account: str = "alice", product: str = "prediction", session: str = "NR", **kwargs):
+        """The reference FixClient over an in-memory connection, on the simulator's clock, with
+        a deterministic Logon signature (byte-identical runs)."""
+        from kalshi_fixsim.client import FixClient
+
+        acct = self.accounts[account]
+        kwargs.setdefault("deterministic_signature", True)
+        return FixClient(product=product, session=session, api_key=acct.api_key, private_key=acct.private_key_path,
+                         connector=self.sim.in_memory_connector(product, session), clock=self.sim.clock, **kwargs)
+
+    async def open_raw(self, product: str = "prediction", session: str = "NR"):
+        """(reader, writer) of raw bytes to an endpoint, as asyncio.open_connection."""
+        return await self.sim.open_in_memory(product, session)
+
+
+class VirtualRunner:
+    """`fix_virtual.run(body, start="Thursday 02:59:50 America/New_York", **config_overrides)`:
+    builds the test simulator on a fresh virtual-clock loop, awaits `body(vx)`, stops it.
+    `limit`: seconds of virtual time after which the body is cancelled (VirtualTimeLimit)."""
+
+    def __init__(self, accounts: dict[str, TestAccount], tls: TlsConfig) -> None:
+        self.accounts, self.tls = accounts, tls
+
+    def run(self, body, *, start=None, limit: float | None = DEFAULT_LIMIT, simulator_kwargs: dict | None = None,
+            **overrides):
+        async def main():
+            sim = Simulator(make_test_config(self.accounts, self.tls, **overrides), **(simulator_kwargs or {}))
+            await sim.start(listen=False)
+            try:
+                return await body(VirtualExchange(sim, self.accounts))
+            finally:
+                await sim.stop()
+        return run_virtual(main, start=start, limit=limit)
+
+
+@pytest.fixture
+def fix_virtual(fix_material) -> VirtualRunner:
+    """Runs a test body on the virtual clock with in-memory connections (see VirtualRunner)."""
+    _, accounts, tls = fix_material
+    return VirtualRunner(accounts, tls)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, SystemClock
+from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, default_clock
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, SessionType, session_types
 from kalshi_fixsim.fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
 from kalshi_fixsim.fixproto.state import State
@@ -26,7 +27,9 @@ from .gateway import (drop_copy, market_data, order_entry, order_groups, post_tr
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
-from . import ops
+from . import memory_transport, ops
+from .ordered import OrderedSet
+from .virtual_clock import is_virtual
 from .control import Control, ControlServer
 from .history import SqliteHistory
 from .transcript import Transcript
@@ -256,7 +259,7 @@ class Simulator:
     def __init__(self, config: SimConfig, *, clock: Clock | None = None,
                  interceptor_factory: Callable[[str, str], Interceptor | None] | None = None) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()  # a virtual-clock loop's own clock, else wall time
         self.auth = Authenticator(config.accounts, config.session)
         # Only authenticated Logons are charged to their key's Logon limit (issue 11 §5).
         self.auth.admit = lambda account, product, owner: (
@@ -269,14 +272,15 @@ class Simulator:
         self.reset_hooks: list[Callable[[], None]] = []  # services that rebuild state on reset
         self.interceptor_factory = interceptor_factory
         self.ORDER_MEMORY = config.order_memory.hours * 3600.0  # behaviour.md "Order memory"
-        self.connections: set[GatewayConnection] = set()
+        self.connections: OrderedSet[GatewayConnection] = OrderedSet()  # in arrival order: deterministic runs
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self._servers: list[asyncio.base_events.Server] = []
-        self._drivers: set[SessionDriver] = set()
+        self._drivers: OrderedSet[SessionDriver] = OrderedSet()
         self._handshaking: set[asyncio.BaseTransport] = set()  # accepted, TLS not yet up
         self.connection_limits = ConnectionLimits(config.session.max_connections,
                                                   config.session.max_connections_per_peer)
         self._ticker: asyncio.Task | None = None
+        self._idle_hook: Callable[[], None] | None = None  # on the virtual clock, instead of the ticker
         self.max_send_buffer = 8 * 1024 * 1024  # bytes queued for one connection before it is dropped
         # Clock-driven work of other services (pauses, maintenance, ...): each gets `now` and
         # returns when it next needs to run (epoch seconds) or None.
@@ -296,10 +300,11 @@ class Simulator:
     ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (config order_memory.hours)
     FORGET_EVERY = 600.0        # seconds between sweeps of ended orders
 
-    def tick(self) -> float:
-        """Run the venues' clock-driven work (Day/GTD expiry); returns seconds until next due."""
+    def tick(self, *, uncapped: bool = False) -> float:
+        """Run the venues' clock-driven work (Day/GTD expiry); returns seconds until next due
+        (at most TICK; `uncapped`: the exact next due, inf when none)."""
         now = self.clock.now()
-        delay = self.TICK
+        delay = math.inf if uncapped else self.TICK
         for product, venue in self.venues.items():
             events = venue.exchange.expire_orders(now)
             maker = self.market_makers.get(product)
@@ -326,7 +331,16 @@ class Simulator:
             due = task(now)
             if due is not None:
                 delay = min(delay, max(0.01, due - now))
+        if uncapped:
+            delay = min(delay, max(0.01, self._next_forget - now))
         return delay
+
+    def _before_time_moves(self) -> float | None:
+        """The virtual clock's idle hook (virtual_clock.VirtualEventLoop.add_idle_hook): the clock
+        work due now, then when it is next due. Called each time the loop is about to move time,
+        after every callback that could have changed a deadline, so nothing needs polling."""
+        delay = self.tick(uncapped=True)
+        return None if delay == math.inf else self.clock.now() + delay
 
     async def _run_ticker(self) -> None:
         while True:
@@ -353,12 +367,16 @@ class Simulator:
             return None
         return server_ssl_context(CertPaths(ca=tls.ca, ca_key=None, cert=tls.cert, key=tls.key))
 
-    async def start(self, control_port: int | None = None) -> None:
-        """Open every listener; with `control_port` (0 = any free port) also the HTTP control plane."""
+    async def start(self, control_port: int | None = None, *, listen: bool = True) -> None:
+        """Open every listener; with `control_port` (0 = any free port) also the HTTP control plane.
+        `listen=False`: no socket at all, only in-memory connections (connect_in_memory)."""
         loop = asyncio.get_running_loop()
-        ctx = self._ssl_context()
+        if (listen or control_port is not None) and is_virtual(loop):
+            raise ValueError("a simulator on the virtual clock serves in-memory connections only: "
+                             "start(listen=False) and no control port (a socket's peer lives in real time)")
+        ctx = self._ssl_context() if listen else None
         for product, pconf in self.config.products.items():
-            if not pconf.enabled:
+            if not pconf.enabled or not listen:
                 continue
             for st in session_types(product):
                 port = pconf.ports.get(st.code)
@@ -383,7 +401,10 @@ class Simulator:
                 await self._close_listeners()
                 raise ListenError(None, None, "127.0.0.1", control_port, exc) from exc
         self.tick()  # the market maker quotes before the first client can connect
-        self._ticker = loop.create_task(self._run_ticker())
+        if is_virtual(loop):  # no polling: the loop asks before each move of its clock
+            self._idle_hook = loop.add_idle_hook(self._before_time_moves)  # type: ignore[attr-defined]
+        else:
+            self._ticker = loop.create_task(self._run_ticker())
         log.info("serving %d endpoints", len(self.endpoints))
 
     async def _close_listeners(self) -> None:
@@ -400,6 +421,20 @@ class Simulator:
         return Gatekeeper(self.connection_limits, f"{product}/{st.code}",
                           lambda peer: self._new_driver(product, st, peer), ctx,
                           min(settings.tls_handshake_timeout, settings.logon_timeout), self._handshaking)
+
+    async def connect_in_memory(self, product: str, session: str, protocol_factory: Callable[[], Any]):
+        """A connection to (product, session) with no socket, as loop.create_connection:
+        returns (transport, protocol). The simulator's side runs the same code as an accepted
+        TLS connection (simulator/memory_transport.py)."""
+        return memory_transport.accept(self, product, session, protocol_factory)
+
+    async def open_in_memory(self, product: str, session: str):
+        """As asyncio.open_connection over an in-memory connection: (reader, writer) of raw bytes."""
+        return await memory_transport.open_streams(self, product, session)
+
+    def in_memory_connector(self, product: str, session: str):
+        """For FixClient(connector=...): each (re)connect opens a new in-memory connection."""
+        return lambda protocol_factory: self.connect_in_memory(product, session, protocol_factory)
 
     def _new_driver(self, product: str, st: SessionType, peer: str = "") -> SessionDriver:
         settings = self.config.session
@@ -460,6 +495,9 @@ class Simulator:
     async def stop(self, timeout: float = 5.0) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        if self._idle_hook is not None:
+            self._idle_hook()  # removes it
+            self._idle_hook = None
         if self.control_server is not None:
             await self.control_server.stop()
         for server in self._servers:

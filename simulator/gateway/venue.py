@@ -15,6 +15,7 @@ from kalshi_fixsim.fixproto.store import MessageStore
 from ..engine.exchange import Exchange
 from ..engine.types import Event
 from .reports import Body, ReportFlags, render_events
+from ..ordered import OrderedSet
 
 __all__ = ["Venue", "ReportSink", "OfflineSink", "ReportHistory"]
 
@@ -48,7 +49,7 @@ class Venue:
         self.exchange = exchange
         self.sessions: dict[str, ReportSink] = {}          # session id -> live order-entry session
         self.offline: dict[str, OfflineSink] = {}          # RT session id -> store-backed sink
-        self.listeners: dict[str, set[ReportSink]] = {}    # account -> live listener sessions
+        self.listeners: dict[str, OrderedSet[ReportSink]] = {}  # account -> live listener sessions, in order
         self.last_mass_cancel: dict[str, float] = {}       # account -> time of its last accepted q
         self.history: ReportHistory | None = None          # drop copy's record of sent reports
         self.observers: list[Callable[[list[Event]], None]] = []  # e.g. market data
@@ -65,7 +66,7 @@ class Venue:
     def attach(self, session_id: str, account: str, sink: ReportSink, *, listener: bool,
                offline: OfflineSink | None = None) -> None:
         if listener:
-            self.listeners.setdefault(account, set()).add(sink)
+            self.listeners.setdefault(account, OrderedSet()).add(sink)
         else:
             self.sessions[session_id] = sink
         if offline is not None:
