@@ -7,10 +7,14 @@ Session, hands its events to a handler, writes its output and re-arms its one ti
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
-from typing import Callable, Iterable, Protocol
+from collections import deque
+from typing import Any, Callable, Iterable, Protocol
 
-from .codec import Framer
+from .actions import Close, HalfClose, Later, PauseReading, Wait
+from .codec import Framer, GarbledFrame
 from .session import Disconnect, Event, Session
 
 __all__ = ["Clock", "SystemClock", "Interceptor", "SessionDriver"]
@@ -28,7 +32,8 @@ class SystemClock:
 
 
 class Interceptor(Protocol):
-    """Sees every frame; returns the frames to pass on (none to drop, several to duplicate)."""
+    """Sees every frame; returns the frames to pass on (none to drop, several to duplicate),
+    possibly with transport actions (fixproto/actions.py: delays, closes, ...) among them."""
 
     def inbound(self, frame: bytes) -> Iterable[bytes]: ...
     def outbound(self, frame: bytes) -> Iterable[bytes]: ...
@@ -58,6 +63,8 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
+        self._in_lane: _Lane | None = None   # made on the first action an interceptor returns
+        self._out_lane: _Lane | None = None
 
     # --- asyncio protocol ------------------------------------------------------------------
 
@@ -91,9 +98,17 @@ class SessionDriver(asyncio.BufferedProtocol):
         now = self.clock.now()
         session = self.session
         interceptor = self.interceptor
+        lane = self._in_lane
         for item in self._framer.feed(data):
             frames = interceptor.inbound(item) if interceptor is not None and isinstance(item, bytes) else (item,)
             for frame in frames:
+                if lane is not None and (lane.busy or not isinstance(frame, (bytes, GarbledFrame))):
+                    lane.run((frame,))  # a fault's action, or a frame queued behind one
+                    continue
+                if not isinstance(frame, (bytes, GarbledFrame)):
+                    lane = self._in_lane = _Lane(self, self._deliver_inbound)
+                    lane.run((frame,))
+                    continue
                 session.receive_frame(frame, now)
                 # Handle this frame's events before the next frame is read, so replies leave in
                 # the order the requests came (a TestRequest behind an order is answered after it).
@@ -138,7 +153,13 @@ class SessionDriver(asyncio.BufferedProtocol):
                     self.handler(self, event)
             transport = self.transport
             if self.disconnect is not None and transport is not None and not transport.is_closing():
-                transport.close()  # close() flushes what was written first
+                lane = self._out_lane
+                if lane is not None and lane.busy:
+                    if not lane.closing:  # frames a fault holds back leave before the close
+                        lane.closing = True
+                        lane.run((Close(),))
+                else:
+                    transport.close()  # close() flushes what was written first
         finally:
             self._pumping = False
 
@@ -153,9 +174,72 @@ class SessionDriver(asyncio.BufferedProtocol):
         if interceptor is None:
             transport.write(b"".join(frames))
             return
+        lane = self._out_lane
         for frame in frames:
             for out in interceptor.outbound(frame):
-                transport.write(out)
+                if lane is not None and (lane.busy or not isinstance(out, bytes)):
+                    lane.run((out,))
+                elif isinstance(out, bytes):
+                    transport.write(out)
+                else:
+                    lane = self._out_lane = _Lane(self, self._write_bytes)
+                    lane.run((out,))
+
+    def _write_bytes(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _deliver_inbound(self, item: Any) -> None:
+        if not isinstance(item, (bytes, GarbledFrame)):
+            return
+        self.session.receive_frame(item, self.clock.now())
+        self._dispatch()
+        self._rearm()
+
+    def run_actions(self, inbound: Iterable[Any] = (), outbound: Iterable[Any] = ()) -> None:
+        """Carry out transport actions (fixproto/actions.py) now, on each direction's lane."""
+        inbound, outbound = list(inbound), list(outbound)
+        if inbound:
+            if self._in_lane is None:
+                self._in_lane = _Lane(self, self._deliver_inbound)
+            self._in_lane.run(inbound)
+        if outbound:
+            if self._out_lane is None:
+                self._out_lane = _Lane(self, self._write_bytes)
+            self._out_lane.run(outbound)
+        self.pump()
+
+    def close_transport(self, reset: bool = False) -> None:
+        """Close now: a FIN after what was written (`reset` False) or a TCP RST (SO_LINGER 0)."""
+        transport = self.transport
+        if transport is None:
+            return
+        if reset:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            transport.abort()  # closes the socket at once; with linger 0 the kernel sends RST
+        elif not transport.is_closing():
+            transport.close()
+
+    def half_close(self) -> None:
+        """Shut our write side; keep reading (TLS has no write_eof: the TCP socket is shut)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
     def _rearm(self) -> None:
         deadline = self.session.get_timer()
@@ -178,3 +262,57 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._timer = None
         self.session.handle_timer(self.clock.now())
         self.pump()
+
+
+class _Lane:
+    """One direction of a connection once a fault acted on it: items run in order, a Wait
+    holds the lane (and everything behind it) for its time (fixproto/actions.py)."""
+
+    def __init__(self, driver: SessionDriver, deliver: Callable[[Any], None]) -> None:
+        self.driver = driver
+        self.deliver = deliver
+        self.queue: deque = deque()
+        self.held = False
+        self.closing = False
+
+    @property
+    def busy(self) -> bool:
+        return self.held or bool(self.queue)
+
+    def run(self, items: Iterable[Any]) -> None:
+        for item in items:
+            if self.held:
+                self.queue.append(item)
+            else:
+                self._do(item)
+
+    def _do(self, item: Any) -> None:
+        driver = self.driver
+        if isinstance(item, (bytes, GarbledFrame)):
+            self.deliver(item)
+        elif isinstance(item, Wait):
+            self.held = True
+            driver._loop.call_later(max(0.0, item.seconds), self._release)
+        elif isinstance(item, Later):
+            driver._loop.call_later(max(0.0, item.seconds), lambda: self.run(list(item.callback())))
+        elif isinstance(item, Close):
+            driver.close_transport(reset=item.reset)
+        elif isinstance(item, HalfClose):
+            driver.half_close()
+        elif isinstance(item, PauseReading):
+            transport = driver.transport
+            if transport is not None and not transport.is_closing():
+                transport.pause_reading()
+                driver._loop.call_later(max(0.0, item.seconds), self._resume_reading)
+
+    def _release(self) -> None:
+        self.held = False
+        queue, self.queue = self.queue, deque()
+        self.run(queue)
+        if self.queue and not self.held:  # items queued while this ran
+            self._release()
+
+    def _resume_reading(self) -> None:
+        transport = self.driver.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()

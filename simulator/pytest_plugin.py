@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from .certs import make_dev_certs
+from .fault_handles import FaultsProxy
 from .config import AccountConfig, SimConfig, TlsConfig, default_config
 from .engine.types import Market, MarketStatus
 from .keys import new_key_pair
@@ -102,6 +103,11 @@ class FixExchange:
     def control(self) -> "ControlProxy":
         """The control plane, callable from the test thread: `fix_exchange.control.reset()`."""
         return ControlProxy(self)
+
+    @property
+    def faults(self) -> FaultsProxy:
+        """Fault rules: `fix_exchange.faults.add(fault="drop", match={"35": "8"})` -> a handle."""
+        return FaultsProxy(self.runner.call, lambda: self.sim.faults)
 
     @property
     def control_url(self) -> str | None:

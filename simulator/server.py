@@ -26,7 +26,7 @@ from .gateway import (drop_copy, market_data, order_entry, order_groups, post_tr
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
-from . import ops
+from . import fault_service, ops
 from .control import Control, ControlServer
 from .history import SqliteHistory
 from .transcript import Transcript
@@ -106,7 +106,11 @@ class GatewayConnection:
     def api_key(self) -> str | None:
         return self.decision.account.api_key if self.decision and self.decision.account else None
 
-    def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
+    send_hook = None  # venue faults (simulator/fault_service.py) set it while a rule may act on sends
+
+    def send(self, msg_type: str, body: list[tuple[int, object]], hooked: bool = True) -> int:
+        if hooked and self.send_hook is not None:
+            return self.send_hook(self, msg_type, body)
         driver = self.driver
         assert driver is not None
         if driver.session.state not in _SENDING:
@@ -207,6 +211,11 @@ class GatewayConnection:
             log.info("logon refused on %s %s: %s", self.product, self.comp_id, decision.text)
             session.refuse_logon(now, decision.text, reject_reason=decision.reject_reason, ref_tag=decision.ref_tag)
             return
+        refusal = self.sim.faults.logon_refusal(self, event.message, decision)  # a refuse_logon fault rule
+        if refusal is not None:
+            self.sim.auth.release(decision.slot, self)
+            session.refuse_logon(now, refusal)
+            return
         self.decision = decision
         assert decision.account is not None
         store: MessageStore = MemoryStore()
@@ -248,6 +257,7 @@ class Simulator:
         self.reset_hooks.append(lambda: (self.ratelimits.reset(), ratelimit_gate.install(self)))
         self.ops = ops.install(self)  # pauses, maintenance, halts (spec 10); schedule off unless asked
         self.reset_hooks.append(lambda: ops.install(self))
+        self.faults = fault_service.install(self)  # fault rules (issue 12); none: no cost per frame
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
     ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (behaviour.md)
@@ -340,6 +350,7 @@ class Simulator:
         driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
                                on_connection_made=self._track)
         conn.driver = driver
+        self.faults.attach(conn)  # fault rules (issue 12): refused, or given the fault layer
         return driver
 
     def _track(self, driver: SessionDriver) -> None:

@@ -1,0 +1,183 @@
+"""Venue faults in the gateway (issue 12 §1), never by bending the engine.
+
+Inbound, `fault_gate` (first in gateway.GATES) asks the fault engine which venue rules fire
+on an application message and acts as the venue would: an ExecutionReport reject 103=99
+`EXCHANGE_UNAVAILABLE` (the order booked anyway or not) or `INTERNAL_ERROR` (spec 02 §8.5,
+spec 09 §7), a BusinessMessageReject 380=8 (spec 11), a control-plane operation run before
+the message is processed (a halt when the 3rd order arrives), an unsolicited cancel.
+Outbound, `send_hook` (installed on a connection while a venue rule may act on what it
+sends) makes an ExecutionReport (or any application message) late, missing or duplicated
+with PossResend(97)=Y. Delays go through the `schedule(seconds, fn)` the glue gives: no I/O.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from kalshi_fixsim.fixproto.codec import FixMessage, format_utc
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR
+
+from ..engine.types import CancelReason
+from . import GATES, HANDLERS, Connection, business_reject
+from .reports import PENDING_EXEC_ID
+
+if TYPE_CHECKING:
+    from ..faults import FaultEngine, RuleState
+
+__all__ = ["fault_gate", "send_hook", "reject_report", "unsolicited_cancel"]
+
+Schedule = Callable[[float, Callable[[], None]], None]
+
+
+def _service(conn: Connection):
+    sim = getattr(conn, "sim", None)
+    return getattr(sim, "faults", None)
+
+
+def reject_report(msg: FixMessage, text: str, now: float) -> list[tuple[int, object]]:
+    """ExecutionReport reject 150=8 39=8 103=99 with Text, for a NewOrderSingle (spec 02 §8.5)."""
+    return [(37, "NONE"), (11, msg.get(11) or ""), (17, PENDING_EXEC_ID), (150, "8"), (39, "8"),
+            (54, msg.get(54) or "1"), (55, msg.get(55) or ""), (151, "0"), (14, "0"), (6, "0"),
+            (38, msg.get(38) or "0"), (103, 99), (44, msg.get(44) or "0"), (60, format_utc(now)), (58, text)]
+
+
+def fault_gate(conn: Connection, msg: FixMessage) -> bool:
+    """gateway.GATES entry: True when a venue fault answered the message itself."""
+    service = _service(conn)
+    if service is None or service.engine.empty:
+        return False
+    engine: "FaultEngine" = service.engine
+    fired = engine.venue_inbound(conn, msg)
+    if not fired:
+        return False
+    now = conn.now()
+    for state in fired:
+        rule = state.rule
+        name = rule.fault
+        if name == "internal_error" or (name == "exchange_unavailable" and not rule.params["booked"]):
+            text = "INTERNAL_ERROR" if name == "internal_error" else "EXCHANGE_UNAVAILABLE"
+            service.mark(conn, "in", msg, engine.record(state, conn, "inbound", f"order refused {text}", now))
+            conn.send("8", reject_report(msg, text, now))
+            return True
+        if name == "exchange_unavailable":
+            service.mark(conn, "in", msg, engine.record(
+                state, conn, "inbound", "order booked, reported EXCHANGE_UNAVAILABLE", now))
+            _booked_but_unavailable(conn, msg, now)
+            return True
+        if name == "rate_limit":
+            service.mark(conn, "in", msg, engine.record(state, conn, "inbound", "answered 380=8", now))
+            business_reject(conn, msg, BRR.RATE_LIMIT_EXCEEDED, rule.params["text"])  # spec 11 §4
+            return True
+        if name == "control":
+            what = service.run_control(rule.params, conn, msg)
+            service.mark(conn, "in", msg, engine.record(state, conn, "inbound", what, now))
+        elif name == "unsolicited_cancel":
+            what = unsolicited_cancel(conn, rule.params.get("cl_ord_id") or msg.get(41) or msg.get(11), now)
+            service.mark(conn, "in", msg, engine.record(state, conn, "inbound", what, now))
+    return False
+
+
+def _booked_but_unavailable(conn: Connection, msg: FixMessage, now: float) -> None:
+    """spec 09 §7, first variant: the exchange takes the order, the client hears only
+    EXCHANGE_UNAVAILABLE. What this message produces for its ClOrdID on this session is
+    replaced by the reject (later reports of the order, fills by others, flow as usual); a
+    resend with the same ClOrdID then meets the open order (103=6, spec 02 §12)."""
+    cl = msg.get(11) or ""
+    sent: list[bool] = []
+    previous = getattr(conn, "send_hook", None)
+
+    def swallow(c: Any, msg_type: str, body: list[tuple[int, object]]) -> int:
+        if msg_type == "8" and any(t == 11 and v == cl for t, v in body):
+            if not sent:
+                sent.append(True)
+                return c.send("8", reject_report(msg, "EXCHANGE_UNAVAILABLE", now), hooked=False)
+            return 0
+        return previous(c, msg_type, body) if previous is not None else c.send(msg_type, body, hooked=False)
+
+    conn.send_hook = swallow  # type: ignore[attr-defined]
+    try:
+        for gate in GATES[GATES.index(fault_gate) + 1:]:  # the rest of gateway.route
+            if gate(conn, msg):
+                return
+        handler = HANDLERS.get((conn.session_code, msg.get(35) or ""))
+        if handler is not None:
+            handler(conn, msg)
+    finally:
+        conn.send_hook = previous  # type: ignore[attr-defined]
+    if not sent:
+        conn.send("8", reject_report(msg, "EXCHANGE_UNAVAILABLE", now))
+
+
+def unsolicited_cancel(conn: Connection, cl_ord_id: str | None, now: float) -> str:
+    """Cancel one resting order of the connection's account as the venue (no request from the
+    client): the one with this ClOrdID, else the oldest. Reported like any cancel."""
+    exchange = conn.venue.exchange
+    order = exchange.order_by_client_id(conn.user, cl_ord_id) if cl_ord_id else None
+    if order is None or order.status.final:
+        resting = exchange.open_orders(account=conn.user)
+        order = resting[0] if resting else None
+    if order is None:
+        return "not applied (no resting order)"
+    # The engine's own cancel path (as for a disconnect), so books and balances stay exact.
+    events = exchange._cancel_all([order], CancelReason.USER, now)  # noqa: SLF001
+    conn.venue.dispatch(events)
+    return f"order {order.client_order_id} cancelled unsolicited"
+
+
+def send_hook(schedule: Schedule) -> Callable[[Any, str, list], int]:
+    """A GatewayConnection.send_hook: venue rules on what the gateway sends to this connection."""
+
+    def hook(conn: Any, msg_type: str, body: list[tuple[int, object]]) -> int:
+        service = _service(conn)
+        if service is None or service.engine.empty:
+            return conn.send(msg_type, body, hooked=False)
+        engine = service.engine
+        fired = engine.venue_outbound(conn, msg_type, body)
+        if not fired:
+            return conn.send(msg_type, body, hooked=False)
+        now = conn.now()
+        send_now, copies = True, 0
+        for state in fired:
+            name = state.rule.fault
+            if name == "er_drop":
+                service.mark_body(conn, msg_type, body, engine.record(state, conn, "outbound", "never sent", now))
+                send_now = False
+                break
+            if name == "er_delay":
+                ms = state.rule.params["ms"]
+                service.mark_body(conn, msg_type, body, engine.record(state, conn, "outbound",
+                                                                      f"sent {ms:g} ms late", now))
+                schedule(ms / 1000.0, lambda c=conn, m=msg_type, b=body: _late(c, m, b))
+                send_now = False
+                break
+            if name == "er_duplicate":
+                copies += 1
+                service.mark_body(conn, msg_type, body, engine.record(state, conn, "outbound",
+                                                                      "sent twice (copy with 97=Y)", now))
+            elif name == "unsolicited_cancel":
+                cl = state.rule.params.get("cl_ord_id") or dict((t, v) for t, v in body).get(11)
+                service.mark_body(conn, msg_type, body, engine.record(
+                    state, conn, "outbound", unsolicited_cancel(conn, None, now) if cl is None
+                    else "cancel follows", now))
+                if cl is not None:
+                    schedule(0.0, lambda c=conn, o=str(cl): unsolicited_cancel(c, o, c.now()))
+            elif name == "control":
+                schedule(0.0, lambda p=state.rule.params, c=conn: service.run_control(p, c, None))
+        if not send_now:
+            return 0
+        seq = conn.send(msg_type, body, hooked=False)
+        for _ in range(copies):
+            conn.send(msg_type, [(97, "Y")] + list(body), hooked=False)  # PossResend (spec 01 §6)
+        return seq
+
+    return hook
+
+
+def _late(conn: Any, msg_type: str, body: list[tuple[int, object]]) -> None:
+    driver = getattr(conn, "driver", None)
+    if driver is not None and not driver.session.closed:
+        conn.send(msg_type, body, hooked=False)
+        driver.pump()
+
+
+if fault_gate not in GATES:
+    GATES.insert(0, fault_gate)  # before the rate limiter: a fault acts whatever the real limits say
