@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import ops
+from . import fault_cli, ops
 from .certs import make_dev_certs
 from .config import ConfigError, add_account, load_config, write_sample_config
 from .keys import new_key_pair
@@ -167,6 +167,8 @@ def _client_command(args: argparse.Namespace) -> int:
 def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
     """The HTTP method, path and JSON body for one ctl command."""
     c, p = args.ctl_command, {"product": args.product}
+    if c == "fault":
+        return fault_cli.ctl_request(args)
     get = {"endpoints": "/endpoints", "markets": "/markets", "accounts": "/accounts", "sessions": "/sessions"}
     if c in get:
         return "GET", get[c] + (f"?product={args.product}" if c in ("markets", "accounts") else ""), {}
@@ -237,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
         c = ops.add_parser(name, help=help_text)
         for arg in positionals:
             c.add_argument(arg.rstrip("?"), nargs="?" if arg.endswith("?") else None)
+    fault_cli.add_ctl_parser(ops)  # ctl fault add|list|show|rm|clear
+    fault_cli.add_parser(sub)      # faults: the catalogue
 
     s = sub.add_parser("certs", help="make a dev CA and a server certificate")
     s.add_argument("--out", default="certs")
@@ -308,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             return _client_command(args)
         elif args.command == "ctl":
             return _ctl(args)
+        elif args.command == "faults":
+            return fault_cli.print_catalogue(args)
     except (ConfigError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

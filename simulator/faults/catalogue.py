@@ -110,7 +110,8 @@ _KINDS = [
               (Param("bytes", "int", 100, "bytes written before the close", 0, 1_000_000_000), _HOW),
               triggers=("message", "now"), directions=_OUT),
     FaultKind("refuse_connections", "transport", "Refuse new connections: accept, then reset at once (RST)",
-              (_HOW,), triggers=("connect",), directions=_IN, default_direction="inbound"),
+              (Param("how", "choice", "rst", "rst: a TCP reset; fin: an orderly close", choices=("fin", "rst")),),
+              triggers=("connect",), directions=_IN, default_direction="inbound"),
     # --- frame -----------------------------------------------------------------------------------
     FaultKind("drop", "frame", "Drop the matching frame", directions=_BOTH),
     FaultKind("duplicate", "frame", "Pass the matching frame, then the same bytes again",
