@@ -18,8 +18,10 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from kalshi_fixsim.fixproto.codec import FixMessage, encode
+from kalshi_fixsim.fixproto.fields import ADMIN_MSG_TYPES
 
 from .faults import ConnectionFaults, FaultEngine, RuleError, RuleState, describe
+from .faults.frames import msg_type_of
 from .gateway import GATES, fault_gate as gate_module
 
 if TYPE_CHECKING:
@@ -127,10 +129,15 @@ class FaultService:
         layer = recorder.inner
         if want and not isinstance(layer, ConnectionFaults):
             recorder.inner = ConnectionFaults(self.engine, conn, lambda c=conn: c.driver.session if c.driver else None,
-                                              inner=layer, mark=recorder.mark)
+                                              inner=layer, mark=recorder.mark, sent=lambda c=conn: self._sent(c))
         elif not want and isinstance(layer, ConnectionFaults):
             recorder.inner = layer.inner
         conn.send_hook = self._hook if self._venue_out else None
+
+    def _sent(self, conn: "GatewayConnection") -> list[bytes]:
+        """Application frames this connection sent, oldest first (from the transcript)."""
+        return [f for _t, d, _ep, s, f, note in self.sim.transcript.entries
+                if d == "out" and s == conn.session_id and not note and msg_type_of(f) not in ADMIN_MSG_TYPES]
 
     def _sync(self) -> None:
         self._venue_out = any(s.active and s.rule.kind.family == "venue" and "outbound" in s.rule.directions

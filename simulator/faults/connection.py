@@ -31,7 +31,7 @@ _RECENT_OUT = 200  # application frames kept for the resend fault on sessions wi
 
 class ConnectionFaults:
     def __init__(self, engine: FaultEngine, ctx: Context, session_of: Callable[[], Any], *,
-                 inner=None, mark: Mark | None = None) -> None:
+                 inner=None, mark: Mark | None = None, sent: Callable[[], list[bytes]] | None = None) -> None:
         self.engine = engine
         self.ctx = ctx
         self.session_of = session_of
@@ -44,6 +44,7 @@ class ConnectionFaults:
         self._budget: int | None = None          # close_after_bytes: outbound bytes left
         self._budget_how = "fin"
         self.recent_out: deque[bytes] = deque(maxlen=_RECENT_OUT)
+        self.sent = sent  # the application frames this connection sent before (the transcript)
 
     # --- interceptor -----------------------------------------------------------------------
 
@@ -261,7 +262,8 @@ class ConnectionFaults:
                 last = session.store.next_sender_seq - 1
                 count = session.resend_stored(now, max(1, last - p["count"] + 1), last)
             else:
-                frames = list(self.recent_out)[-p["count"]:]
+                earlier = self.sent() if self.sent is not None else list(self.recent_out)
+                frames = earlier[-p["count"]:]
                 session.resend_frames(frames, now)
                 count = len(frames)
             return f"resent {count} message(s) with PossDup"

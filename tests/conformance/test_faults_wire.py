@@ -30,6 +30,7 @@ class Peer:
         acct = fx.accounts[account]
         conn = await RawConnection.open(fx, product, session)
         target = fx.endpoint(product, session).comp_id
+        kw.setdefault("extra", [(21011, "Y")] if session in ("NR", "RT") else [])  # no pending reports
         conn.send(logon(acct, target, **kw))
         reply = await conn.read()
         assert reply is not None and reply.get(35) == "A", reply
