@@ -11,12 +11,13 @@ import platform
 import sys
 import time
 
-from bench import decoder, engine, market_data
+from bench import decoder, engine, faults, market_data
 
 BENCHMARKS = [
     ("decoder", decoder.run),
     ("engine", engine.run),
     ("market_data", market_data.run),
+    ("faults", faults.run),
 ]
 
 

@@ -63,7 +63,7 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
-        self._in_lane: _Lane | None = None   # made on the first action an interceptor returns
+        self._in_lane: _Lane | None = None   # made by enable_actions (fault rules installed)
         self._out_lane: _Lane | None = None
 
     # --- asyncio protocol ------------------------------------------------------------------
@@ -101,14 +101,10 @@ class SessionDriver(asyncio.BufferedProtocol):
         lane = self._in_lane
         for item in self._framer.feed(data):
             frames = interceptor.inbound(item) if interceptor is not None and isinstance(item, bytes) else (item,)
+            if lane is not None:
+                lane.run(frames)  # faults are on: frames and actions go in order on the lane
+                continue
             for frame in frames:
-                if lane is not None and (lane.busy or not isinstance(frame, (bytes, GarbledFrame))):
-                    lane.run((frame,))  # a fault's action, or a frame queued behind one
-                    continue
-                if not isinstance(frame, (bytes, GarbledFrame)):
-                    lane = self._in_lane = _Lane(self, self._deliver_inbound)
-                    lane.run((frame,))
-                    continue
                 session.receive_frame(frame, now)
                 # Handle this frame's events before the next frame is read, so replies leave in
                 # the order the requests came (a TestRequest behind an order is answered after it).
@@ -175,15 +171,13 @@ class SessionDriver(asyncio.BufferedProtocol):
             transport.write(b"".join(frames))
             return
         lane = self._out_lane
+        if lane is not None:  # faults are on: frames and actions go in order on the lane
+            for frame in frames:
+                lane.run(interceptor.outbound(frame))
+            return
         for frame in frames:
             for out in interceptor.outbound(frame):
-                if lane is not None and (lane.busy or not isinstance(out, bytes)):
-                    lane.run((out,))
-                elif isinstance(out, bytes):
-                    transport.write(out)
-                else:
-                    lane = self._out_lane = _Lane(self, self._write_bytes)
-                    lane.run((out,))
+                transport.write(out)
 
     def _write_bytes(self, data: bytes) -> None:
         transport = self.transport
@@ -197,17 +191,20 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._dispatch()
         self._rearm()
 
+    def enable_actions(self) -> None:
+        """Let the interceptor return transport actions (fixproto/actions.py) from now on: frames
+        then go through one lane per direction. Until this is called (fault rules installed) the
+        read and write paths check nothing more than one attribute."""
+        if self._in_lane is None:
+            self._in_lane = _Lane(self, self._deliver_inbound)
+            self._out_lane = _Lane(self, self._write_bytes)
+
     def run_actions(self, inbound: Iterable[Any] = (), outbound: Iterable[Any] = ()) -> None:
         """Carry out transport actions (fixproto/actions.py) now, on each direction's lane."""
-        inbound, outbound = list(inbound), list(outbound)
-        if inbound:
-            if self._in_lane is None:
-                self._in_lane = _Lane(self, self._deliver_inbound)
-            self._in_lane.run(inbound)
-        if outbound:
-            if self._out_lane is None:
-                self._out_lane = _Lane(self, self._write_bytes)
-            self._out_lane.run(outbound)
+        self.enable_actions()
+        assert self._in_lane is not None and self._out_lane is not None
+        self._in_lane.run(list(inbound))
+        self._out_lane.run(list(outbound))
         self.pump()
 
     def close_transport(self, reset: bool = False) -> None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["FaultService", "install"]
 
 log = logging.getLogger("kalshi_fixsim.faults")
+_GATED = [0]  # simulators of this process with rules installed (see FaultService._gate)
 
 
 class FaultService:
@@ -41,9 +42,7 @@ class FaultService:
         self.conns: "weakref.WeakSet[GatewayConnection]" = weakref.WeakSet()
         self._hook = gate_module.send_hook(self._schedule)
         self._venue_out = False
-        if GATES[0] is not gate_module.fault_gate:  # first, whatever the import order was
-            GATES.remove(gate_module.fault_gate)
-            GATES.insert(0, gate_module.fault_gate)
+        self._gated = False  # counted in _GATED while this simulator has rules
         sim.clock_tasks.append(self.engine.tick)
         sim.reset_hooks.append(self.reset)
         self.install_config()
@@ -82,6 +81,10 @@ class FaultService:
         """POST /reset: the rules added since start-up go; the config's come back fresh."""
         self.engine.clear()
         self.install_config()
+
+    def close(self) -> None:
+        """The simulator stops: its rules no longer keep the gate in gateway.GATES."""
+        self._gate(False)
 
     # --- connections -----------------------------------------------------------------------
 
@@ -128,6 +131,8 @@ class FaultService:
         want = not self.engine.empty
         layer = recorder.inner
         if want and not isinstance(layer, ConnectionFaults):
+            if conn.driver is not None:
+                conn.driver.enable_actions()  # the fault layer may return waits, closes, RSTs
             recorder.inner = ConnectionFaults(self.engine, conn, lambda c=conn: c.driver.session if c.driver else None,
                                               inner=layer, mark=recorder.mark, sent=lambda c=conn: self._sent(c))
         elif not want and isinstance(layer, ConnectionFaults):
@@ -139,7 +144,21 @@ class FaultService:
         return [f for _t, d, _ep, s, f, note in self.sim.transcript.entries
                 if d == "out" and s == conn.session_id and not note and msg_type_of(f) not in ADMIN_MSG_TYPES]
 
+    def _gate(self, want: bool) -> None:
+        """gateway.fault_gate sits first in gateway.GATES only while some simulator in this
+        process has rules: without any, application messages never call into fault code."""
+        if want == self._gated:
+            return
+        self._gated = want
+        _GATED[0] += 1 if want else -1
+        gate = gate_module.fault_gate
+        if _GATED[0] > 0 and gate not in GATES:
+            GATES.insert(0, gate)  # before the rate limiter: a fault acts whatever the real limits say
+        elif _GATED[0] == 0 and gate in GATES:
+            GATES.remove(gate)
+
     def _sync(self) -> None:
+        self._gate(not self.engine.empty)
         self._venue_out = any(s.active and s.rule.kind.family == "venue" and "outbound" in s.rule.directions
                               for s in self.engine.states())
         for conn in list(self.conns):

@@ -391,6 +391,7 @@ class Simulator:
         return "\n".join(lines)
 
     async def stop(self, timeout: float = 5.0) -> None:
+        self.faults.close()
         if self._ticker is not None:
             self._ticker.cancel()
         if self.control_server is not None:

@@ -46,7 +46,11 @@ class Recorder:
         return self.inner.inbound(frame) if self.inner is not None else (frame,)
 
     def outbound(self, frame: bytes) -> Iterable[bytes]:
-        frames = self.inner.outbound(frame) if self.inner is not None else (frame,)
+        inner = self.inner
+        if inner is None:
+            self.transcript.entries.append((self.transcript.clock(), "out", self.endpoint, self.session, frame, ""))
+            return (frame,)
+        frames = inner.outbound(frame)
         for out in frames:
             if isinstance(out, bytes):  # not the transport actions a fault may return
                 self.transcript.entries.append((self.transcript.clock(), "out", self.endpoint, self.session, out, ""))

@@ -1,6 +1,7 @@
 """Venue faults in the gateway (issue 12 §1), never by bending the engine.
 
-Inbound, `fault_gate` (first in gateway.GATES) asks the fault engine which venue rules fire
+Inbound, `fault_gate` (first in gateway.GATES while any rule is installed; the glue puts it
+there and takes it out) asks the fault engine which venue rules fire
 on an application message and acts as the venue would: an ExecutionReport reject 103=99
 `EXCHANGE_UNAVAILABLE` (the order booked anyway or not) or `INTERNAL_ERROR` (spec 02 §8.5,
 spec 09 §7), a BusinessMessageReject 380=8 (spec 11), a control-plane operation run before
@@ -178,6 +179,3 @@ def _late(conn: Any, msg_type: str, body: list[tuple[int, object]]) -> None:
         conn.send(msg_type, body, hooked=False)
         driver.pump()
 
-
-if fault_gate not in GATES:
-    GATES.insert(0, fault_gate)  # before the rate limiter: a fault acts whatever the real limits say
