@@ -86,6 +86,7 @@ class FixClient:
         self._connected = asyncio.Event()
         self._syncs: dict[str, asyncio.Future[None]] = {}
         self._sync_count = 0
+        self.connect_attempts = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class FixClient:
 
     async def connect(self) -> FixMessage:
         """Open the connection and log on; raises LogonError with the gateway's Text."""
+        self.connect_attempts += 1
         reset = self.session_type.reset_required or self._reset_next
         loop = asyncio.get_running_loop()
         self._logged_on = loop.create_future()
@@ -238,10 +240,28 @@ class FixClient:
             elif self.reconnect and not self._closing and driver is self.driver:
                 self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
 
+    def backoff(self, attempt: int) -> float:
+        """Seconds before reconnect attempt `attempt` (0-based): full jitter, as the SDK
+        (base 0.5 s, cap 30 s), so many clients refused at once never retry in step."""
+        return self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
+
+    async def connect_with_retry(self, attempts: int | None = None) -> FixMessage:
+        """connect(), retried with backoff while the venue refuses or resets the connection;
+        the last LogonError if every attempt failed."""
+        attempts = self.max_reconnects if attempts is None else attempts
+        for attempt in range(attempts):
+            try:
+                return await self.connect()
+            except LogonError:
+                if attempt == attempts - 1 or self._closing:
+                    raise
+                await asyncio.sleep(self.backoff(attempt))
+        raise LogonError("no connection attempt made", "connect_failed")
+
     async def _reconnect_loop(self) -> None:
-        """Full-jitter exponential backoff (as the SDK: base 0.5 s, cap 30 s)."""
+        """Full-jitter exponential backoff between attempts (backoff())."""
         for attempt in range(self.max_reconnects):
-            await asyncio.sleep(self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)))
+            await asyncio.sleep(self.backoff(attempt))
             if self._closing:
                 return
             try:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["FaultService", "install"]
 
 log = logging.getLogger("kalshi_fixsim.faults")
+_LASTING = frozenset({"sending_time_skew"})  # "now" faults that last while the rule is installed
 _GATED = [0]  # simulators of this process with rules installed (see FaultService._gate)
 
 
@@ -192,7 +193,9 @@ class FaultService:
                     continue
                 inbound, outbound = layer.act_now(state, now)
                 conn.driver.run_actions(inbound, outbound)
-        engine._end(state, "applied")  # noqa: SLF001 - the engine's own bookkeeping
+        state.applied_now = True
+        if rule.fault not in _LASTING:  # a skew lasts until the rule goes; the rest are done
+            engine._end(state, "applied")  # noqa: SLF001 - the engine's own bookkeeping
 
     def _ended(self, state: RuleState) -> None:
         if state.rule.fault == "sending_time_skew":

@@ -45,6 +45,7 @@ class RuleState:
     ended: str = ""                    # why it stopped: "times", "duration", "removed", "applied"
     applications: deque = field(default_factory=lambda: deque(maxlen=100))
     touched: list = field(default_factory=list)   # sessions a lasting fault changed (skew)
+    applied_now: bool = False          # a "now" rule that has acted (a lasting one stays active)
 
     @property
     def id(self) -> str:
@@ -282,7 +283,7 @@ class FaultEngine:
         return None
 
     def now_rules(self) -> list[RuleState]:
-        return [s for s in self.rules.values() if s.active and s.rule.now]
+        return [s for s in self.rules.values() if s.active and s.rule.now and not s.applied_now]
 
     def sample_delay(self, state: RuleState) -> float:
         """Seconds of delay for one frame (delay and jitter faults), from the rule's RNG."""
