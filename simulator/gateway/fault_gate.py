@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from kalshi_fixsim.fixproto.codec import FixMessage, format_utc
-from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR
+from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
 
 from ..engine.types import CancelReason
 from . import GATES, HANDLERS, Connection, business_reject
@@ -65,6 +65,10 @@ def fault_gate(conn: Connection, msg: FixMessage) -> bool:
             _booked_but_unavailable(conn, msg, now)
             return True
         if name == "rate_limit":
+            if msg.get(35) == "U1":  # spec 04 §5: drop copy's "too many requests"
+                service.mark(conn, "in", msg, engine.record(state, conn, "inbound", "answered U3 21004=1", now))
+                conn.send("U3", [(45, msg.get(34) or "0"), (21004, ERR.RATE_LIMITED)])
+                return True
             service.mark(conn, "in", msg, engine.record(state, conn, "inbound", "answered 380=8", now))
             business_reject(conn, msg, BRR.RATE_LIMIT_EXCEEDED, rule.params["text"])  # spec 11 §4
             return True

@@ -301,3 +301,16 @@ def test_a_bad_rule_is_refused_naming_the_field_and_nothing_is_installed(fix_exc
     with pytest.raises(RuleError, match="^account: unknown account 'mallory'"):
         fix_exchange.faults.add(fault="drop", account="mallory")
     assert fix_exchange.faults.list() == []
+
+
+def test_rate_limit_on_drop_copy_answers_with_event_resend_reject_21004_1(fix_exchange):
+    from kalshi_fixsim.client.dropcopy import event_resend_request
+
+    fix_exchange.faults.add(fault="rate_limit", session="DC", times=1)
+
+    async def go():
+        async with fix_exchange.client("alice", session="DC") as fix:
+            fix.send("U1", event_resend_request("1;1"))
+            reject = await fix.expect("U3")
+            assert reject.get(21004) == "1"  # spec 04 §5: too many requests
+    run(go())
