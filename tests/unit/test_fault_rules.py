@@ -177,3 +177,26 @@ def test_config_faults_are_checked_at_load_naming_the_key_path(tmp_path):
     path.write_text("faults: {fault: drop}\n")
     with pytest.raises(ConfigError, match="^faults: expected a list"):
         load_config(path)
+
+
+def test_docs_faults_md_documents_every_fault_of_the_catalogue():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "faults.md").read_text()
+    assert [name for name in CATALOGUE if f"| `{name}` |" not in text] == []
+
+
+def test_the_yaml_examples_of_docs_faults_md_load(tmp_path):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "faults.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        path = tmp_path / "sim.yaml"
+        path.write_text(block + ("accounts: []\n" if "accounts" not in block else ""))
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            assert "unknown account" in str(exc), exc  # the examples name alice, not in this config
