@@ -18,9 +18,10 @@ __all__ = ["FaultsProxy", "FaultHandle"]
 class FaultHandle:
     """One installed rule: `.id`, `.hits`, `.info()`, `.remove()`; a context manager."""
 
-    def __init__(self, call: Callable, service_of: Callable, rule_id: str) -> None:
+    def __init__(self, call: Callable, service_of: Callable, rule_id: str, run: Callable | None = None) -> None:
         self._call = call
         self._service_of = service_of
+        self._run = run  # runs a coroutine on the simulator's loop and returns its result
         self.id = rule_id
 
     def info(self) -> dict:
@@ -37,6 +38,15 @@ class FaultHandle:
     @property
     def active(self) -> bool:
         return self.info()["active"]
+
+    def wait_hits(self, count: int = 1, timeout: float = 10.0) -> int:
+        """Block until the rule has applied `count` times (no polling); TimeoutError after
+        `timeout` seconds. Returns the hit count."""
+        import asyncio
+
+        async def wait() -> int:
+            return await asyncio.wait_for(self._service_of().wait_hits(self.id, count), timeout)
+        return self._run(wait(), timeout + 1)
 
     def remove(self) -> None:
         """Remove the rule (no error if it is gone already)."""
@@ -57,15 +67,16 @@ class FaultHandle:
 
 
 class FaultsProxy:
-    def __init__(self, call: Callable, service_of: Callable) -> None:
+    def __init__(self, call: Callable, service_of: Callable, run: Callable | None = None) -> None:
         self._call = call
         self._service_of = service_of
+        self._run = run
 
     def add(self, rule: dict | None = None, /, **fields: Any) -> FaultHandle:
         """Install a rule (faults.RuleError naming the field if it is bad: nothing installed)."""
         data = {**(rule or {}), **fields}
         state = self._call(lambda: self._service_of().add(data))
-        return FaultHandle(self._call, self._service_of, state.id)
+        return FaultHandle(self._call, self._service_of, state.id, self._run)
 
     def list(self) -> list[dict]:
         return self._call(lambda: self._service_of().list())

@@ -40,6 +40,8 @@ class FaultService:
         self.engine = FaultEngine(sim.config.seed, sim.clock.now)
         self.engine.listeners.append(self._sync)
         self.engine.on_end.append(self._ended)
+        self.engine.on_hit.append(self._hit)
+        self._waiters: list[tuple[str, int, asyncio.Future]] = []
         self.conns: "weakref.WeakSet[GatewayConnection]" = weakref.WeakSet()
         self._hook = gate_module.send_hook(self._schedule)
         self._venue_out = False
@@ -196,6 +198,30 @@ class FaultService:
         state.applied_now = True
         if rule.fault not in _LASTING:  # a skew lasts until the rule goes; the rest are done
             engine._end(state, "applied")  # noqa: SLF001 - the engine's own bookkeeping
+
+    def wait_hits(self, rule_id: str, count: int = 1) -> "asyncio.Future[int]":
+        """A future (on the simulator's loop) done when the rule has `count` hits (scenarios:
+        "wait for a fault hit"); KeyError for an unknown id."""
+        state = self.engine.rules[rule_id]
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if state.hits >= count:
+            future.set_result(state.hits)
+        else:
+            self._waiters.append((rule_id, count, future))
+        return future
+
+    def _hit(self, state: RuleState) -> None:
+        if not self._waiters:
+            return
+        keep = []
+        for rule_id, count, future in self._waiters:
+            if future.done():
+                continue
+            if rule_id == state.rule.id and state.hits >= count:
+                future.set_result(state.hits)
+            else:
+                keep.append((rule_id, count, future))
+        self._waiters = keep
 
     def _ended(self, state: RuleState) -> None:
         if state.rule.fault == "sending_time_skew":

@@ -107,7 +107,11 @@ class FixExchange:
     @property
     def faults(self) -> FaultsProxy:
         """Fault rules: `fix_exchange.faults.add(fault="drop", match={"35": "8"})` -> a handle."""
-        return FaultsProxy(self.runner.call, lambda: self.sim.faults)
+        return FaultsProxy(self.runner.call, lambda: self.sim.faults, self._run)
+
+    def _run(self, coro, timeout: float):
+        import asyncio
+        return asyncio.run_coroutine_threadsafe(coro, self.runner.loop).result(timeout)
 
     @property
     def control_url(self) -> str | None:

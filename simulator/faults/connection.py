@@ -11,6 +11,7 @@ transcript ("dropped by rule f3").
 """
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Any, Callable, Iterable
 
@@ -22,6 +23,8 @@ from . import frames as F
 from .engine import Context, FaultEngine, RuleState
 
 __all__ = ["ConnectionFaults", "Mark"]
+
+log = logging.getLogger("kalshi_fixsim.faults")
 
 Mark = Callable[[str, bytes, str], None]  # (direction "in"/"out", frame, text)
 _FAMILIES = ("transport", "frame", "session")
@@ -49,7 +52,7 @@ class ConnectionFaults:
     # --- interceptor -----------------------------------------------------------------------
 
     def inbound(self, frame: bytes) -> Iterable[Any]:
-        items = self._apply("inbound", frame)
+        items = self._safe("inbound", frame)
         inner = self.inner
         if inner is None:
             return items
@@ -62,7 +65,7 @@ class ConnectionFaults:
         inner = self.inner
         out: list[Any] = []
         for item in (inner.outbound(frame) if inner is not None else (frame,)):
-            out.extend(self._apply("outbound", item) if isinstance(item, bytes) else (item,))
+            out.extend(self._safe("outbound", item) if isinstance(item, bytes) else (item,))
         if self._budget is not None:
             out = self._spend(out)
         return out
@@ -75,9 +78,18 @@ class ConnectionFaults:
         cached = self._cache.get(direction)
         if cached is not None and cached[0] == engine.version and cached[1] == key:
             return cached[2]
-        states = engine.candidates(self.ctx, direction, _FAMILIES, ("message", "logon"))
+        states = [s for s in engine.candidates(self.ctx, direction, _FAMILIES, ("message", "logon"))
+                  if s.rule.fault != "refuse_logon"]  # the auth path answers that one (fault_service)
         self._cache[direction] = (engine.version, key, states)
         return states
+
+    def _safe(self, direction: str, frame: bytes) -> list[Any]:
+        """A bug of ours in a fault must not take the connection down: logged, frame passed on."""
+        try:
+            return self._apply(direction, frame)
+        except Exception:  # noqa: BLE001 - DESIGN §3 rule 12: our bug, logged once, never a crash
+            log.exception("fault rule failed on a %s frame; passed on unchanged", direction)
+            return [frame]
 
     def _apply(self, direction: str, frame: bytes) -> list[Any]:
         states = self._rules(direction)

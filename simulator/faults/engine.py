@@ -66,6 +66,7 @@ class FaultEngine:
         self._count = 0
         self.listeners: list[Callable[[], None]] = []  # told after every change (glue)
         self.on_end: list[Callable[[RuleState], None]] = []  # told when a rule stops applying
+        self.on_hit: list[Callable[[RuleState], None]] = []  # told after every application
 
     # --- rules -----------------------------------------------------------------------------
 
@@ -159,6 +160,8 @@ class FaultEngine:
         if rule.probability is not None and state.rng.random() >= rule.probability:
             return False
         state.hits += 1
+        for hook in self.on_hit:
+            hook(state)
         if (rule.times is not None and state.hits >= rule.times) or (rule.nth is not None):
             self._end(state, "times")
             self.version += 1

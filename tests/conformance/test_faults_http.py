@@ -147,3 +147,31 @@ def test_the_python_handle_counts_hits_and_removes_its_rule_on_exit(fix_exchange
         run(go())
         assert rule.hits == 1 and rule.active
     assert fix_exchange.faults.list() == []
+
+
+def test_a_handle_waits_for_its_rule_to_be_hit(fix_exchange):
+    rule = fix_exchange.faults.add(fault="drop", account="alice", session="NR", match={"35": "0"}, nth=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange)
+        peer.test_request("T1")
+        await peer.conn.writer.drain()
+    run(go())
+    assert rule.wait_hits(1, timeout=5) == 1
+
+
+def test_a_refuse_logon_rule_without_selector_refuses_the_logon_exactly_once(fix_exchange):
+    rule = fix_exchange.faults.add(fault="refuse_logon", text="Not today", times=1)
+
+    async def go():
+        from kalshi_fixsim.client import LogonError
+        fix = fix_exchange.client("alice")
+        try:
+            await fix.connect()
+            raise AssertionError("the Logon was accepted")
+        except LogonError as exc:
+            assert exc.text == "Not today"
+        await fix.connect()
+        await fix.close()
+    run(go())
+    assert rule.hits == 1

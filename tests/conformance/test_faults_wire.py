@@ -313,3 +313,30 @@ def test_refuse_connections_resets_new_connections_only_while_the_rule_lasts(fix
         await Peer.open(fix_exchange)  # times=1: the next connection is served
     run(go())
     assert rule.hits == 1 and not rule.active
+
+
+# --- inbound: what the venue does when the client's frames are damaged ----------------------
+
+@pytest.mark.parametrize("fault", ["drop", "corrupt_checksum", "truncate"])
+def test_an_inbound_frame_lost_or_damaged_makes_the_venue_ask_for_a_resend_on_rt(fix_exchange, fault):
+    rule = fix_exchange.faults.add(fault=fault, direction="inbound", session="RT", match={"35": "1", "112": "T1"})
+
+    async def go():
+        peer = await Peer.open(fix_exchange, session="RT")
+        peer.test_request("T1")   # seq 2: never reaches the venue's session intact
+        peer.test_request("T2")   # seq 3: a gap for the venue
+        ask = await peer.expect("2")
+        assert (ask.get(7), ask.get(16)) == ("2", "0")
+    run(go())
+    assert rule.hits == 1
+
+
+def test_an_inbound_duplicate_without_possdup_is_a_fatal_low_sequence_number(fix_exchange):
+    fix_exchange.faults.add(fault="duplicate", direction="inbound", session="NR", match={"35": "1"}, times=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange)
+        peer.test_request("T1")
+        got = await peer.conn.read_until_closed()
+        assert got[-1].get(35) == "5" and "MsgSeqNum too low" in got[-1].get(58)
+    run(go())

@@ -200,3 +200,14 @@ def test_the_yaml_examples_of_docs_faults_md_load(tmp_path):
             load_config(path)
         except ConfigError as exc:
             assert "unknown account" in str(exc), exc  # the examples name alice, not in this config
+
+
+def test_every_fault_of_the_catalogue_has_a_test_at_the_wire():
+    import re
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "conformance"
+    text = "".join(p.read_text() for p in folder.glob("test_faults_*.py"))
+    tested = set(re.findall(r'fault="([a-z_]+)"', text)) | set(re.findall(r'"fault": "([a-z_]+)"', text))
+    tested |= set(re.findall(r'\("([a-z_]+)", \{', text))  # parametrized cases
+    assert sorted(set(CATALOGUE) - tested) == []
