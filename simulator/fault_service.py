@@ -176,7 +176,7 @@ class FaultService:
         now = self.sim.clock.now()
         if rule.fault == "control":
             if engine.fire(state, now):
-                what = self.run_control(rule.params, None, None)
+                what = self.run_control(rule.params, None, None, product=rule.products[0])
                 engine.record(state, None, "inbound", what, now)
         else:
             for conn in sorted(self.sim.connections, key=lambda c: c.session_id):
@@ -244,13 +244,15 @@ class FaultService:
             frame = ("35=%s|" % msg_type + "|".join(f"{t}={v}" for t, v in body)).encode("latin-1", "replace")
             conn.recorder.mark("out", frame.replace(b"|", b"\x01"), text)
 
-    def run_control(self, params: dict, conn: "GatewayConnection | None", msg: FixMessage | None) -> str:
-        """The `control` fault: a control-plane operation, run now (spec 10 §2 pauses, halts...)."""
+    def run_control(self, params: dict, conn: "GatewayConnection | None", msg: FixMessage | None, *,
+                    product: str = "prediction") -> str:
+        """The `control` fault: a control-plane operation, run now (spec 10 §2 pauses, halts...),
+        on the product of the message's connection (or the rule's first product)."""
         from .control import ControlError
 
         control = self.sim.control
         op = params["op"]
-        product = conn.product if conn is not None else "prediction"
+        product = conn.product if conn is not None else product
         ticker = params.get("ticker") or (msg.get(55) if msg is not None else None)
         try:
             if op == "pause":

@@ -130,8 +130,11 @@ _KINDS = [
     FaultKind("truncate", "frame", "Send only the first N bytes of the frame",
               (Param("keep", "int", 0, "bytes kept (0: half the frame)", 0, 1_000_000),), directions=_BOTH),
     # --- session ---------------------------------------------------------------------------------
-    FaultKind("skip_seq", "session", "Skip N outbound MsgSeqNums: the client sees a gap (resend = GapFill)",
-              (Param("count", "int", 1, "sequence numbers skipped", 1, 1_000_000),),
+    FaultKind("skip_seq", "session", "Skip N outbound MsgSeqNums: the client sees a gap",
+              (Param("count", "int", 1, "sequence numbers skipped", 1, 1_000_000),
+               Param("how", "choice", "gap_fill", "gap_fill: the numbers carry nothing (a resend gap-fills "
+                     "them); hold: the next N messages are numbered and stored but not sent (a resend on RT "
+                     "replays them)", choices=("gap_fill", "hold"))),
               triggers=("message", "now"), directions=_BOTH, spec="01 §5"),
     FaultKind("resend", "session", "Send earlier application messages again with PossDupFlag=Y and "
               "OrigSendingTime", (Param("count", "int", 1, "how many of the latest to resend", 1, 10_000),),

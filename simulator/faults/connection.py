@@ -45,6 +45,7 @@ class ConnectionFaults:
         self._coalesce: dict[str, list[bytes]] = {}
         self._coalesce_gen = 0
         self._budget: int | None = None          # close_after_bytes: outbound bytes left
+        self._withhold: list = []                # skip_seq how=hold: [frames still to hold, rule state]
         self._budget_how = "fin"
         self.recent_out: deque[bytes] = deque(maxlen=_RECENT_OUT)
         self.sent = sent  # the application frames this connection sent before (the transcript)
@@ -96,7 +97,7 @@ class ConnectionFaults:
         mt = F.msg_type_of(frame)
         if direction == "outbound" and mt not in ADMIN_MSG_TYPES:
             self.recent_out.append(frame)
-        if not states and not self._held and not self._coalesce:
+        if not states and not self._held and not self._coalesce and not self._withhold:
             return [frame]
         engine = self.engine
         now = engine.clock()
@@ -122,6 +123,8 @@ class ConnectionFaults:
             out, what = self._do(state, direction, out, pre, post, now)
             corrupted = corrupted or rule.fault in _CORRUPTING
             self.mark(d, frame, engine.record(state, self.ctx, direction, what, now))
+        if direction == "outbound" and self._withhold and out is not None:
+            out = self._hold_back(frame, now)
         items: list[Any] = pre
         if out is not None:
             if direction == "inbound" and corrupted:
@@ -208,6 +211,18 @@ class ConnectionFaults:
         what = self.session_fault(state, now)
         return frame, what
 
+    def _hold_back(self, frame: bytes, now: float) -> bytes | None:
+        """skip_seq how=hold: this frame took its MsgSeqNum (and its place in an RT store) but
+        is not sent; the client sees the gap and may ask for it again."""
+        left, state = self._withhold
+        self.mark("out", frame, self.engine.record(state, self.ctx, "outbound", "held back (numbered, not sent)",
+                                                   now))
+        if left <= 1:
+            self._withhold = []
+        else:
+            self._withhold[0] = left - 1
+        return None
+
     def _release(self, direction: str, held: list) -> list[bytes]:
         if self._held.get(direction) is held:
             del self._held[direction]
@@ -267,6 +282,9 @@ class ConnectionFaults:
         if not session.is_active and name not in ("logout",):
             return "not applied (session not logged on)"
         if name == "skip_seq":
+            if p["how"] == "hold":
+                self._withhold = [p["count"], state]
+                return f"the next {p['count']} outbound message(s) held back"
             session.skip_outbound(p["count"])
             return f"skipped {p['count']} outbound MsgSeqNum(s)"
         if name == "resend":

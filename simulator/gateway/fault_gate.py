@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from kalshi_fixsim.fixproto.codec import FixMessage, format_utc
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
 
-from ..engine.types import CancelReason
+from ..engine.types import CancelReason, Reject, Side
 from . import GATES, HANDLERS, Connection, business_reject
-from .reports import PENDING_EXEC_ID
+from .reports import PENDING_EXEC_ID, _report
 
 if TYPE_CHECKING:
     from ..faults import FaultEngine, RuleState
@@ -34,11 +34,15 @@ def _service(conn: Connection):
     return getattr(sim, "faults", None)
 
 
-def reject_report(msg: FixMessage, text: str, now: float) -> list[tuple[int, object]]:
-    """ExecutionReport reject 150=8 39=8 103=99 with Text, for a NewOrderSingle (spec 02 §8.5)."""
-    return [(37, "NONE"), (11, msg.get(11) or ""), (17, PENDING_EXEC_ID), (150, "8"), (39, "8"),
-            (54, msg.get(54) or "1"), (55, msg.get(55) or ""), (151, "0"), (14, "0"), (6, "0"),
-            (38, msg.get(38) or "0"), (103, 99), (44, msg.get(44) or "0"), (60, format_utc(now)), (58, text)]
+def reject_report(conn: Connection, msg: FixMessage, text: str, now: float) -> list[tuple[int, object]]:
+    """ExecutionReport reject 150=8 39=8 103=99 with Text for a NewOrderSingle (spec 02 §8.5), laid
+    out as the gateway's own rejects are (the session's price units, LastMkt, ...)."""
+    from .order_entry import _rejected  # one builder of "the order as the request described it"
+
+    side = Side.SELL if msg.get(54) == "2" else Side.BUY
+    order = _rejected(conn, msg, Reject.INVALID_ORDER, side, now).order
+    return _report(order, PENDING_EXEC_ID, "8", "8", conn.flags, now, leaves=0, text=text, rej_reason=99,
+                   exchange_index=conn.venue.exchange_index(order.symbol))
 
 
 def fault_gate(conn: Connection, msg: FixMessage) -> bool:
@@ -57,7 +61,7 @@ def fault_gate(conn: Connection, msg: FixMessage) -> bool:
         if name == "internal_error" or (name == "exchange_unavailable" and not rule.params["booked"]):
             text = "INTERNAL_ERROR" if name == "internal_error" else "EXCHANGE_UNAVAILABLE"
             service.mark(conn, "in", msg, engine.record(state, conn, "inbound", f"order refused {text}", now))
-            conn.send("8", reject_report(msg, text, now))
+            conn.send("8", reject_report(conn, msg, text, now))
             return True
         if name == "exchange_unavailable":
             service.mark(conn, "in", msg, engine.record(
@@ -94,7 +98,7 @@ def _booked_but_unavailable(conn: Connection, msg: FixMessage, now: float) -> No
         if msg_type == "8" and any(t == 11 and v == cl for t, v in body):
             if not sent:
                 sent.append(True)
-                return c.send("8", reject_report(msg, "EXCHANGE_UNAVAILABLE", now), hooked=False)
+                return c.send("8", reject_report(conn, msg, "EXCHANGE_UNAVAILABLE", now), hooked=False)
             return 0
         return previous(c, msg_type, body) if previous is not None else c.send(msg_type, body, hooked=False)
 
@@ -109,7 +113,7 @@ def _booked_but_unavailable(conn: Connection, msg: FixMessage, now: float) -> No
     finally:
         conn.send_hook = previous  # type: ignore[attr-defined]
     if not sent:
-        conn.send("8", reject_report(msg, "EXCHANGE_UNAVAILABLE", now))
+        conn.send("8", reject_report(conn, msg, "EXCHANGE_UNAVAILABLE", now))
 
 
 def unsolicited_cancel(conn: Connection, cl_ord_id: str | None, now: float) -> str:

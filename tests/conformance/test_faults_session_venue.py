@@ -314,3 +314,32 @@ def test_rate_limit_on_drop_copy_answers_with_event_resend_reject_21004_1(fix_ex
             reject = await fix.expect("U3")
             assert reject.get(21004) == "1"  # spec 04 §5: too many requests
     run(go())
+
+
+def test_skip_seq_hold_numbers_and_stores_messages_without_sending_them(fix_exchange):
+    fix_exchange.faults.add(fault="skip_seq", how="hold", count=2, session="RT", direction="inbound",
+                            match={"35": "D"}, times=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange, session="RT")
+        peer.order("o1")           # its report (seq 2) is held back
+        peer.test_request("T1")    # and the Heartbeat answer (seq 3)
+        peer.test_request("T2")
+        beat = await peer.expect("0")
+        assert (beat.get(112), beat.get(34)) == ("T2", "4")
+        peer.send("2", [(7, 2), (16, 3)])
+        replay, fill = await peer.read(), await peer.read()
+        assert (replay.get(35), replay.get(34), replay.get(43), replay.get(11)) == ("8", "2", "Y", "o1")
+        assert (fill.get(35), fill.get(34), fill.get(36)) == ("4", "3", "4")  # the Heartbeat: gap-filled
+    run(go())
+
+
+def test_the_reject_report_is_laid_out_like_the_gateways_own_in_dollars_too(fix_exchange):
+    fix_exchange.faults.add(fault="internal_error", session="NR", times=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange, extra=[(21011, "Y"), (21005, "Y")])  # UseDollars
+        peer.send("D", [(11, "o1"), (38, 2), (40, 2), (44, "0.40"), (54, 1), (55, A), (59, 1)])
+        reject = await peer.expect("8")
+        assert (reject.get(44), reject.get(38), reject.get(30), reject.get(17)) == ("0.4000", "2.00", "0", "-1;-1")
+    run(go())
