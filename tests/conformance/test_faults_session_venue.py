@@ -335,11 +335,15 @@ def test_skip_seq_hold_numbers_and_stores_messages_without_sending_them(fix_exch
 
 
 def test_the_reject_report_is_laid_out_like_the_gateways_own_in_dollars_too(fix_exchange):
-    fix_exchange.faults.add(fault="internal_error", session="NR", times=1)
+    fix_exchange.faults.add(fault="internal_error", session="NR", match={"11": "o1"})
 
     async def go():
         peer = await Peer.open(fix_exchange, extra=[(21011, "Y"), (21005, "Y")])  # UseDollars
         peer.send("D", [(11, "o1"), (38, 2), (40, 2), (44, "0.40"), (54, 1), (55, A), (59, 1)])
-        reject = await peer.expect("8")
-        assert (reject.get(44), reject.get(38), reject.get(30), reject.get(17)) == ("0.4000", "2.00", "0", "-1;-1")
+        faulted = await peer.expect("8")
+        peer.send("D", [(11, "o2"), (38, 2), (40, 2), (44, "0.40"), (54, 1), (55, "KXCLOSED-26JAN01-T1"), (59, 1)])
+        genuine = await peer.expect("8")  # the gateway's own reject (a closed market)
+        tags = lambda m: [t for t, _ in m.pairs if t not in (10, 9)]
+        assert tags(faulted) == tags(genuine) and faulted.get(44) == genuine.get(44) == "0.4000"
+        assert (faulted.get(103), faulted.get(58)) == ("99", "INTERNAL_ERROR")
     run(go())
