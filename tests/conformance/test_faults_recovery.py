@@ -225,3 +225,53 @@ def test_sending_time_skew_beyond_tolerance_is_rejected_by_the_client(fix_exchan
     frames = sent_by_client(fix_exchange, "NR")
     assert any("|35=3|" in f and "|373=10|" in f for f in frames)  # spec 01 §1.1: SendingTime accuracy
 
+
+
+def test_a_logon_answer_with_a_higher_msgseqnum_on_rt_is_recovered_by_resend_request(fix_exchange):
+    fix_exchange.faults.add(fault="logon_seq", offset=3, session="RT", times=1)
+
+    async def go():
+        async with fix_exchange.client("alice", session="RT") as fix:
+            await fix.sync()
+            assert fix.is_active and fix.store.next_target_seq >= 5
+    run(go())
+    assert any("|35=2|" in f and "|7=1|" in f for f in sent_by_client(fix_exchange, "RT"))
+
+
+def test_a_logon_answer_with_a_lower_msgseqnum_on_rt_is_refused_by_the_client(fix_exchange):
+    async def go():
+        fix = fix_exchange.client("alice", session="RT")
+        await fix.connect()
+        await fix.sync()
+        await fix.logout()
+        fix_exchange.faults.add(fault="logon_seq", offset=-2, session="RT", times=1)
+        try:
+            await fix.connect()
+        except Exception:
+            pass
+        closed = await fix.wait_closed(5)
+        assert closed.reason == "seq_too_low" and "MsgSeqNum too low" in closed.text
+    run(go())
+
+
+def test_the_same_seed_drops_the_same_frames_run_after_run(fix_exchange_factory):
+    from tests.conformance.test_faults_wire import Peer
+
+    def one_run() -> list[str]:
+        fx = fix_exchange_factory(seed=1234)
+        fx.faults.add(fault="drop", session="NR", match={"35": "0"}, match_regex={"112": "^T"}, probability=0.3)
+
+        async def go() -> list[str]:
+            peer = await Peer.open(fx)
+            for i in range(30):
+                peer.test_request(f"T{i}")
+            peer.test_request("END")
+            got = []
+            while (m := await peer.expect("0")).get(112) != "END":
+                got.append(m.get(112))
+            return got
+        answered = run(go())
+        return answered
+
+    first, second = one_run(), one_run()
+    assert first == second and 10 <= len(first) <= 29
