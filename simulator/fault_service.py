@@ -27,7 +27,7 @@ from .gateway import GATES, fault_gate as gate_module
 if TYPE_CHECKING:
     from .server import GatewayConnection, Simulator
 
-__all__ = ["FaultService", "install"]
+__all__ = ["FaultService", "install", "RuleError"]
 
 log = logging.getLogger("kalshi_fixsim.faults")
 _LASTING = frozenset({"sending_time_skew"})  # "now" faults that last while the rule is installed
@@ -277,5 +277,3 @@ class FaultService:
 def install(sim: "Simulator") -> FaultService:
     return FaultService(sim)
 
-
-__all__ += ["RuleError"]

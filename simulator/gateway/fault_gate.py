@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from kalshi_fixsim.fixproto.codec import FixMessage, format_utc
+from kalshi_fixsim.fixproto.codec import FixMessage
 from kalshi_fixsim.fixproto.fields import BusinessRejectReason as BRR, EventResendRejectReason as ERR
 
 from ..engine.types import CancelReason, Reject, Side
@@ -22,7 +22,7 @@ from . import GATES, HANDLERS, Connection, business_reject
 from .reports import PENDING_EXEC_ID, _report
 
 if TYPE_CHECKING:
-    from ..faults import FaultEngine, RuleState
+    from ..faults import FaultEngine
 
 __all__ = ["fault_gate", "send_hook", "reject_report", "unsolicited_cancel"]
 
