@@ -186,6 +186,8 @@ class FaultEngine:
             if now < start:
                 due = start if due is None else min(due, start)
                 continue
+            if rule.now and not state.applied_now:
+                self._changed()  # a "now" rule delayed by after_s is due: the glue applies it
             if rule.duration_s is not None:
                 end = start + rule.duration_s
                 if now >= end:
@@ -286,7 +288,8 @@ class FaultEngine:
         return None
 
     def now_rules(self) -> list[RuleState]:
-        return [s for s in self.rules.values() if s.active and s.rule.now and not s.applied_now]
+        now = self.clock()
+        return [s for s in self.rules.values() if s.active and s.rule.now and not s.applied_now and self.live(s, now)]
 
     def sample_delay(self, state: RuleState) -> float:
         """Seconds of delay for one frame (delay and jitter faults), from the rule's RNG."""

@@ -316,9 +316,9 @@ def parse_rule(data: Any, *, rule_id: str | None = None, accounts: Iterable[str]
     if now and "now" not in kind.triggers:
         raise RuleError("now", f"fault {name!r} cannot act now: it is triggered by a "
                                f"{' or '.join(kind.triggers)}")
-    if now and (msg_types or match or match_regex or nth or every or after_s):
-        raise RuleError("now", "a rule that acts now takes no message trigger (msg_type, match, nth, every, "
-                               "after_s)")
+    if now and (msg_types or match or match_regex or nth or every):
+        raise RuleError("now", "a rule that acts now takes no message trigger (msg_type, match, nth, every); "
+                               "after_s delays it")
     if "message" not in kind.triggers and "now" in kind.triggers and not now:
         now = True
     note = _str(data.get("note", ""), "note")

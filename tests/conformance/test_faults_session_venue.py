@@ -347,3 +347,14 @@ def test_the_reject_report_is_laid_out_like_the_gateways_own_in_dollars_too(fix_
         assert tags(faulted) == tags(genuine) and faulted.get(44) == genuine.get(44) == "0.4000"
         assert (faulted.get(103), faulted.get(58)) == ("99", "INTERNAL_ERROR")
     run(go())
+
+
+def test_a_now_rule_with_after_s_acts_when_that_time_comes(fix_exchange):
+    async def go():
+        peer = await Peer.open(fix_exchange)
+        started = time.monotonic()
+        rule = fix_exchange.faults.add(fault="test_request", test_req_id="LATER", now=True, after_s=0.3, session="NR")
+        assert rule.hits == 0
+        probe = await peer.expect("1", timeout=5)
+        assert probe.get(112) == "LATER" and time.monotonic() - started >= 0.29
+    run(go())

@@ -43,6 +43,7 @@ def layer(rules, seed=7):
     ({"fault": "drop", "times": 0}, "times", "out of range"),
     ({"fault": "drop", "now": True}, "now", "cannot act now"),
     ({"fault": "test_request", "now": True, "nth": 2}, "now", "no message trigger"),
+    ({"fault": "test_request", "now": True, "match": {"35": "8"}}, "now", "no message trigger"),
     ({"fault": "er_drop", "direction": "inbound"}, "direction", "acts outbound only"),
     ({"fault": "er_drop", "msg_type": "0"}, "msg_type", "application messages"),
     ({"fault": "internal_error", "msg_type": "F"}, "msg_type", "NewOrderSingle"),
@@ -184,6 +185,7 @@ def test_docs_faults_md_documents_every_fault_of_the_catalogue():
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "faults.md").read_text()
     assert [name for name in CATALOGUE if f"| `{name}` |" not in text] == []
+    assert [k.name for k in CATALOGUE.values() if k.doc not in text] == []  # the table is current
 
 
 def test_the_yaml_examples_of_docs_faults_md_load(tmp_path):
