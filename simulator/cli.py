@@ -87,6 +87,7 @@ async def _serve(config_path: Path, control_port: int | None = None) -> None:
         if tickers:
             shown = ", ".join(tickers[:8]) + (f" and {len(tickers) - 8} more" if len(tickers) > 8 else "")
             print(f"{product} markets: {shown}", flush=True)
+    fault_cli.print_active(sim)  # the config's faults: list, active from now
     if sim.control_server is not None:
         print(f"control plane: http://127.0.0.1:{sim.control_server.port}  (kalshi-fixsim ctl --port "
               f"{sim.control_server.port} ...)", flush=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .faults import FAMILIES, describe
 
-__all__ = ["add_parser", "add_ctl_parser", "ctl_request", "print_catalogue", "rule_from_pairs"]
+__all__ = ["add_parser", "add_ctl_parser", "ctl_request", "print_catalogue", "rule_from_pairs", "print_active"]
 
 
 def add_parser(sub: Any) -> None:
@@ -109,3 +109,12 @@ def print_catalogue(args: argparse.Namespace) -> int:
           "match, match_regex, nth, every, probability, after_s, now; lifetime times, duration_s. "
           "See docs/faults.md.", file=sys.stdout)
     return 0
+
+
+def print_active(sim: Any) -> None:
+    """At start-up: the fault rules the config installed (nothing if none)."""
+    rules = sim.faults.list()
+    if rules:
+        shown = ", ".join(f"{r['id']} ({r['fault']})" for r in rules)
+        print(f"fault rules active from the config: {shown}  (GET /faults, kalshi-fixsim ctl fault list)",
+              flush=True)

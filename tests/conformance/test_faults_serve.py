@@ -46,6 +46,7 @@ def test_serve_loads_config_faults_and_the_issue_curl_commands_add_rules(tmp_pat
             if not line:
                 break
             lines.append(line)
+        assert "fault rules active from the config: boot (jitter)" in "".join(lines)
         port = re.search(r"^control plane: http://127\.0\.0\.1:(\d+)", "".join(lines), re.M).group(1)
         answers = []
         for command in ISSUE_COMMANDS:
