@@ -280,6 +280,8 @@ class _Lane:
         for item in items:
             if self.held:
                 self.queue.append(item)
+            elif item.__class__ is bytes:
+                self.deliver(item)
             else:
                 self._do(item)
 

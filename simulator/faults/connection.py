@@ -94,11 +94,12 @@ class ConnectionFaults:
 
     def _apply(self, direction: str, frame: bytes) -> list[Any]:
         states = self._rules(direction)
-        mt = F.msg_type_of(frame)
-        if direction == "outbound" and mt not in ADMIN_MSG_TYPES:
-            self.recent_out.append(frame)
+        if self.sent is None:  # no transcript to replay from: keep the recent frames ourselves
+            if direction == "outbound" and F.msg_type_of(frame) not in ADMIN_MSG_TYPES:
+                self.recent_out.append(frame)
         if not states and not self._held and not self._coalesce and not self._withhold:
             return [frame]
+        mt = F.msg_type_of(frame)
         engine = self.engine
         now = engine.clock()
         msg = None
