@@ -358,3 +358,29 @@ def test_a_now_rule_with_after_s_acts_when_that_time_comes(fix_exchange):
         probe = await peer.expect("1", timeout=5)
         assert probe.get(112) == "LATER" and time.monotonic() - started >= 0.29
     run(go())
+
+
+def test_unsolicited_cancel_right_after_the_order_is_acknowledged(fix_exchange):
+    fix_exchange.faults.add(fault="unsolicited_cancel", session="NR", match={"35": "8", "150": "0"}, times=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange)
+        peer.order("o1")
+        new, cancel = await peer.expect("8"), await peer.expect("8")
+        assert (new.get(150), cancel.get(150), cancel.get(11)) == ("0", "4", "o1")
+    run(go())
+    assert fix_exchange.control.orders() == []
+
+
+def test_a_control_action_triggered_by_an_outbound_report_runs_after_it_is_sent(fix_exchange):
+    fix_exchange.faults.add(fault="control", op="pause", kind="trading", direction="outbound", session="NR",
+                            match={"35": "8", "11": "o1"}, times=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange)
+        peer.order("o1")
+        assert (await peer.expect("8")).get(39) == "0"   # o1 was booked before the pause began
+        peer.order("o2")
+        refused = await peer.expect("8")
+        assert (refused.get(39), refused.get(58)) == ("8", "TRADING_PAUSED")
+    run(go())
