@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 __all__ = [
     "PRODUCTS", "SessionType", "SESSION_TYPES", "session_type", "session_types", "by_comp_id",
-    "DEFAULT_PORTS", "APP_MESSAGES_IN", "min_heartbeat", "logon_payload", "sign_logon",
+    "DEFAULT_PORTS", "APP_MESSAGES_IN", "APP_MESSAGES_OUT", "min_heartbeat", "logon_payload", "sign_logon",
     "verify_logon", "FIX_APPL_VER_ID", "LogonOptions", "LOGON_FLAG_TAGS", "MAX_RETENTION_HOURS", "load_private_key",
 ]
 
@@ -61,6 +61,21 @@ APP_MESSAGES_IN: dict[tuple[str, str], frozenset[str]] = {
     ("margin", "RT"): _ORDER_ENTRY,
     ("margin", "DC"): frozenset({"U1"}),
     ("margin", "MD"): frozenset({"V"}),
+}
+
+# Server-to-client application messages per (product, session), spec 00 §4 (the S→C rows).
+_ORDER_ENTRY_OUT = frozenset({"8", "9", "j", "UOH"})
+APP_MESSAGES_OUT: dict[tuple[str, str], frozenset[str]] = {
+    ("prediction", "NR"): _ORDER_ENTRY_OUT | {"r"},
+    ("prediction", "RT"): _ORDER_ENTRY_OUT | {"UMS", "b", "S", "AG", "UC", "UB"},
+    ("prediction", "DC"): frozenset({"8", "U2", "U3", "j"}),
+    ("prediction", "PT"): frozenset({"UMS", "j"}),
+    ("prediction", "RFQ"): frozenset({"R", "AI", "U9", "AG", "U8", "j"}),
+    ("prediction", "MD"): frozenset({"W", "X", "Y", "f", "j"}),
+    ("margin", "NR"): _ORDER_ENTRY_OUT | {"r"},
+    ("margin", "RT"): _ORDER_ENTRY_OUT,
+    ("margin", "DC"): frozenset({"8", "U2", "U3", "j"}),
+    ("margin", "MD"): frozenset({"W", "X", "Y", "j"}),
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from kalshi_fixsim.fixproto.fields import ADMIN_MSG_TYPES, TAG_NAMES
-from kalshi_fixsim.fixproto.kalshi import APP_MESSAGES_IN, PRODUCTS, SESSION_TYPES
+from kalshi_fixsim.fixproto.kalshi import APP_MESSAGES_IN, APP_MESSAGES_OUT, PRODUCTS, SESSION_TYPES
 
 from .catalogue import CATALOGUE, FaultKind, Param
 
@@ -26,22 +26,6 @@ LIFETIME_KEYS = ("times", "duration_s")
 RULE_KEYS = ("id", "fault") + SELECTOR_KEYS + TRIGGER_KEYS + LIFETIME_KEYS + ("note",)
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TAG_BY_NAME = {name.lower(): tag for tag, name in TAG_NAMES.items()}
-
-# Server-to-client application messages per (product, session), spec 00 §4 (the S→C rows).
-_OE_OUT = frozenset({"8", "9", "j", "UOH"})
-APP_MESSAGES_OUT: dict[tuple[str, str], frozenset[str]] = {
-    ("prediction", "NR"): _OE_OUT | {"r"},
-    ("prediction", "RT"): _OE_OUT | {"UMS", "b", "S", "AG", "UC", "UB"},
-    ("prediction", "DC"): frozenset({"8", "U2", "U3", "j"}),
-    ("prediction", "PT"): frozenset({"UMS", "j"}),
-    ("prediction", "RFQ"): frozenset({"R", "AI", "U9", "AG", "U8", "j"}),
-    ("prediction", "MD"): frozenset({"W", "X", "Y", "f", "j"}),
-    ("margin", "NR"): _OE_OUT | {"r"},
-    ("margin", "RT"): _OE_OUT,
-    ("margin", "DC"): frozenset({"8", "U2", "U3", "j"}),
-    ("margin", "MD"): frozenset({"W", "X", "Y", "j"}),
-}
-
 
 def carried(product: str, session: str, direction: str) -> frozenset[str]:
     """Every MsgType that can cross (product, session) in a direction: its application messages

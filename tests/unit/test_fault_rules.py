@@ -213,3 +213,18 @@ def test_every_fault_of_the_catalogue_has_a_test_at_the_wire():
     tested = set(re.findall(r'fault="([a-z_]+)"', text)) | set(re.findall(r'"fault": "([a-z_]+)"', text))
     tested |= set(re.findall(r'\("([a-z_]+)", \{', text))  # parametrized cases
     assert sorted(set(CATALOGUE) - tested) == []
+
+
+def test_what_the_venue_sends_is_inside_the_outbound_matrix():
+    # The matrix that refuses never-matching rules must not refuse what the gateway really sends.
+    import re
+    from pathlib import Path
+
+    from kalshi_fixsim.fixproto.kalshi import APP_MESSAGES_OUT
+
+    root = Path(__file__).resolve().parents[2] / "simulator" / "gateway"
+    sent = set()
+    for path in root.glob("*.py"):
+        sent |= set(re.findall(r'(?:send|deliver)\("([A-Za-z0-9]{1,3})"', path.read_text()))
+    everything = set().union(*APP_MESSAGES_OUT.values())
+    assert sent - everything == set()
