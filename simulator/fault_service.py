@@ -232,7 +232,13 @@ class FaultService:
     # --- venue helpers -----------------------------------------------------------------------
 
     def _schedule(self, seconds: float, fn) -> None:
-        asyncio.get_running_loop().call_later(seconds, fn)
+        loop = asyncio.get_running_loop()
+        if seconds <= 0:
+            # After the current read is done, before the next one: call_soon's handle is queued
+            # ahead of the I/O callbacks the next poll adds (a call_later(0) timer is not).
+            loop.call_soon(fn)
+        else:
+            loop.call_later(seconds, fn)
 
     def mark(self, conn: "GatewayConnection", direction: str, msg: FixMessage | None, text: str) -> None:
         if conn.recorder is not None:
