@@ -29,6 +29,7 @@ from kalshi_fixsim.fixproto.store import MemoryStore, MessageStore
 __all__ = ["FixClient", "LogonError", "ConnectionClosed"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_EXEC_ID_MEMORY = 100_000  # ExecIDs remembered to spot PossResend copies (bounded memory)
 
 
 class LogonError(Exception):
@@ -87,6 +88,10 @@ class FixClient:
         self._syncs: dict[str, asyncio.Future[None]] = {}
         self._sync_count = 0
         self.connect_attempts = 0
+        # ExecIDs of the ExecutionReports delivered, so a PossResend(97=Y) copy of one already
+        # seen is dropped (spec 01 §6: PossResend is the application's duplicate to detect).
+        self._exec_ids: dict[str, None] = {}  # insertion-ordered: the oldest go first past the cap
+        self.possresend_dropped = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -220,7 +225,17 @@ class FixClient:
 
     def _on_event(self, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, AppMessage):
-            self.inbox.put_nowait(event.message)
+            msg = event.message
+            if msg.get(35) == "8":
+                exec_id = msg.get(17)
+                if exec_id and exec_id != "-1;-1":  # pending and rejected reports share -1;-1
+                    if msg.get(97) == "Y" and exec_id in self._exec_ids:
+                        self.possresend_dropped += 1
+                        return
+                    self._exec_ids[exec_id] = None
+                    if len(self._exec_ids) > _EXEC_ID_MEMORY:
+                        del self._exec_ids[next(iter(self._exec_ids))]
+            self.inbox.put_nowait(msg)
         elif isinstance(event, TestResponse):
             future = self._syncs.get(event.test_req_id)
             if future is not None and not future.done():
