@@ -42,6 +42,7 @@ class FaultService:
         self.engine.on_end.append(self._ended)
         self.engine.on_hit.append(self._hit)
         self._waiters: list[tuple[str, int, asyncio.Future]] = []
+        self.rolled_quotes: dict[str, set[str]] = {}  # product -> quote ids an rfq_roll made vanish
         self.conns: "weakref.WeakSet[GatewayConnection]" = weakref.WeakSet()
         self._hook = gate_module.send_hook(self._schedule)
         self._venue_out = False
@@ -82,6 +83,7 @@ class FaultService:
 
     def reset(self) -> None:
         """POST /reset: the rules added since start-up go; the config's come back fresh."""
+        self.rolled_quotes.clear()
         self.engine.clear()
         self.install_config()
 
@@ -174,9 +176,12 @@ class FaultService:
         engine = self.engine
         rule = state.rule
         now = self.sim.clock.now()
-        if rule.fault == "control":
+        if rule.fault in ("control", "rfq_roll"):  # once for the venue, not per connection
             if engine.fire(state, now):
-                what = self.run_control(rule.params, None, None, product=rule.products[0])
+                if rule.fault == "control":
+                    what = self.run_control(rule.params, None, None, product=rule.products[0])
+                else:
+                    what = gate_module.rfq_roll(self, self.sim.venues["prediction"], now)
                 engine.record(state, None, "inbound", what, now)
         else:
             for conn in sorted(self.sim.connections, key=lambda c: c.session_id):

@@ -187,6 +187,9 @@ _KINDS = [
               (Param("cl_ord_id", "str", None, "the order's ClOrdID (default: the matching message's 11, else "
                      "the oldest resting order)"),),
               triggers=("message", "now"), directions=_BOTH),
+    FaultKind("rfq_roll", "venue", "The RFQ server rolls: every pending quote vanishes, unannounced; an "
+              "AcceptQuote naming one gets UC NOT_FOUND", triggers=("message", "now"), directions=_BOTH,
+              default_direction="inbound", spec="09 §7, 06 §2.9"),
     FaultKind("rate_limit", "venue", "Answer the matching messages with BusinessMessageReject 380=8",
               (Param("text", "str", "Rate limit exceeded (fault rule)", "Text(58)"),),
               directions=_IN, default_direction="inbound", spec="11 §4, 09 §7"),

@@ -278,6 +278,8 @@ def parse_rule(data: Any, *, rule_id: str | None = None, accounts: Iterable[str]
             msg_types = {"D"}
         elif msg_types - {"D"}:
             raise RuleError("msg_type", f"{name} rejects NewOrderSingle (35=D) only")
+    if name == "rfq_roll" and "prediction" not in products:
+        raise RuleError("product", "RFQ exists on prediction only (spec 00 §2)")
     if kind.family == "venue" and msg_types:
         admin = msg_types & ADMIN_MSG_TYPES
         if admin:

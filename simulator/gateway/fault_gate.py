@@ -51,6 +51,9 @@ def fault_gate(conn: Connection, msg: FixMessage) -> bool:
     if service is None or service.engine.empty:
         return False
     engine: "FaultEngine" = service.engine
+    rolled = service.rolled_quotes.get(conn.product)
+    if rolled and _rolled_answer(conn, msg, rolled):
+        return True
     fired = engine.venue_inbound(conn, msg)
     if not fired:
         return False
@@ -76,13 +79,18 @@ def fault_gate(conn: Connection, msg: FixMessage) -> bool:
             service.mark(conn, "in", msg, engine.record(state, conn, "inbound", "answered 380=8", now))
             business_reject(conn, msg, BRR.RATE_LIMIT_EXCEEDED, rule.params["text"])  # spec 11 §4
             return True
+        if name == "rfq_roll":
+            what = rfq_roll(service, conn.venue, now)
+            service.mark(conn, "in", msg, engine.record(state, conn, "inbound", what, now))
+            continue
         if name == "control":
             what = service.run_control(rule.params, conn, msg)
             service.mark(conn, "in", msg, engine.record(state, conn, "inbound", what, now))
         elif name == "unsolicited_cancel":
             what = unsolicited_cancel(conn, rule.params.get("cl_ord_id") or msg.get(41) or msg.get(11), now)
             service.mark(conn, "in", msg, engine.record(state, conn, "inbound", what, now))
-    return False
+    rolled = service.rolled_quotes.get(conn.product)
+    return bool(rolled) and _rolled_answer(conn, msg, rolled)  # a roll this very message triggered
 
 
 def _booked_but_unavailable(conn: Connection, msg: FixMessage, now: float) -> None:
@@ -114,6 +122,43 @@ def _booked_but_unavailable(conn: Connection, msg: FixMessage, now: float) -> No
         conn.send_hook = previous  # type: ignore[attr-defined]
     if not sent:
         conn.send("8", reject_report(conn, msg, "EXCHANGE_UNAVAILABLE", now))
+
+
+def rfq_roll(service: Any, venue: Any, now: float) -> str:
+    """spec 09 §7 "server roll during RFQ": every pending quote of the venue's RFQ desk vanishes,
+    unannounced (its maker is not told, the creator gets no notice); an AcceptQuote naming one
+    is then answered UC NOT_FOUND (see _rolled_answer). Accepted quotes go on to execution."""
+    from .rfq import service_for
+
+    desk = service_for(venue, getattr(service.sim.config, "seed", 0)).desk
+    gone = service.rolled_quotes.setdefault(venue.product, set())
+    count = 0
+    for rfq in desk.open_rfqs():
+        for quote in list(rfq.quotes.values()):
+            if quote.state.value == "pending":
+                desk.cancel_quote(quote.account, quote.quote_id, now, rfq_id=quote.rfq_id)  # notices dropped
+                gone.add(quote.quote_id)
+                count += 1
+    return f"RFQ server rolled: {count} pending quote(s) vanished"
+
+
+def _rolled_answer(conn: Connection, msg: FixMessage, rolled: set) -> bool:
+    """After an rfq_roll: an AcceptQuote for a vanished quote gets UC NOT_FOUND, as for a quote
+    the venue never had (spec 06 §2.9); a new Quote with that QuoteID makes it known again."""
+    msg_type = msg.get(35)
+    qid = msg.get(117)
+    if qid is None or qid not in rolled:
+        return False
+    if msg_type == "S":
+        rolled.discard(qid)
+        return False
+    if msg_type != "UA":
+        return False
+    body: list = [(117, qid), (21025, 1)]
+    if msg.get(11):
+        body.append((11, msg.get(11)))
+    conn.send("UC", body + [(58, "NOT_FOUND")])
+    return True
 
 
 def unsolicited_cancel(conn: Connection, cl_ord_id: str | None, now: float) -> str:

@@ -9,6 +9,9 @@ from kalshi_fixsim.fixproto.codec import parse_utc
 from kalshi_fixsim.simulator.faults import RuleError
 from tests.conformance.test_faults_wire import A, Peer
 from tests.wire import run
+from kalshi_fixsim.client import LogonOptions
+
+OPTS_RT = LogonOptions(skip_pending_exec_reports=True)
 
 
 def marks(fx) -> list[str]:
@@ -382,4 +385,20 @@ def test_a_control_action_triggered_by_an_outbound_report_runs_after_it_is_sent(
         peer.order("o2")
         refused = await peer.expect("8")
         assert (refused.get(39), refused.get(58)) == ("8", "TRADING_PAUSED")
+    run(go())
+
+
+def test_rfq_roll_makes_pending_quotes_vanish_and_accept_quote_gets_not_found(fix_exchange):
+    from tests.conformance.test_rfq import accept_quote, creator, maker, make_quote, open_rfq
+
+    async def go():
+        async with maker(fix_exchange) as mm, creator(fix_exchange, options=OPTS_RT) as rt:
+            rfq_id = await open_rfq(rt, [mm])
+            await make_quote(mm, rt, "q-1", rfq_id, yes=75, no=25)
+            rule = fix_exchange.faults.add(fault="rfq_roll", now=True)
+            assert rule.hits == 1
+            rt.send("UA", accept_quote("q-1", 1, rfq_id=rfq_id, cl_ord_id="acc-1"))
+            uc = await rt.expect("UC")
+            assert (uc.get(117), uc.get(21025), uc.get(58)) == ("q-1", "1", "NOT_FOUND")
+            assert [m.get(35) for m in await mm.collect()] == []  # the maker was told nothing
     run(go())
