@@ -85,7 +85,8 @@ class FaultEngine:
                 if f"f{self._count}" not in self.rules:
                     break
             rule.id = f"f{self._count}"
-        state = RuleState(rule, self.clock(), random.Random(f"{self.seed}/fault/{rule.id}"))
+        seed = f"{self.seed}/fault/{rule.id}" if rule.seed is None else f"fault/{rule.seed}"
+        state = RuleState(rule, self.clock(), random.Random(seed))
         self.rules[rule.id] = state
         self._changed()
         return state

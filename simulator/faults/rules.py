@@ -23,7 +23,7 @@ __all__ = ["Rule", "RuleError", "parse_rule", "RULE_KEYS", "APP_MESSAGES_OUT", "
 SELECTOR_KEYS = ("product", "session", "account", "api_key", "session_id", "direction")
 TRIGGER_KEYS = ("msg_type", "match", "match_regex", "nth", "every", "probability", "after_s", "now")
 LIFETIME_KEYS = ("times", "duration_s")
-RULE_KEYS = ("id", "fault") + SELECTOR_KEYS + TRIGGER_KEYS + LIFETIME_KEYS + ("note",)
+RULE_KEYS = ("id", "fault") + SELECTOR_KEYS + TRIGGER_KEYS + LIFETIME_KEYS + ("seed", "note")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TAG_BY_NAME = {name.lower(): tag for tag, name in TAG_NAMES.items()}
 
@@ -69,6 +69,7 @@ class Rule:
     times: int | None
     now: bool
     note: str = ""
+    seed: int | None = None              # the rule's own RNG seed (default: from the simulator's)
     source: dict = field(default_factory=dict)
 
     @property
@@ -308,10 +309,11 @@ def parse_rule(data: Any, *, rule_id: str | None = None, accounts: Iterable[str]
     if "message" not in kind.triggers and "now" in kind.triggers and not now:
         now = True
     note = _str(data.get("note", ""), "note")
+    seed = _int(data["seed"], "seed", -2**63, 2**63) if data.get("seed") is not None else None
 
     source: dict[str, Any] = {"fault": name}
     source.update({k: v for k, v in params.items() if v is not None})
-    for key in SELECTOR_KEYS + TRIGGER_KEYS + LIFETIME_KEYS + ("note",):
+    for key in SELECTOR_KEYS + TRIGGER_KEYS + LIFETIME_KEYS + ("seed", "note"):
         if data.get(key) not in (None, "", False):
             source[key] = data[key]
     source["direction"] = direction
@@ -321,7 +323,7 @@ def parse_rule(data: Any, *, rule_id: str | None = None, accounts: Iterable[str]
                 account=account, api_key=api_key, session_id=session_id, directions=tuple(directions),
                 msg_types=frozenset(msg_types) if msg_types else None, match=tuple(match),
                 match_regex=tuple(match_regex), nth=nth, every=every, probability=probability, after_s=after_s,
-                duration_s=duration_s, times=times, now=now, note=note, source=source)
+                duration_s=duration_s, times=times, now=now, note=note, seed=seed, source=source)
 
 
 def _check_carried(msg_types: set[str], products: Iterable[str], sessions: tuple[str, ...] | None,

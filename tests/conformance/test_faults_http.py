@@ -175,3 +175,21 @@ def test_a_refuse_logon_rule_without_selector_refuses_the_logon_exactly_once(fix
         await fix.close()
     run(go())
     assert rule.hits == 1
+
+
+def test_without_rules_no_fault_code_sits_on_the_frame_or_message_path(fix_exchange):
+    from kalshi_fixsim.simulator.faults import ConnectionFaults
+    from kalshi_fixsim.simulator.gateway import GATES
+    from kalshi_fixsim.simulator.gateway.fault_gate import fault_gate
+
+    def layers():
+        return [type(c.recorder.inner).__name__ for c in fix_exchange.sim.connections]
+
+    async def go():
+        async with fix_exchange.client("alice"):
+            assert layers() == ["NoneType"] and fault_gate not in GATES
+            rule = fix_exchange.faults.add(fault="drop", session="MD")
+            assert layers() == [ConnectionFaults.__name__] and GATES[0] is fault_gate
+            rule.remove()
+            assert layers() == ["NoneType"] and fault_gate not in GATES
+    run(go())

@@ -228,3 +228,12 @@ def test_what_the_venue_sends_is_inside_the_outbound_matrix():
         sent |= set(re.findall(r'(?:send|deliver)\("([A-Za-z0-9]{1,3})"', path.read_text()))
     everything = set().union(*APP_MESSAGES_OUT.values())
     assert sent - everything == set()
+
+
+def test_a_rule_seed_fixes_its_draws_whatever_the_simulator_seed():
+    def dropped(sim_seed, rule_seed):
+        engine = FaultEngine(sim_seed, lambda: 0.0)
+        engine.add({"fault": "drop", "probability": 0.5, "seed": rule_seed})
+        conn = ConnectionFaults(engine, CTX, lambda: None)
+        return [i for i in range(100) if not conn.outbound(hb(i + 1))]
+    assert dropped(1, 99) == dropped(2, 99) != dropped(1, 98)
