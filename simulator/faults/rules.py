@@ -279,6 +279,11 @@ def parse_rule(data: Any, *, rule_id: str | None = None, accounts: Iterable[str]
             msg_types = {"D"}
         elif msg_types - {"D"}:
             raise RuleError("msg_type", f"{name} rejects NewOrderSingle (35=D) only")
+    if kind.triggers == ("connect",):
+        for key, value in (("account", account), ("api_key", api_key), ("session_id", session_id)):
+            if value is not None:
+                raise RuleError(key, f"{name} acts before the Logon says who connects: select by product and "
+                                     "session only")
     if name == "rfq_roll" and "prediction" not in products:
         raise RuleError("product", "RFQ exists on prediction only (spec 00 §2)")
     if kind.family == "venue" and msg_types:

@@ -49,6 +49,8 @@ def layer(rules, seed=7):
     ({"fault": "internal_error", "msg_type": "F"}, "msg_type", "NewOrderSingle"),
     ({"fault": "refuse_logon", "msg_type": "D"}, "msg_type", "triggered by a logon"),
     ({"fault": "control"}, "op", "required"),
+    ({"fault": "refuse_connections", "account": "alice"}, "account", "before the Logon"),
+    ({"fault": "rfq_roll", "product": "margin"}, "product", "prediction only"),
     ({"fault": "control", "op": "explode"}, "op", "not one of"),
     ({"fault": "corrupt_body_length", "delta": 0}, "delta", "correct"),
     ({"fault": "drop", "id": "bad id!"}, "id", "letters"),
