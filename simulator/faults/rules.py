@@ -232,6 +232,13 @@ def parse_rule(data: Any, *, rule_id: str | None = None, accounts: Iterable[str]
     if api_key is not None and api_keys is not None and api_key.lower() not in {k.lower() for k in api_keys}:
         raise RuleError("api_key", f"no account has API key {api_key!r}")
     session_id = _str(data["session_id"], "session_id") if data.get("session_id") is not None else None
+    if session_id is not None:
+        parts = session_id.split("/")
+        if len(parts) != 3 or parts[0] not in PRODUCTS or parts[1] not in SESSION_TYPES:
+            raise RuleError("session_id", "expected PRODUCT/SESSION/API_KEY, e.g. prediction/RT/<api key id>")
+        if parts[0] not in products or (sessions is not None and parts[1] not in sessions):
+            raise RuleError("session_id", f"{session_id} is outside the rule's product/session: it could never "
+                                          "match")
     direction = data.get("direction", kind.default_direction)
     direction = _str(direction, "direction")
     if direction not in ("inbound", "outbound", "both"):

@@ -49,6 +49,8 @@ def layer(rules, seed=7):
     ({"fault": "internal_error", "msg_type": "F"}, "msg_type", "NewOrderSingle"),
     ({"fault": "refuse_logon", "msg_type": "D"}, "msg_type", "triggered by a logon"),
     ({"fault": "control"}, "op", "required"),
+    ({"fault": "drop", "session_id": "nowhere"}, "session_id", "expected"),
+    ({"fault": "drop", "session": "NR", "session_id": "prediction/RT/k"}, "session_id", "never"),
     ({"fault": "refuse_connections", "account": "alice"}, "account", "before the Logon"),
     ({"fault": "rfq_roll", "product": "margin"}, "product", "prediction only"),
     ({"fault": "control", "op": "explode"}, "op", "not one of"),
