@@ -291,7 +291,6 @@ class Session:
         self._test_request_id = None  # any message proves the peer alive
         self._on_message(parse(item), item, now)
 
-
     # --- fault API: the venue misbehaving on purpose (simulator/faults, issue 12 §1) -----------
     # Explicit calls, so the state machine is never bent behind its back: each one does what a
     # real, buggy venue's session would, and the other side must cope (spec 01 §5, §6).
