@@ -274,3 +274,52 @@ def test_the_same_seed_drops_the_same_frames_run_after_run(fix_exchange_factory)
 
     first, second = one_run(), one_run()
     assert first == second and 10 <= len(first) <= 29
+
+
+def test_a_venue_logout_is_answered_and_the_reconnect_waits_for_its_backoff(fix_exchange):
+    import random
+    import time
+
+    async def go():
+        fix = fix_exchange.client("alice", reconnect=True, backoff_base=0.2, backoff_cap=1.0, rng=random.Random(5))
+        await fix.connect()
+        first = fix.driver
+        started = time.monotonic()
+        fix_exchange.faults.add(fault="logout", text="Bye for now", now=True, session="NR")
+        closed = await asyncio.wait_for(asyncio.shield(first.closed), 5)
+        assert (closed.reason, closed.text) == ("peer_logout", "Bye for now")
+        await fix.wait_connected(5)
+        assert time.monotonic() - started >= random.Random(5).uniform(0, 0.2) - 0.01  # the drawn backoff
+        await fix.close()
+    run(go())
+    frames = sent_by_client(fix_exchange, "NR")
+    assert sum("|35=5|" in f for f in frames) >= 1 and sum("|35=A|" in f for f in frames) == 2
+
+
+def test_refused_logons_are_retried_with_growing_backoff(fix_exchange):
+    import random
+    import time
+
+    fix_exchange.faults.add(fault="refuse_logon", text="Come back later", times=3)
+
+    async def go():
+        fix = fix_exchange.client("alice", backoff_base=0.05, backoff_cap=0.4, rng=random.Random(9))
+        started = time.monotonic()
+        await fix.connect_with_retry(attempts=6)
+        draws = random.Random(9)
+        least = sum(draws.uniform(0, min(0.4, 0.05 * 2 ** a)) for a in range(3))
+        assert fix.connect_attempts == 4 and time.monotonic() - started >= least - 0.01
+        await fix.close()
+    run(go())
+
+
+def test_a_silent_venue_is_probed_with_a_test_request_then_dropped(fix_exchange):
+    async def go():
+        fix = fix_exchange.client("alice", "margin", "NR", heartbeat=3)  # margin allows 3 s (spec 01 §2.1)
+        await fix.connect()
+        fix_exchange.faults.add(fault="silence", ms=20_000, now=True, product="margin", session="NR")
+        closed = await fix.wait_closed(timeout=15)
+        assert closed.reason == "heartbeat_timeout"
+    run(go(), timeout=30)
+    frames = sent_by_client(fix_exchange, "NR")
+    assert any("|35=1|" in f for f in frames)  # it asked before giving up (spec 01 §4)
