@@ -97,6 +97,8 @@ class FaultService:
         """A new connection (from Simulator._new_driver): refused, or given the fault layer."""
         self.conns.add(conn)
         driver = conn.driver
+        if conn.recorder is not None and conn.recorder.inner is not None:
+            driver.enable_actions()  # an interceptor_factory's interceptor may return actions too
         made = driver.on_connection_made
 
         def on_made(d) -> None:

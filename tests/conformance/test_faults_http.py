@@ -193,3 +193,25 @@ def test_without_rules_no_fault_code_sits_on_the_frame_or_message_path(fix_excha
             rule.remove()
             assert layers() == ["NoneType"] and fault_gate not in GATES
     run(go())
+
+
+def test_an_interceptor_factory_interceptor_may_return_transport_actions(fix_exchange_factory):
+    import time
+
+    from kalshi_fixsim.fixproto.actions import Wait
+
+    class SlowHeartbeats:
+        def inbound(self, frame):
+            return [frame]
+
+        def outbound(self, frame):
+            return [Wait(0.2), frame] if b"\x0135=0\x01" in frame else [frame]
+
+    fx = fix_exchange_factory(interceptor_factory=lambda product, code: SlowHeartbeats() if code == "NR" else None)
+
+    async def go():
+        peer = await Peer.open(fx)
+        started = time.monotonic()
+        peer.test_request("T1")
+        assert (await peer.expect("0")).get(112) == "T1" and time.monotonic() - started >= 0.19
+    run(go())
