@@ -115,6 +115,8 @@ class FixClient:
             logon_timeout=self.connect_timeout, logon_fields=self.options.to_fields(self.product)),
             store=self.store, now=self.clock.now())
         driver = SessionDriver(session, self._on_event, clock=self.clock, interceptor=self.interceptor)
+        if self.interceptor is not None:
+            driver.enable_actions()  # the interceptor may return transport actions (fixproto/actions.py)
         try:
             await asyncio.wait_for(loop.create_connection(
                 lambda: driver, self.host, self.port, ssl=self._ssl,
