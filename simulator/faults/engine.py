@@ -52,7 +52,8 @@ class RuleState:
         return self.rule.id
 
     def as_dict(self) -> dict:
-        return {"id": self.rule.id, **self.rule.as_dict(), "hits": self.hits, "seen": self.seen,
+        return {"id": self.rule.id, **self.rule.as_dict(), "family": self.rule.kind.family,
+                "hits": self.hits, "seen": self.seen,
                 "active": self.active, **({"ended": self.ended} if self.ended else {}),
                 "recent": list(self.applications)[-10:]}
 
