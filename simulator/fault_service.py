@@ -43,6 +43,7 @@ class FaultService:
         self.engine.on_hit.append(self._hit)
         self._waiters: list[tuple[str, int, asyncio.Future]] = []
         self.rolled_quotes: dict[str, set[str]] = {}  # product -> quote ids an rfq_roll made vanish
+        self._resync_due = False
         self.conns: "weakref.WeakSet[GatewayConnection]" = weakref.WeakSet()
         self._hook = gate_module.send_hook(self._schedule)
         self._venue_out = False
@@ -135,7 +136,7 @@ class FaultService:
         recorder = conn.recorder
         if recorder is None:
             return
-        want = not self.engine.empty
+        want = not self.engine.idle
         layer = recorder.inner
         if want and not isinstance(layer, ConnectionFaults):
             if conn.driver is not None:
@@ -165,7 +166,7 @@ class FaultService:
             GATES.remove(gate)
 
     def _sync(self) -> None:
-        self._gate(not self.engine.empty)
+        self._gate(not self.engine.idle or any(self.rolled_quotes.values()))
         self._venue_out = any(s.active and s.rule.kind.family == "venue" and "outbound" in s.rule.directions
                               for s in self.engine.states())
         for conn in list(self.conns):
@@ -235,6 +236,19 @@ class FaultService:
             for session in state.touched:
                 session.sending_time_skew = 0.0
             state.touched.clear()
+        # A spent rule can apply no more: once none can, the fault layer comes off the connections
+        # (after the frame being processed, never in the middle of it).
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if not self._resync_due:
+            self._resync_due = True
+            loop.call_soon(self._resync)
+
+    def _resync(self) -> None:
+        self._resync_due = False
+        self._sync()
 
     # --- venue helpers -----------------------------------------------------------------------
 

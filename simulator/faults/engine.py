@@ -120,6 +120,11 @@ class FaultEngine:
     def empty(self) -> bool:
         return not self.rules
 
+    @property
+    def idle(self) -> bool:
+        """No rule can apply any more (none installed, or all of them spent or ended)."""
+        return not any(s.active for s in self.rules.values())
+
     def _changed(self) -> None:
         self.version += 1
         for listener in self.listeners:

@@ -48,12 +48,14 @@ def reject_report(conn: Connection, msg: FixMessage, text: str, now: float) -> l
 def fault_gate(conn: Connection, msg: FixMessage) -> bool:
     """gateway.GATES entry: True when a venue fault answered the message itself."""
     service = _service(conn)
-    if service is None or service.engine.empty:
+    if service is None:
         return False
-    engine: "FaultEngine" = service.engine
     rolled = service.rolled_quotes.get(conn.product)
     if rolled and _rolled_answer(conn, msg, rolled):
         return True
+    engine: "FaultEngine" = service.engine
+    if engine.idle:
+        return False
     fired = engine.venue_inbound(conn, msg)
     if not fired:
         return False
@@ -182,7 +184,7 @@ def send_hook(schedule: Schedule) -> Callable[[Any, str, list], int]:
 
     def hook(conn: Any, msg_type: str, body: list[tuple[int, object]]) -> int:
         service = _service(conn)
-        if service is None or service.engine.empty:
+        if service is None or service.engine.idle:
             return conn.send(msg_type, body, hooked=False)
         engine = service.engine
         fired = engine.venue_outbound(conn, msg_type, body)

@@ -215,3 +215,21 @@ def test_an_interceptor_factory_interceptor_may_return_transport_actions(fix_exc
         peer.test_request("T1")
         assert (await peer.expect("0")).get(112) == "T1" and time.monotonic() - started >= 0.19
     run(go())
+
+
+def test_a_spent_rule_takes_the_fault_layer_off_the_connections(fix_exchange):
+    from kalshi_fixsim.simulator.gateway import GATES
+    from kalshi_fixsim.simulator.gateway.fault_gate import fault_gate
+
+    rule = fix_exchange.faults.add(fault="duplicate", session="NR", match={"35": "0"}, times=1)
+
+    async def go():
+        peer = await Peer.open(fix_exchange)
+        peer.test_request("T1")
+        await peer.expect("0")
+        await peer.expect("0")
+        peer.test_request("T2")   # read after the rule was spent: one answer
+        assert (await peer.expect("0")).get(112) == "T2"
+        assert [type(c.recorder.inner).__name__ for c in fix_exchange.sim.connections] == ["NoneType"]
+    run(go())
+    assert not rule.active and rule.hits == 1 and fault_gate not in GATES
