@@ -88,6 +88,9 @@ class FixClient:
         self._syncs: dict[str, asyncio.Future[None]] = {}
         self._sync_count = 0
         self.connect_attempts = 0
+        # Called with this client after every Logon, reconnects included: what a session must redo
+        # on a fresh connection (market data subscriptions: NR/MD keep nothing across one).
+        self.on_logon: list = []
         # ExecIDs of the ExecutionReports delivered, so a PossResend(97=Y) copy of one already
         # seen is dropped (spec 01 §6: PossResend is the application's duplicate to detect).
         self._exec_ids: dict[str, None] = {}  # insertion-ordered: the oldest go first past the cap
@@ -135,6 +138,8 @@ class FixClient:
         self._reset_next = False
         self.logon_reply = reply
         self.logons += 1
+        for callback in list(self.on_logon):
+            callback(self)
         self._connected.set()
         return reply
 

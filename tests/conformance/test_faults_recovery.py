@@ -7,6 +7,7 @@ transcript shows what the client sent.
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 from kalshi_fixsim.client import LogonOptions
 from kalshi_fixsim.client.orders import ExecutionReport, new_order
@@ -323,3 +324,30 @@ def test_a_silent_venue_is_probed_with_a_test_request_then_dropped(fix_exchange)
     run(go(), timeout=30)
     frames = sent_by_client(fix_exchange, "NR")
     assert any("|35=1|" in f for f in frames)  # it asked before giving up (spec 01 §4)
+
+
+def test_an_md_gap_ends_the_session_and_the_client_resubscribes_on_a_fresh_one(fix_exchange):
+    from kalshi_fixsim.client.orderbook import MarketDataBooks, subscribe
+    from kalshi_fixsim.simulator.engine.types import OrderRequest, Side
+
+    fix_exchange.faults.add(fault="skip_seq", count=1, session="MD", match={"35": "W"}, times=1)
+
+    async def go():
+        fix = fix_exchange.client("alice", session="MD", reconnect=True, backoff_base=0.05, backoff_cap=0.2)
+        fix.on_logon.append(lambda c: c.send("V", subscribe([A])))  # every Logon: subscribe again
+        await fix.connect()
+        first = fix.driver
+        books = MarketDataBooks()
+        books.apply(await fix.expect("W"))            # the snapshot; the gap follows it
+        venue = fix_exchange.sim.venues["prediction"]
+        fix_exchange.call(lambda: venue.dispatch(venue.exchange.new_order(OrderRequest(
+            account="bob", client_order_id="b1", symbol=A, side=Side.BUY, price=4000, qty=300), 0.0)))
+        closed = await asyncio.wait_for(asyncio.shield(first.closed), 5)
+        assert closed.reason == "seq_gap"               # spec 09 §7: MD is unusable after a gap
+        await fix.wait_connected(5)
+        snapshot = await fix.expect("W")               # the fresh subscription's snapshot
+        books.apply(snapshot)
+        assert fix.logons == 2 and fix.logon_reply.get(141) == "Y"
+        assert books[A].bids == [(Decimal("0.4"), Decimal("3"))]  # the fresh snapshot replaced the book
+        await fix.close()
+    run(go())
