@@ -58,7 +58,9 @@ class FaultService:
         """Check and install one rule (RuleError naming the field: nothing installed)."""
         accounts = {a.user for a in self.sim.config.accounts} | {a.name for a in self.sim.config.accounts}
         api_keys = [a.api_key for a in self.sim.config.accounts]
-        return self.engine.install(self.engine.parse(rule, accounts=accounts, api_keys=api_keys))
+        state = self.engine.install(self.engine.parse(rule, accounts=accounts, api_keys=api_keys))
+        log.info("fault rule %s installed: %s", state.id, state.rule.as_dict())
+        return state
 
     def remove(self, rule_id: str) -> RuleState:
         return self.engine.remove(rule_id)
