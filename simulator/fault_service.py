@@ -144,9 +144,10 @@ class FaultService:
             if conn.driver is not None:
                 conn.driver.enable_actions()  # the fault layer may return waits, closes, RSTs
             recorder.inner = ConnectionFaults(self.engine, conn, lambda c=conn: c.driver.session if c.driver else None,
-                                              inner=layer, mark=recorder.mark, sent=lambda c=conn: self._sent(c))
-        elif not want and isinstance(layer, ConnectionFaults):
-            recorder.inner = layer.inner
+                                              inner=layer, mark=recorder.mark, sent=lambda c=conn: self._sent(c),
+                                              on_idle=self._resync_soon)
+        elif not want and isinstance(layer, ConnectionFaults) and not layer.busy:
+            recorder.inner = layer.inner  # (a busy layer stays until what it holds is out: on_idle)
         conn.send_hook = self._hook if self._venue_out else None
 
     def _sent(self, conn: "GatewayConnection") -> list[bytes]:
@@ -240,6 +241,9 @@ class FaultService:
             state.touched.clear()
         # A spent rule can apply no more: once none can, the fault layer comes off the connections
         # (after the frame being processed, never in the middle of it).
+        self._resync_soon()
+
+    def _resync_soon(self) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

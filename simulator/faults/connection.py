@@ -34,7 +34,8 @@ _RECENT_OUT = 200  # application frames kept for the resend fault on sessions wi
 
 class ConnectionFaults:
     def __init__(self, engine: FaultEngine, ctx: Context, session_of: Callable[[], Any], *,
-                 inner=None, mark: Mark | None = None, sent: Callable[[], list[bytes]] | None = None) -> None:
+                 inner=None, mark: Mark | None = None, sent: Callable[[], list[bytes]] | None = None,
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.ctx = ctx
         self.session_of = session_of
@@ -49,6 +50,7 @@ class ConnectionFaults:
         self._budget_how = "fin"
         self.recent_out: deque[bytes] = deque(maxlen=_RECENT_OUT)
         self.sent = sent  # the application frames this connection sent before (the transcript)
+        self.on_idle = on_idle  # told when the last frame or byte count this layer holds is done
 
     # --- interceptor -----------------------------------------------------------------------
 
@@ -70,6 +72,16 @@ class ConnectionFaults:
         if self._budget is not None:
             out = self._spend(out)
         return out
+
+    @property
+    def busy(self) -> bool:
+        """Frames or counts still held (reorder, coalesce, skip_seq hold, close_after_bytes):
+        the layer must stay on the connection until they are done, even with no rule left."""
+        return bool(self._held or self._coalesce or self._withhold or self._budget is not None)
+
+    def _done_holding(self) -> None:
+        if not self.busy and self.on_idle is not None:
+            self.on_idle()
 
     # --- rules -----------------------------------------------------------------------------
 
@@ -139,6 +151,7 @@ class ConnectionFaults:
             if held[1] <= 0:
                 del self._held[direction]
                 items.append(held[0])
+                self._done_holding()
         return items
 
     def _do(self, state: RuleState, direction: str, frame: bytes, pre: list, post: list,
@@ -220,6 +233,7 @@ class ConnectionFaults:
                                                    now))
         if left <= 1:
             self._withhold = []
+            self._done_holding()
         else:
             self._withhold[0] = left - 1
         return None
@@ -227,6 +241,7 @@ class ConnectionFaults:
     def _release(self, direction: str, held: list) -> list[bytes]:
         if self._held.get(direction) is held:
             del self._held[direction]
+            self._done_holding()
             return [held[0]]
         return []
 
@@ -236,6 +251,7 @@ class ConnectionFaults:
         if len(buf) >= p["count"]:
             del self._coalesce[direction]
             self._coalesce_gen += 1
+            self._done_holding()
             return b"".join(buf)
         if len(buf) == 1:
             gen = self._coalesce_gen
@@ -244,7 +260,9 @@ class ConnectionFaults:
                 if self._coalesce_gen != gen or direction not in self._coalesce:
                     return []
                 self._coalesce_gen += 1
-                return [b"".join(self._coalesce.pop(direction))]
+                data = b"".join(self._coalesce.pop(direction))
+                self._done_holding()
+                return [data]
             post.append(Later(p["max_wait_ms"] / 1000.0, flush))
         return None
 
@@ -265,6 +283,7 @@ class ConnectionFaults:
             out.append(item[:self._budget])
             out.append(Close(reset=self._budget_how == "rst"))
             self._budget = None
+            self._done_holding()
             return out  # nothing after the close
         return out
 
