@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import connections, decoder, engine, market_data, memory, virtual_clock
+from bench import connections, decoder, engine, faults, market_data, memory, virtual_clock
 
 BENCHMARKS = [
     ("decoder", decoder.run),
@@ -20,6 +20,7 @@ BENCHMARKS = [
     ("memory", memory.run),
     ("connections", connections.run),
     ("virtual_clock", virtual_clock.run),
+    ("faults", faults.run),
 ]
 
 

@@ -43,6 +43,7 @@ Connector = Callable[[Callable[[], asyncio.BaseProtocol]],
                      Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_EXEC_ID_MEMORY = 100_000  # ExecIDs remembered to spot PossResend copies (bounded memory)
 
 
 class LogonError(Exception):
@@ -105,6 +106,14 @@ class FixClient:
         self._connected = asyncio.Event()
         self._syncs: dict[str, asyncio.Future[None]] = {}
         self._sync_count = 0
+        self.connect_attempts = 0
+        # Called with this client after every Logon, reconnects included: what a session must redo
+        # on a fresh connection (market data subscriptions: NR/MD keep nothing across one).
+        self.on_logon: list = []
+        # ExecIDs of the ExecutionReports delivered, so a PossResend(97=Y) copy of one already
+        # seen is dropped (spec 01 §6: PossResend is the application's duplicate to detect).
+        self._exec_ids: dict[str, None] = {}  # insertion-ordered: the oldest go first past the cap
+        self.possresend_dropped = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -117,6 +126,7 @@ class FixClient:
 
     async def connect(self) -> FixMessage:
         """Open the connection and log on; raises LogonError with the gateway's Text."""
+        self.connect_attempts += 1
         reset = self.session_type.reset_required or self._reset_next
         loop = asyncio.get_running_loop()
         self._logged_on = loop.create_future()
@@ -127,6 +137,8 @@ class FixClient:
             logon_timeout=self.connect_timeout, logon_fields=self.options.to_fields(self.product)),
             store=self.store, now=self.clock.now())
         driver = SessionDriver(session, self._on_event, clock=self.clock, interceptor=self.interceptor)
+        if self.interceptor is not None:
+            driver.enable_actions()  # the interceptor may return transport actions (fixproto/actions.py)
         try:
             if self.connector is not None:
                 opening = self.connector(lambda: driver)
@@ -148,6 +160,8 @@ class FixClient:
         self._reset_next = False
         self.logon_reply = reply
         self.logons += 1
+        for callback in list(self.on_logon):
+            callback(self)
         self._connected.set()
         return reply
 
@@ -241,7 +255,17 @@ class FixClient:
 
     def _on_event(self, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, AppMessage):
-            self.inbox.put_nowait(event.message)
+            msg = event.message
+            if msg.get(35) == "8":
+                exec_id = msg.get(17)
+                if exec_id and exec_id != "-1;-1":  # pending and rejected reports share -1;-1
+                    if msg.get(97) == "Y" and exec_id in self._exec_ids:
+                        self.possresend_dropped += 1
+                        return
+                    self._exec_ids[exec_id] = None
+                    if len(self._exec_ids) > _EXEC_ID_MEMORY:
+                        del self._exec_ids[next(iter(self._exec_ids))]
+            self.inbox.put_nowait(msg)
         elif isinstance(event, TestResponse):
             future = self._syncs.get(event.test_req_id)
             if future is not None and not future.done():
@@ -261,10 +285,28 @@ class FixClient:
             elif self.reconnect and not self._closing and driver is self.driver:
                 self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
 
+    def backoff(self, attempt: int) -> float:
+        """Seconds before reconnect attempt `attempt` (0-based): full jitter, as the SDK
+        (base 0.5 s, cap 30 s), so many clients refused at once never retry in step."""
+        return self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
+
+    async def connect_with_retry(self, attempts: int | None = None) -> FixMessage:
+        """connect(), retried with backoff while the venue refuses or resets the connection;
+        the last LogonError if every attempt failed."""
+        attempts = self.max_reconnects if attempts is None else attempts
+        for attempt in range(attempts):
+            try:
+                return await self.connect()
+            except LogonError:
+                if attempt == attempts - 1 or self._closing:
+                    raise
+                await asyncio.sleep(self.backoff(attempt))
+        raise LogonError("no connection attempt made", "connect_failed")
+
     async def _reconnect_loop(self) -> None:
-        """Full-jitter exponential backoff (as the SDK: base 0.5 s, cap 30 s)."""
+        """Full-jitter exponential backoff between attempts (backoff())."""
         for attempt in range(self.max_reconnects):
-            await asyncio.sleep(self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)))
+            await asyncio.sleep(self.backoff(attempt))
             if self._closing:
                 return
             try:

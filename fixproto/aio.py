@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 import time
-from typing import Callable, Iterable, Protocol
+from collections import deque
+from typing import Any, Callable, Iterable, Protocol
 
-from .codec import Framer
+from .actions import Close, HalfClose, Later, PauseReading, Wait
+from .codec import Framer, GarbledFrame
 from .fields import MSG_TYPE_NAMES
 from .session import AppMessage, Disconnect, Event, Session
 from .state import State
@@ -42,7 +46,8 @@ def default_clock() -> Clock:
 
 
 class Interceptor(Protocol):
-    """Sees every frame; returns the frames to pass on (none to drop, several to duplicate)."""
+    """Sees every frame; returns the frames to pass on (none to drop, several to duplicate),
+    possibly with transport actions (fixproto/actions.py: delays, closes, ...) among them."""
 
     def inbound(self, frame: bytes) -> Iterable[bytes]: ...
     def outbound(self, frame: bytes) -> Iterable[bytes]: ...
@@ -81,6 +86,8 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
+        self._in_lane: _Lane | None = None   # made by enable_actions (fault rules installed)
+        self._out_lane: _Lane | None = None
 
     # --- asyncio protocol ------------------------------------------------------------------
 
@@ -133,9 +140,13 @@ class SessionDriver(asyncio.BufferedProtocol):
         now = self.clock.now()
         session = self.session
         interceptor = self.interceptor
+        lane = self._in_lane
         for item in self._framer.feed(data):
             frames = self._intercept(interceptor.inbound, item) if interceptor is not None and isinstance(item, bytes) \
                 else (item,)
+            if lane is not None:
+                lane.run(frames)  # faults are on: frames and actions go in order on the lane
+                continue
             for frame in frames:
                 try:
                     session.receive_frame(frame, now)
@@ -187,7 +198,13 @@ class SessionDriver(asyncio.BufferedProtocol):
                         self._failed(type(event).__name__, exc, event)
             transport = self.transport
             if self.disconnect is not None and transport is not None and not transport.is_closing():
-                transport.close()  # close() flushes what was written first
+                lane = self._out_lane
+                if lane is not None and lane.busy:
+                    if not lane.closing:  # frames a fault holds back leave before the close
+                        lane.closing = True
+                        lane.run((Close(),))
+                else:
+                    transport.close()  # close() flushes what was written first
         finally:
             self._pumping = False
 
@@ -238,9 +255,76 @@ class SessionDriver(asyncio.BufferedProtocol):
         if interceptor is None:
             transport.write(b"".join(frames))
             return
+        lane = self._out_lane
+        if lane is not None:  # faults are on: frames and actions go in order on the lane
+            for frame in frames:
+                lane.run(self._intercept(interceptor.outbound, frame))
+            return
         for frame in frames:
             for out in self._intercept(interceptor.outbound, frame):
                 transport.write(out)
+
+    def _write_bytes(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _deliver_inbound(self, item: Any) -> None:
+        if not isinstance(item, (bytes, GarbledFrame)):
+            return
+        try:
+            self.session.receive_frame(item, self.clock.now())
+        except Exception as exc:  # our bug: answered, never a silent close (house rule 12)
+            self._failed("session layer", exc)
+        self._dispatch()
+        self._rearm()
+
+    def enable_actions(self) -> None:
+        """Let the interceptor return transport actions (fixproto/actions.py) from now on: frames
+        then go through one lane per direction. Until this is called (fault rules installed) the
+        read and write paths check nothing more than one attribute."""
+        if self._in_lane is None:
+            self._in_lane = _Lane(self, self._deliver_inbound)
+            self._out_lane = _Lane(self, self._write_bytes)
+
+    def run_actions(self, inbound: Iterable[Any] = (), outbound: Iterable[Any] = ()) -> None:
+        """Carry out transport actions (fixproto/actions.py) now, on each direction's lane."""
+        self.enable_actions()
+        assert self._in_lane is not None and self._out_lane is not None
+        self._in_lane.run(list(inbound))
+        self._out_lane.run(list(outbound))
+        self.pump()
+
+    def close_transport(self, reset: bool = False) -> None:
+        """Close now: a FIN after what was written (`reset` False) or a TCP RST (SO_LINGER 0)."""
+        transport = self.transport
+        if transport is None:
+            return
+        if reset:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            transport.abort()  # closes the socket at once; with linger 0 the kernel sends RST
+        elif not transport.is_closing():
+            transport.close()
+
+    def half_close(self) -> None:
+        """Shut our write side; keep reading (TLS has no write_eof: the TCP socket is shut)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
     def _rearm(self) -> None:
         deadline = self.session.get_timer()
@@ -266,3 +350,59 @@ class SessionDriver(asyncio.BufferedProtocol):
         except Exception as exc:  # our bug: answered, never a silent close (house rule 12)
             self._failed("session timer", exc)
         self.pump()
+
+
+class _Lane:
+    """One direction of a connection once a fault acted on it: items run in order, a Wait
+    holds the lane (and everything behind it) for its time (fixproto/actions.py)."""
+
+    def __init__(self, driver: SessionDriver, deliver: Callable[[Any], None]) -> None:
+        self.driver = driver
+        self.deliver = deliver
+        self.queue: deque = deque()
+        self.held = False
+        self.closing = False
+
+    @property
+    def busy(self) -> bool:
+        return self.held or bool(self.queue)
+
+    def run(self, items: Iterable[Any]) -> None:
+        for item in items:
+            if self.held:
+                self.queue.append(item)
+            elif item.__class__ is bytes:
+                self.deliver(item)
+            else:
+                self._do(item)
+
+    def _do(self, item: Any) -> None:
+        driver = self.driver
+        if isinstance(item, (bytes, GarbledFrame)):
+            self.deliver(item)
+        elif isinstance(item, Wait):
+            self.held = True
+            driver._loop.call_later(max(0.0, item.seconds), self._release)
+        elif isinstance(item, Later):
+            driver._loop.call_later(max(0.0, item.seconds), lambda: self.run(list(item.callback())))
+        elif isinstance(item, Close):
+            driver.close_transport(reset=item.reset)
+        elif isinstance(item, HalfClose):
+            driver.half_close()
+        elif isinstance(item, PauseReading):
+            transport = driver.transport
+            if transport is not None and not transport.is_closing():
+                transport.pause_reading()
+                driver._loop.call_later(max(0.0, item.seconds), self._resume_reading)
+
+    def _release(self) -> None:
+        self.held = False
+        queue, self.queue = self.queue, deque()
+        self.run(queue)
+        if self.queue and not self.held:  # items queued while this ran
+            self._release()
+
+    def _resume_reading(self) -> None:
+        transport = self.driver.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()

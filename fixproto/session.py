@@ -104,6 +104,11 @@ class Session(Retransmission):
         self._reset_requested = False  # initiator: our in-session Logon 141=Y awaits its answer
         self._pending: list[bytes | GarbledFrame] = []  # frames that arrived while LOGON_PENDING
         self._initiated = False
+        # Venue misbehaviour on request (the fault API at the end of this class; issue 12 §1).
+        self.sending_time_skew = 0.0   # seconds added to SendingTime(52) of what we send
+        self.logon_seq_offset = 0      # added to the MsgSeqNum of our Logon answer (then kept)
+        self._silent_until = 0.0       # no Heartbeat/TestRequest (nor answers) before this time
+        self._reject_next: list[tuple[int, str]] = []  # Reject the next inbound messages with these
 
     # --- outputs ---------------------------------------------------------------------------
 
@@ -236,6 +241,9 @@ class Session(Retransmission):
             body.append((141, "Y"))
         body.append((1137, "9"))
         body.extend(reply_fields)
+        if self.logon_seq_offset:  # fault API: answer the Logon with a lower/higher MsgSeqNum
+            self.store.next_sender_seq = max(1, self.store.next_sender_seq + self.logon_seq_offset)
+            self.logon_seq_offset = 0
         self._transition(State.ACTIVE)
         self._emit("A", body, now)
         self._last_received = now
@@ -315,6 +323,55 @@ class Session(Retransmission):
         self._last_received = now
         self._test_request_id = None  # any message proves the peer alive
         self._on_message(parse(item), item, now)
+
+    # --- fault API: the venue misbehaving on purpose (simulator/faults, issue 12 §1) -----------
+    # Explicit calls, so the state machine is never bent behind its back: each one does what a
+    # real, buggy venue's session would, and the other side must cope (spec 01 §5, §6).
+
+    def skip_outbound(self, count: int) -> None:
+        """Skip `count` outbound MsgSeqNums: the peer sees a gap. Nothing is stored under the
+        skipped numbers, so a ResendRequest over them is answered with a GapFill (spec 01 §6)."""
+        if count < 1:
+            raise SessionError("skip_outbound needs a count of at least 1")
+        self.store.next_sender_seq += count
+
+    def resend_stored(self, now: float, begin: int, end: int = 0) -> int:
+        """Send stored application messages again with PossDupFlag(43)=Y and OrigSendingTime(122),
+        unasked (end 0 = the last sent). Returns how many were resent."""
+        last = self.store.next_sender_seq - 1
+        end = last if end == 0 or end > last else end
+        count = 0
+        for _seq, _sent_at, frame in self.store.fetch(max(1, begin), end):
+            self._resend(parse(frame), now)
+            count += 1
+        return count
+
+    def resend_frames(self, frames: Iterable[bytes], now: float) -> None:
+        """Send earlier frames again as PossDup duplicates (43=Y, 122=their SendingTime), with
+        their own MsgSeqNum: for sessions that keep no store (NR/DC/RFQ/MD)."""
+        for frame in frames:
+            self._resend(parse(frame), now)
+
+    def send_resend_request(self, now: float, begin: int, end: int = 0) -> None:
+        """Ask the peer to resend BeginSeqNo(7)..EndSeqNo(16) (0 = everything after)."""
+        self._emit("2", [(7, begin), (16, end)], now)
+
+    def send_sequence_reset(self, now: float, new_seq: int, *, gap_fill: bool) -> None:
+        """SequenceReset with NewSeqNo(36)=new_seq: GapFill (123=Y, carrying the next MsgSeqNum)
+        or Reset; our next message then carries new_seq (a lower one is the peer's to refuse)."""
+        body: list[tuple[int, object]] = [(123, "Y")] if gap_fill else []
+        body.append((36, new_seq))
+        self._emit("4", body, now)
+        self.store.next_sender_seq = max(1, new_seq)
+
+    def go_silent(self, until: float) -> None:
+        """Send no Heartbeat or TestRequest, nor answer TestRequests, before `until`."""
+        self._silent_until = until
+
+    def reject_next_inbound(self, reason: int, text: str) -> None:
+        """Answer the next inbound message (not a Logout) with Reject 373=reason instead of
+        processing it; its MsgSeqNum is consumed as with any Reject (spec 09 §1)."""
+        self._reject_next.append((reason, text))
 
     # --- inbound processing ----------------------------------------------------------------
 
@@ -440,6 +497,10 @@ class Session(Retransmission):
         msg_type = msg.get(35) or ""
         if count:
             self.store.next_target_seq = seq + 1
+        if self._reject_next and msg_type != "5":
+            reason, text = self._reject_next.pop(0)  # fault API: reject_next_inbound
+            self._send_reject(msg, reason, text, now)
+            return
         if self.config.validate:
             problem = validate(msg)
             if problem is not None:
@@ -540,7 +601,7 @@ class Session(Retransmission):
         store.next_sender_seq = seq + 1
         fields: list[tuple[int, object]] = [(35, msg_type), (49, self.config.sender_comp_id),
                                             (56, self.config.target_comp_id), (34, seq),
-                                            (52, sending_time or format_utc(now))]
+                                            (52, sending_time or format_utc(now + self.sending_time_skew))]
         fields.extend(body)
         frame = encode(fields)
         if msg_type not in ADMIN_MSG_TYPES and self.config.retransmission:
@@ -549,6 +610,9 @@ class Session(Retransmission):
         return seq
 
     def _send_admin(self, msg_type: str, body: list[tuple[int, object]], now: float) -> None:
+        if now < self._silent_until and msg_type in ("0", "1"):
+            self._last_sent = now  # fault API go_silent: not sent, and the timer moves on
+            return
         self._emit(msg_type, body, now)
 
     def _write(self, frame: bytes, now: float) -> None:

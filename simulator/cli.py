@@ -20,7 +20,7 @@ import yaml
 
 from kalshi_fixsim import __version__
 
-from . import cli_dictionary, ops, preflight, ready
+from . import cli_dictionary, fault_cli, ops, preflight, ready
 from .certs import CertPaths, make_dev_certs
 from .cli_client import add_client_parser, client_command
 from .cli_ctl import ctl_command
@@ -161,6 +161,7 @@ async def _serve(config_path: Path, control_port: int | None = None, *, ready_fi
         if tickers:
             shown = ", ".join(tickers[:8]) + (f" and {len(tickers) - 8} more" if len(tickers) > 8 else "")
             print(f"{product} markets: {shown}", flush=True)
+    fault_cli.print_active(sim)  # the config's faults: list, active from now
     if sim.control_server is not None:
         print(f"control plane: http://127.0.0.1:{sim.control_server.port}  (kalshi-fixsim ctl --port "
               f"{sim.control_server.port} ...)", flush=True)
@@ -188,6 +189,8 @@ def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
     """The HTTP method, path and JSON body for one ctl command."""
     c, p = args.ctl_command, {"product": args.product}  # product None: both (pause, resume) or prediction
     product = args.product or "prediction"
+    if c == "fault":
+        return fault_cli.ctl_request(args)
     get = {"endpoints": "/endpoints", "markets": "/markets", "accounts": "/accounts", "sessions": "/sessions"}
     if c in get:
         return "GET", get[c] + (f"?product={product}" if c in ("markets", "accounts") else ""), {}
@@ -236,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kalshi-fixsim {__version__}",
                    help="print the version and exit")
     _common_options(p, defaults=True)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,serve,ctl,certs,keys,client,dictionary,client-config}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,serve,ctl,certs,keys,client,faults,dictionary,client-config}")
 
     s = sub.add_parser("init", help="make dev certs, sample keys and a sample config if missing",
                        description="make dev certs, sample keys and a sample config if missing", parents=[common])
@@ -287,6 +290,8 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("--session", default=None, help="session id (prediction/NR/<api key>) or a prefix of one")
             c.add_argument("--msg-type", default=None, help="only this MsgType, e.g. D or 8")
             c.add_argument("--cl-ord-id", default=None, help="only messages whose ClOrdID or OrigClOrdID is this")
+    fault_cli.add_ctl_parser(ctl_ops)  # ctl fault add|list|show|rm|clear
+    fault_cli.add_parser(sub)          # faults: the catalogue
 
     s = sub.add_parser("certs", help="make a dev CA and a server certificate", parents=[common],
                        description="make a dev CA and a server certificate (kept if present)")
@@ -371,6 +376,8 @@ def _run(args: argparse.Namespace) -> int:
         return client_command(args)
     elif args.command == "ctl":
         return ctl_command(args, _ctl_request)
+    elif args.command == "faults":
+        return fault_cli.print_catalogue(args)
     elif hasattr(args, "handler"):  # commands registered by their own modules (cli_dictionary)
         return args.handler(args)
     return 0

@@ -225,6 +225,39 @@ class Control:
         exchange.deposit(name, target - exchange.balance(name))
         return self.account(name, product)
 
+    # --- faults (simulator/fault_service.py, issue 12 §3): the same plain-data rule everywhere ---
+
+    def add_fault(self, **rule: Any) -> dict:
+        """Install one fault rule; the answer carries its `id`. 400 naming the field if bad."""
+        from .faults import RuleError
+        try:
+            state = self.sim.faults.add(rule)
+        except RuleError as exc:
+            raise ControlError(400, f"bad fault rule: {exc}") from None
+        return state.as_dict()
+
+    def faults(self) -> list[dict]:
+        return self.sim.faults.list()
+
+    def fault(self, id: str) -> dict:  # noqa: A002 - the path argument's name
+        found = self.sim.faults.get(str(id))
+        if found is None:
+            raise ControlError(404, f"no fault rule {id!r} (GET /faults lists them)")
+        return found
+
+    def remove_fault(self, id: str) -> dict:  # noqa: A002
+        try:
+            state = self.sim.faults.remove(str(id))
+        except KeyError:
+            raise ControlError(404, f"no fault rule {id!r} (GET /faults lists them)") from None
+        return state.as_dict()
+
+    def clear_faults(self) -> dict:
+        return {"removed": self.sim.faults.clear()}
+
+    def fault_catalogue(self) -> list[dict]:
+        return self.sim.faults.catalogue()
+
     # --- whole venue ---------------------------------------------------------------------------
 
     def reset(self) -> dict:
@@ -268,6 +301,12 @@ _ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method
     ("POST", "/markets/{ticker}/resume", "resume_market"),
     ("POST", "/accounts/{name}/tier", "set_tier"),
     ("GET", "/accounts/{name}/limits", "rate_limits"),
+    ("GET", "/faults/catalogue", "fault_catalogue"),
+    ("POST", "/faults", "add_fault"),
+    ("GET", "/faults", "faults"),
+    ("GET", "/faults/{id}", "fault"),
+    ("DELETE", "/faults/{id}", "remove_fault"),
+    ("DELETE", "/faults", "clear_faults"),
 ]
 
 
@@ -357,7 +396,7 @@ class ControlServer:
         raw = await reader.readexactly(length) if length else b""
         found = _match(method, path)
         if found is None:
-            known = any(_match(m, path) for m in ("GET", "POST"))
+            known = any(_match(m, path) for m in ("GET", "POST", "DELETE"))
             return (405, {"error": f"{method} not allowed on {path}"}) if known else \
                 (404, {"error": f"no such endpoint: {method} {path}"})
         operation, args = found

@@ -30,6 +30,7 @@ import pytest
 
 from .certs import make_dev_certs
 from .config import AccountConfig, RateLimitsConfig, SimConfig, TlsConfig, default_config
+from .fault_handles import FaultsProxy
 from .engine.types import Market, MarketStatus
 from .keys import new_key_pair
 from .server import Endpoint, Simulator, SimulatorThread
@@ -111,6 +112,15 @@ class FixExchange:
     def control(self) -> "ControlProxy":
         """The control plane, callable from the test thread: `fix_exchange.control.reset()`."""
         return ControlProxy(self)
+
+    @property
+    def faults(self) -> FaultsProxy:
+        """Fault rules: `fix_exchange.faults.add(fault="drop", match={"35": "8"})` -> a handle."""
+        return FaultsProxy(self.runner.call, lambda: self.sim.faults, self._run)
+
+    def _run(self, coro, timeout: float):
+        import asyncio
+        return asyncio.run_coroutine_threadsafe(coro, self.runner.loop).result(timeout)
 
     @property
     def control_url(self) -> str | None:

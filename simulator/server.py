@@ -27,7 +27,7 @@ from .gateway import (drop_copy, market_data, order_entry, order_groups, post_tr
 from .gateway.reports import ReportFlags
 from .gateway.venue import OfflineSink, Venue
 from .marketmaker import MarketMaker
-from . import memory_transport, ops
+from . import fault_service, memory_transport, ops
 from .ordered import OrderedSet
 from .virtual_clock import is_virtual
 from .control import Control, ControlServer
@@ -121,7 +121,11 @@ class GatewayConnection:
     def api_key(self) -> str | None:
         return self.decision.account.api_key if self.decision and self.decision.account else None
 
-    def send(self, msg_type: str, body: list[tuple[int, object]]) -> int:
+    send_hook = None  # venue faults (simulator/fault_service.py) set it while a rule may act on sends
+
+    def send(self, msg_type: str, body: list[tuple[int, object]], hooked: bool = True) -> int:
+        if hooked and self.send_hook is not None:
+            return self.send_hook(self, msg_type, body)
         driver = self.driver
         assert driver is not None
         if self._cut or driver.session.state not in _SENDING:
@@ -242,6 +246,11 @@ class GatewayConnection:
             session.refuse_logon(now, decision.text, ref_tag=decision.ref_tag,
                                  reject_reason=decision.reject_reason if decision.reject_first else None)
             return
+        refusal = self.sim.faults.logon_refusal(self, event.message, decision)  # a refuse_logon fault rule
+        if refusal is not None:
+            self.sim.auth.release(decision.slot, self)
+            session.refuse_logon(now, refusal)
+            return
         self.decision = decision
         assert decision.account is not None
         if self.recorder is not None:  # the Logon reply is journaled and logged under the session id
@@ -295,6 +304,7 @@ class Simulator:
         self.reset_hooks.append(lambda: (self.ratelimits.reset(), ratelimit_gate.install(self)))
         self.ops = ops.install(self)  # pauses, maintenance, halts (spec 10); schedule off unless asked
         self.reset_hooks.append(lambda: ops.install(self))
+        self.faults = fault_service.install(self)  # fault rules (issue 12); none: no cost per frame
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
     ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (config order_memory.hours)
@@ -451,6 +461,7 @@ class Simulator:
                                on_connection_made=self._track)
         conn.driver = driver
         driver.describe = lambda: conn.session_id or f"{product}/{st.code}/{conn.api_key or 'not logged on'}"
+        self.faults.attach(conn)  # fault rules (issue 12): refused, or given the fault layer
         return driver
 
     def _track(self, driver: SessionDriver) -> None:
@@ -493,6 +504,7 @@ class Simulator:
         return "\n".join(lines)
 
     async def stop(self, timeout: float = 5.0) -> None:
+        self.faults.close()
         if self._ticker is not None:
             self._ticker.cancel()
         if self._idle_hook is not None:

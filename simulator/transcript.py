@@ -28,15 +28,17 @@ _PENDING_MAX = 8      # frames of a connection that get its session id once the 
 
 
 class Entry:
-    __slots__ = ("time", "direction", "endpoint", "session", "frame", "size")
+    __slots__ = ("time", "direction", "endpoint", "session", "frame", "size", "note")
 
-    def __init__(self, time: float, direction: str, endpoint: str, session: str, frame: bytes, size: int) -> None:
+    def __init__(self, time: float, direction: str, endpoint: str, session: str, frame: bytes, size: int,
+                 note: str = "") -> None:
         self.time = time
         self.direction = direction
         self.endpoint = endpoint
         self.session = session
         self.frame = frame  # the first max_frame_bytes bytes when truncated
         self.size = size    # the frame's real length
+        self.note = note    # a fault applied to it ("dropped by rule f3"), else ""
 
     @property
     def truncated(self) -> bool:
@@ -56,8 +58,12 @@ class Entry:
         value = cl_ord_id.encode("latin-1", "replace") + b"\x01"
         return b"\x0111=" + value in self.frame or b"\x0141=" + value in self.frame
 
-    def mark(self) -> str:
+    def truncation(self) -> str:
         return f" [truncated, {self.size} bytes]" if self.truncated else ""
+
+    def mark(self) -> str:
+        """What the journal says of the frame: truncated, and the fault applied to it."""
+        return self.truncation() + (f" [{self.note}]" if self.note else "")
 
     def line(self) -> str:
         """The one-line rendering, truncation said."""
@@ -86,11 +92,11 @@ class Transcript:
     def recorder(self, product: str, code: str, inner=None, *, comp_id: str = "") -> "Recorder":
         return Recorder(self, f"{product}/{code}", inner, comp_id=comp_id)
 
-    def add(self, direction: str, endpoint: str, session: str, frame: bytes) -> Entry:
+    def add(self, direction: str, endpoint: str, session: str, frame: bytes, note: str = "") -> Entry:
         size = len(frame)
         if size > self.max_frame_bytes:
             frame = frame[:self.max_frame_bytes]  # the large original is not kept alive
-        entry = Entry(self.clock(), direction, endpoint, session, frame, size)
+        entry = Entry(self.clock(), direction, endpoint, session, frame, size, note)
         entries = self.entries
         entries.append(entry)
         self.bytes += len(frame) + ENTRY_OVERHEAD
@@ -138,8 +144,8 @@ class Transcript:
         """Time, direction ("in"/"out"), endpoint, session id, the frame as text ("|" for SOH),
         its real size and whether the journal kept only its start."""
         return [{"time": e.time, "direction": e.direction, "endpoint": e.endpoint, "session": e.session,
-                 "frame": e.frame.decode("latin-1").replace("\x01", "|") + e.mark(), "size": e.size,
-                 "truncated": e.truncated}
+                 "frame": e.frame.decode("latin-1").replace("\x01", "|") + e.truncation(), "size": e.size,
+                 "truncated": e.truncated, **({"fault": e.note} if e.note else {})}
                 for e in self.select(limit, session, msg_type, cl_ord_id)]
 
     def text(self, limit: int = 100, session: str | None = None, msg_type: str | None = None,
@@ -179,8 +185,8 @@ class Recorder:
             self._file(entry)
         self._pending = []
 
-    def _record(self, direction: str, frame: bytes) -> None:
-        entry = self.transcript.add(direction, self.endpoint, self._session, frame)
+    def _record(self, direction: str, frame: bytes, note: str = "") -> None:
+        entry = self.transcript.add(direction, self.endpoint, self._session, frame, note)
         if not self._session:
             if len(self._pending) < _PENDING_MAX:
                 self._pending.append(entry)
@@ -202,8 +208,13 @@ class Recorder:
             return (frame,)
         frames = self.inner.outbound(frame)
         for out in frames:
-            self._record("out", out)
+            if isinstance(out, bytes):  # not the transport actions a fault may return
+                self._record("out", out)
         return frames
+
+    def mark(self, direction: str, frame: bytes, note: str) -> None:
+        """A fault applied to a frame: recorded next to it ("dropped by rule f3")."""
+        self._record(direction, frame, note)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -37,7 +37,7 @@ PRICE_STRUCTURES = (
 
 _TOP_KEYS = (
     "seed", "host", "tls", "products", "session", "store",
-    "markets", "universe", "fees", "market_maker", "accounts", "rate_limits",
+    "markets", "universe", "fees", "market_maker", "accounts", "rate_limits", "faults",
     "journal", "order_memory",
 )
 _JOURNAL_KEYS = ("max_entries", "max_bytes", "max_frame_bytes", "log_messages", "message_log")
@@ -201,6 +201,8 @@ class SimConfig:
     # product -> its markets, config order: the ``markets:`` list, or the generated
     # universe (prediction) when that list is empty. Use ``markets_for`` to get copies.
     markets: dict[str, list[Market]] = field(default_factory=dict)
+    # fault rules active from start-up (issue 12 §3), each the plain dict POST /faults takes
+    faults: tuple[dict, ...] = ()
 
     def markets_for(self, product: str) -> list[Market]:
         """Fresh copies of a product's markets (an engine may mutate its own)."""

@@ -494,7 +494,31 @@ def _parse(data: Any, base: Path | None, path: Path | None) -> SimConfig:
         order_memory=_parse_order_memory(data.get("order_memory")),
         rate_limits=_parse_rate_limits(data.get("rate_limits")),
         markets=_parse_markets(data.get("markets"), universe, seed),
+        faults=_parse_faults(data.get("faults"), accounts),
     )
+
+
+def _parse_faults(data: Any, accounts: list[AccountConfig]) -> tuple[dict, ...]:
+    """`faults:` a list of fault rules (issue 12 §3), checked as POST /faults checks them."""
+    from ..faults import RuleError, parse_rule
+
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise _fail("faults", f"expected a list of fault rules, got {type(data).__name__}")
+    names = {a.user for a in accounts} | {a.name for a in accounts}
+    keys = [a.api_key for a in accounts]
+    ids: dict[str, int] = {}
+    for i, raw in enumerate(data):
+        try:
+            rule = parse_rule(raw, accounts=names, api_keys=keys)
+        except RuleError as exc:
+            raise _fail(f"faults[{i}].{exc.field}" if exc.field != "(rule)" else f"faults[{i}]", exc.message) from None
+        if rule.id:
+            if rule.id in ids:
+                raise _fail(f"faults[{i}].id", f"duplicate id {rule.id!r} (also faults[{ids[rule.id]}])")
+            ids[rule.id] = i
+    return tuple(dict(r) for r in data)
 
 # ---------------------------------------------------------------- public API
 

@@ -78,6 +78,11 @@ market_maker:                 # built-in liquidity: quotes both sides of every o
   levels: 3                   # price levels per side
   refresh_seconds: 2.0        # how often it re-quotes
   balance: "1000000.00"
+# Fault rules active from start-up (docs/faults.md; `kalshi-fixsim faults` lists them),
+# each the same flat rule POST /faults takes, e.g.:
+# faults:
+#   - {{fault: delay, ms: 250, session: NR, match: {{35: "8"}}}}
+#   - {{fault: exchange_unavailable, booked: true, nth: 3}}
 # Accounts are added by `kalshi-fixsim keys new --name NAME`. Fields:
 #   name, api_key (UUID), public_key (path or inline PEM), products, sessions,
 #   tier (basic..prestige, default premier: FIX access is Premier+), balance ("1000.00"),

@@ -72,6 +72,21 @@ def test_engine_is_fix_free_and_does_no_io(path):
     assert not imports(path) & ({"fixproto"} | IO_MODULES)
 
 
+@pytest.mark.parametrize("path", sources("simulator/faults"), ids=rel)
+def test_fault_engine_does_no_io_and_reads_no_clock(path):
+    # DESIGN §3 rule 1: frames in, frames and actions out; `now` comes from the injected clock.
+    assert not imports(path) & IO_MODULES
+
+
+@pytest.mark.parametrize("path", sources("simulator/faults"), ids=rel)
+def test_fault_engine_never_reaches_into_the_matching_engine_or_the_client(path):
+    # Venue faults act in the gateway (simulator/gateway/fault_gate.py), never by bending the engine.
+    tree = ast.parse(path.read_text(), filename=str(path))
+    reached = {("." * n.level) + (n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "client" not in imports(path)
+    assert not {m for m in reached if m.startswith("..engine") or m.startswith("kalshi_fixsim.simulator.engine")}
+
+
 @pytest.mark.parametrize("path", [p for p in sources("simulator/gateway")] + [ROOT / "simulator/auth.py"], ids=rel)
 def test_gateway_and_auth_do_no_io(path):
     assert not imports(path) & IO_MODULES
