@@ -3,7 +3,7 @@ timeout, SequenceReset, and answering the peer's ResendRequest. A mixin: it work
 Session's own state (config, store, _queue, _resend_at) and helpers (_process, _emit, ...).
 
 The rules that keep a held message from ever blocking the session (issue 11 §2):
-* admin messages above a gap (Heartbeat, TestRequest, ResendRequest, Reject) are acted on at once;
+* admin messages that need acting on above a gap (TestRequest, ResendRequest, Reject) are acted on at once;
 * a new (not PossDup) message numbered N drops held messages numbered N or more; a
   SequenceReset-Reset or an in-session reset drops everything held; a gap fill what it covers;
 * a gap still open `resend_timeout` after our ResendRequest (or its last progress) is
@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Retransmission", "ANSWER_AT_ONCE"]
 
-# Admin messages acted on even when they arrive above a gap (they are queued as consumed).
-ANSWER_AT_ONCE = frozenset({"0", "1", "2", "3"})
+# Admin messages acted on even when they arrive above a gap (they are queued as consumed). A
+# Heartbeat is not among them: it needs no answer (its arrival already counts as traffic), and
+# held in order it keeps its meaning as a barrier: the Heartbeat answering our TestRequest says
+# that everything the peer sent before it has been processed (FixClient.sync relies on that).
+ANSWER_AT_ONCE = frozenset({"1", "2", "3"})
 
 
 def _show(value: str) -> str:
@@ -59,8 +62,8 @@ class Retransmission:
             self._logout_and_close(now, "protocol", "Too many messages queued while waiting for a resend")
             return
         if msg_type in ANSWER_AT_ONCE:
-            # A held message never blocks the session: a ResendRequest, TestRequest, Heartbeat or
-            # Reject is acted on at once, even while we wait for our resend (standard FIX); its
+            # A held message never blocks the session: a ResendRequest, TestRequest or Reject
+            # is acted on at once, even while we wait for our resend (standard FIX); its
             # number is consumed when the gap closes.
             self._process(msg, frame, seq, now, count=False)
             self._queue[seq] = None

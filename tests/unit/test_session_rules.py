@@ -197,6 +197,23 @@ def test_test_request_above_a_gap_is_answered_at_once():
     assert shape(out, 112) == [("0", "ping")]
 
 
+def test_heartbeat_above_a_gap_is_held_so_a_test_request_barrier_stays_in_order():
+    """The Heartbeat answering a TestRequest reaches the application after the messages the
+    gap held back: FixClient.sync() must not return before the resent report is processed."""
+    from kalshi_fixsim.fixproto.events import AppMessage, TestResponse
+
+    w = Wire()
+    w.logon()
+    w.server.drain_events()
+    to_server(w, "1", [(112, "ping")], seq=3)  # 2 never came (dropped on the wire)
+    out = to_server(w, "0", [(112, "barrier")], seq=4)
+    assert [e for e in w.server.drain_events() if isinstance(e, TestResponse)] == []
+    stamp = format_utc(w.now)
+    to_server(w, "j", bmr("resent"), header=[(49, KEY), (56, w.name), (34, 2), (43, "Y"), (52, stamp), (122, stamp)])
+    events = [e for e in w.server.drain_events() if isinstance(e, (AppMessage, TestResponse))]
+    assert [type(e).__name__ for e in events] == ["AppMessage", "TestResponse"] and not out
+
+
 def test_unanswered_resend_request_is_sent_again_after_the_resend_timeout():
     w = Wire()
     w.logon()
