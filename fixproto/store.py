@@ -68,8 +68,9 @@ class MemoryStore:
 class SqliteStore:
     """One session's store inside a shared SQLite file (WAL; commits batched by flush())."""
 
-    def __init__(self, db: sqlite3.Connection, session_key: str) -> None:
+    def __init__(self, db: sqlite3.Connection, session_key: str, *, commit: bool = True) -> None:
         self._db = db
+        self.autocommit = commit  # False: the connection's owner commits once per batch
         self.key = session_key
         row = db.execute(
             "SELECT next_sender, next_target, pruned_through FROM sessions WHERE key=?", (session_key,)
@@ -145,5 +146,6 @@ class SqliteStore:
         if self._dirty:
             self._db.execute("UPDATE sessions SET next_sender=?, next_target=?, pruned_through=? WHERE key=?",
                              (self._sender, self._target, self._pruned, self.key))
-            self._db.commit()
+            if self.autocommit:
+                self._db.commit()
             self._dirty = False

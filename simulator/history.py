@@ -31,7 +31,8 @@ from kalshi_fixsim.fixproto.codec import encode
 from kalshi_fixsim.fixproto.store import SqliteStore
 
 __all__ = ["WINDOW_SECONDS", "ExecKey", "HistoryEntry", "ExecHistory", "MemoryHistory", "SqliteHistory",
-           "parse_exec_id", "format_exec_id", "encode_body", "decode_body", "open_history_db"]
+           "parse_exec_id", "format_exec_id", "encode_body", "decode_body", "open_history_db",
+           "history_tables"]
 
 WINDOW_SECONDS = 3 * 3600.0   # spec 04 §2: the last 3 hours of executions
 PRUNE_INTERVAL = 60.0         # seconds of clock time between prunes triggered by recording
@@ -253,7 +254,11 @@ def _older(times: array, cutoff: float) -> int:
 
 def open_history_db(path: str | Path) -> sqlite3.Connection:
     """The simulator's state file (opened as the session stores open it) with the history tables."""
-    db = SqliteStore.open_db(path)
+    return history_tables(SqliteStore.open_db(path))
+
+
+def history_tables(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Create the history tables in an open state file (the simulator's shared connection)."""
     db.execute("CREATE TABLE IF NOT EXISTS exec_history(venue TEXT, account TEXT, idx INTEGER, clock INTEGER,"
                " event INTEGER, recorded_at REAL, exec_id TEXT, body BLOB,"
                " PRIMARY KEY(venue, account, idx, clock, event)) WITHOUT ROWID")
@@ -276,9 +281,11 @@ class SqliteHistory(_Base):
 
     def __init__(self, db: sqlite3.Connection, venue: str, clock: Clock | None = None, *,
                  window: float = WINDOW_SECONDS, batch: int = 512,
-                 schedule: Callable[[Callable[[], None]], None] | None = None) -> None:
+                 schedule: Callable[[Callable[[], None]], None] | None = None, commit: bool = True) -> None:
         super().__init__(clock, window)
         self._db = db
+        # False: the connection's owner commits (journal.StateFile, one transaction per batch).
+        self.autocommit = commit
         self.venue = venue
         self.batch = batch
         self.schedule = schedule    # runs flush at the end of the loop turn (set by the wiring)
@@ -321,7 +328,8 @@ class SqliteHistory(_Base):
                            " exec_id, body) VALUES (?,?,?,?,?,?,?,?)", pending)
         if prune_at is not None:
             self._delete_old(prune_at)
-        db.commit()
+        if self.autocommit:
+            db.commit()
 
     def fetch(self, account: str, index: int, begin: ExecKey, end: ExecKey, limit: int) -> list[HistoryEntry]:
         self.flush()
