@@ -152,6 +152,8 @@ class GatewayConnection:
         # Logout follow what is queued; a reader that never catches up is cut.
         self.sim.connections.discard(self)
         self._detach()
+        if driver.batch is not None:
+            driver.batch.flush()  # the Logout (and what precedes it) committed and written before the close
         transport.close()
         asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, driver.abort)
 
