@@ -100,7 +100,7 @@ class ExecHistory(Protocol):
     clock: Clock | None
     late_clock: bool
 
-    def record(self, account: str, body: Body) -> None: ...
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None: ...
     def fetch(self, account: str, index: int, begin: ExecKey, end: ExecKey, limit: int) -> list[HistoryEntry]: ...
     def latest(self, index: int) -> ExecKey | None: ...
     def floor(self, index: int) -> ExecKey | None: ...
@@ -183,7 +183,8 @@ class MemoryHistory(_Base):
         super().__init__(clock, window)
         self._books: dict[tuple[str, int], _Book] = {}
 
-    def record(self, account: str, body: Body) -> None:
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
+        """`data`: the body already encoded (encode_body), as the session sends it."""
         parsed = self._parse(body)
         if parsed is None:
             return
@@ -194,7 +195,8 @@ class MemoryHistory(_Base):
         if book is None:
             book = self._books[(account, index)] = _Book()
         keys = book.keys
-        data = encode_body(body)
+        if data is None:
+            data = encode_body(body)
         if not keys or key > keys[-1]:  # the usual case: ExecIDs increase
             keys.append(key)
             book.times.append(now)
@@ -300,14 +302,16 @@ class SqliteHistory(_Base):
                 " ON h.idx = m.idx AND h.clock = m.c WHERE h.venue=? GROUP BY h.idx, h.clock", (venue, venue)):
             self._latest[idx] = (clock_, event)
 
-    def record(self, account: str, body: Body) -> None:
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
+        """`data`: the body already encoded (encode_body), as the session sends it."""
         parsed = self._parse(body)
         if parsed is None:
             return
         text, clock, event, index = parsed
         now = self._now()
         first = not self._pending
-        self._pending.append((self.venue, account, index, clock, event, now, text, encode_body(body)))
+        self._pending.append((self.venue, account, index, clock, event, now, text,
+                              encode_body(body) if data is None else data))
         self._note(index, (clock, event))
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_INTERVAL

@@ -158,6 +158,7 @@ class GatewayConnection:
         asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, driver.abort)
 
     deliver = send  # a live connection is a report sink (gateway.venue.ReportSink)
+    accepts_raw = True  # ... that takes a RawBody (a report encoded once, shared with the history)
 
     def reject(self, msg, reason: int, text: str, ref_tag: int | None = None) -> None:
         assert self.driver is not None
