@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import connections, decoder, engine, market_data, memory
+from bench import connections, decoder, durability, engine, market_data, memory, roundtrip
 
 BENCHMARKS = [
     ("decoder", decoder.run),
@@ -19,6 +19,8 @@ BENCHMARKS = [
     ("market_data", market_data.run),
     ("memory", memory.run),
     ("connections", connections.run),
+    ("roundtrip", roundtrip.run),
+    ("durability", durability.run),
 ]
 
 
