@@ -65,6 +65,7 @@ class Served:
         self.proc: subprocess.Popen | None = None
         self.ready: dict = {}
         self.started_in = 0.0
+        self.lines: list[str] = []
 
     def __enter__(self) -> "Served":
         started = time.perf_counter()
@@ -86,8 +87,9 @@ class Served:
             if line.startswith("kalshi-fixsim ready"):
                 self.started_in = time.perf_counter() - started
                 self.ready = json.loads(self.ready_file.read_text())
-                import threading
-                threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+                import threading  # keep reading (a chatty log must never block the server); kept for errors
+                self.lines = lines
+                threading.Thread(target=lambda: [lines.append(x) for x in self.proc.stdout], daemon=True).start()
                 return self
         self.kill()
         raise RuntimeError("serve did not get ready:\n" + "".join(lines))
@@ -131,8 +133,14 @@ def run(quick: bool = False) -> list[dict]:
                         for sessions, window in ((1, 1), (SESSIONS, 10), (SESSIONS, 100)):
                             run_no += 1
                             orders = per_session // 4 if window == 1 else per_session
-                            result = asyncio.run(run_load(served.targets(session, sessions), orders, window,
-                                                          warmup=min(200, orders // 5), run_id=f"r{run_no}"))
+                            try:
+                                result = asyncio.run(run_load(served.targets(session, sessions), orders, window,
+                                                              warmup=min(200, orders // 5), run_id=f"r{run_no}"))
+                            except (RuntimeError, OSError, asyncio.TimeoutError) as exc:
+                                errors = [x for x in served.lines if "rror" in x or "Traceback" in x]
+                                print(f"roundtrip {session} {store} window {window}: {str(exc)[:300]}\n"
+                                      + "".join(errors[-20:]), file=sys.stderr)
+                                continue
                             rows.append({"session": session, "transport": "TLS" if tls else "plain", "store": store,
                                          "sessions": sessions, "window": window, "orders": result.orders,
                                          "round trips/s": result.orders / result.seconds,

@@ -24,6 +24,7 @@ request's state either before or after it, never half of it (one engine call, on
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
@@ -34,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 from kalshi_fixsim.fixproto.store import SqliteStore
 
-__all__ = ["FORMAT_VERSION", "SNAPSHOT_EVERY", "JournalFormatError", "StateFile", "wipe_state_file",
+__all__ = ["FORMAT_VERSION", "SNAPSHOT_EVERY", "JournalFormatError", "StateFile", "wipe_state_file", "engine_layout",
            "EXCHANGE_CALLS", "DESK_CALLS", "MAKER_CALLS"]
 
 log = logging.getLogger("kalshi_fixsim")
@@ -63,6 +64,41 @@ _TABLES = (
 
 class JournalFormatError(ValueError):
     """The state file holds a journal this simulator cannot read; str() is the one-line message."""
+
+
+# Modules whose objects the journal and snapshots pickle (the engine, the market maker, ops state).
+_PICKLED_MODULES = ("kalshi_fixsim.simulator.marketmaker", "kalshi_fixsim.simulator.ops")
+
+
+@functools.lru_cache(maxsize=1)
+def engine_layout() -> str:
+    """A fingerprint of how the pickled classes keep their state: each class's dataclass
+    fields, slots, enum members and the attribute names its __init__ uses. A state file
+    written by an engine with another layout is refused (never misread, issue 15 §1)."""
+    import dataclasses
+    import enum
+    import hashlib
+    import importlib
+    import pkgutil
+
+    from . import engine
+    names = [f"{engine.__name__}.{m.name}" for m in pkgutil.iter_modules(engine.__path__)]
+    parts = []
+    for module_name in sorted(names) + list(_PICKLED_MODULES):
+        module = importlib.import_module(module_name)
+        for name, obj in sorted(vars(module).items()):
+            if not isinstance(obj, type) or obj.__module__ != module_name:
+                continue
+            if issubclass(obj, enum.Enum):
+                layout = [f"{m.name}={m.value!r}" for m in obj]
+            else:
+                layout = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+                layout += list(getattr(obj, "__slots__", ()))
+                init = obj.__dict__.get("__init__")
+                if init is not None and hasattr(init, "__code__"):
+                    layout += sorted(init.__code__.co_names)
+            parts.append(f"{module_name}.{name}:{','.join(layout)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def wipe_state_file(path: str | Path) -> None:
@@ -117,6 +153,16 @@ class StateFile:
                 f"store: {self.path} holds a venue journal of format {row[0]}; this simulator reads format "
                 f"{FORMAT_VERSION}: start with `kalshi-fixsim serve --fresh` (discards that state) or set store "
                 f"to another file")
+        layout = engine_layout()
+        found = db.execute("SELECT value FROM journal_meta WHERE key='layout'").fetchone()
+        holds_state = db.execute("SELECT 1 FROM journal LIMIT 1").fetchone() or db.execute(
+            "SELECT 1 FROM journal_snapshot LIMIT 1").fetchone() or db.execute("SELECT 1 FROM journal_aux LIMIT 1").fetchone()
+        if found is not None and found[0] != layout and holds_state:
+            raise JournalFormatError(
+                f"store: {self.path} was written by a simulator whose engine keeps its state differently (layout "
+                f"{found[0]}, this one {layout}): start with `kalshi-fixsim serve --fresh` (discards that state) or "
+                f"set store to another file")
+        db.execute("INSERT OR REPLACE INTO journal_meta(key, value) VALUES ('layout', ?)", (layout,))
 
     # --- recording ------------------------------------------------------------------------
 

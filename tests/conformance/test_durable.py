@@ -247,3 +247,37 @@ def test_pause_kind_survives_in_the_engine_and_in_ops(fix_exchange_factory, tmp_
     second = fix_exchange_factory(store=str(image))
     assert second.sim.venues["prediction"].exchange.paused is Pause.EXCHANGE
     assert "prediction" in second.sim.ops.pauses
+
+
+def test_a_state_file_from_an_engine_with_another_layout_is_refused_with_one_line(fix_exchange_factory, tmp_path):
+    store = str(tmp_path / "sim.db")
+    first = fix_exchange_factory(store=store)
+    busy_day(first)
+    stop(first)
+    db = sqlite3.connect(store)
+    db.execute("UPDATE journal_meta SET value='0123456789abcdef' WHERE key='layout'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalFormatError) as info:
+        StateFile(store)
+    message = str(info.value)
+    assert "\n" not in message and "layout 0123456789abcdef" in message and "--fresh" in message
+
+
+def test_serve_refuses_another_journal_format_in_one_line_and_fresh_starts_over(tmp_path, capsys):
+    from tests.conformance.serving import Served, make_workspace
+    config = make_workspace(tmp_path, store="state/sim.db")
+    path = tmp_path / "state" / "sim.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    StateFile(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE journal_meta SET value='99' WHERE key='format'")
+    db.commit()
+    db.close()
+    from kalshi_fixsim.simulator.cli import main
+    capsys.readouterr()  # what `init` said
+    assert main(["serve", "--config", str(config), "--control-port", "-1"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "format 99" in err[0] and "--fresh" in err[0]
+    with Served(config, "--control-port", "-1", "--fresh") as served:
+        assert served.ready
