@@ -58,6 +58,7 @@ class WriteBatch:
         self._dirty: dict["SessionDriver", None] = {}
         self._depth = 0
         self._scheduled = False
+        self.reading = False
 
     def __enter__(self) -> "WriteBatch":
         self._depth += 1
@@ -66,7 +67,11 @@ class WriteBatch:
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self.flush()
+            self.reading = True  # the commit knows this batch is a read's (not clock or control work)
+            try:
+                self.flush()
+            finally:
+                self.reading = False
 
     def touch(self) -> None:
         """Something needs committing: flush at the end of this batch or loop turn."""

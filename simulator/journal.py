@@ -132,6 +132,7 @@ class StateFile:
         aux = self.db.execute("SELECT state FROM journal_aux WHERE id=1").fetchone()
         self._aux_written: bytes | None = bytes(aux[0]) if aux else None
         self.closed = False
+        self.aux_dirty = True  # the state above the engine may have changed: written at the next commit
         self.depth = 0         # > 0 inside a journaled call: the calls it makes are part of it
         self.commits = 0
 
@@ -189,6 +190,7 @@ class StateFile:
                 if not quiet or result:
                     journal.seq += 1
                     journal._pending.append((journal.seq, rec))
+                    journal.aux_dirty = True
                     if journal.on_record is not None:
                         journal.on_record()
             return result
@@ -233,8 +235,11 @@ class StateFile:
             self.commits += 1
 
     def _write_aux(self) -> None:
-        if self.aux_source is None:
+        """The state above the engine changes with an engine call or a control operation (which
+        mark it dirty); other batches (most of them: heartbeats, rejects) skip the pickling."""
+        if self.aux_source is None or not self.aux_dirty:
             return
+        self.aux_dirty = False
         data = pickle.dumps(self.aux_source(), protocol=pickle.HIGHEST_PROTOCOL)
         if data != self._aux_written:
             self.db.execute("INSERT OR REPLACE INTO journal_aux(id, state) VALUES (1, ?)", (data,))
@@ -249,6 +254,7 @@ class StateFile:
 
     def snapshot(self) -> None:
         """A snapshot now (a clean stop), committed: the next start-up replays nothing."""
+        self.aux_dirty = True
         self.commit()
         if self.snapshot_source is not None and self.seq > self.snapshot_seq:
             self._write_snapshot()
@@ -278,6 +284,7 @@ class StateFile:
             self.db.execute("DELETE FROM journal_aux")
         self.seq = self.snapshot_seq = 0
         self._aux_written = None
+        self.aux_dirty = True
 
     def close(self) -> None:
         self.closed = True

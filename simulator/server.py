@@ -315,8 +315,11 @@ class Simulator:
             self.restored = durable.restore(self, self.state_file)  # the books come back (journal.py)
 
     def _commit(self) -> None:
-        assert self.state_file is not None
-        self.state_file.commit()
+        state_file = self.state_file
+        assert state_file is not None
+        if not self.batch.reading:  # clock work, timers, control plane: they may change state above the engine
+            state_file.aux_dirty = True
+        state_file.commit()
 
     def _flush_histories(self) -> None:
         for venue in self.venues.values():
