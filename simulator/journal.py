@@ -53,6 +53,10 @@ DESK_CALLS = ("create_rfq", "submit_quote", "cancel_quote", "accept_quote", "con
 MAKER_CALLS = ("refresh",)
 # Called on every clock tick: journaled only when they did something (an empty result changed nothing).
 QUIET = frozenset({"expire_orders", "expire", "forget_final_orders"})
+# The engine calls around which the gateway changes the state above the engine (the aux row):
+# pauses, settlement (report counter, settled markets), mass cancels (their ids, the 1/s rule).
+# Other calls (orders, cancels, amends: the order path) leave it alone and skip its pickling.
+AUX_CALLS = frozenset({"set_pause", "close_market", "settle_market", "mass_cancel", "deposit"})
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS journal_meta(key TEXT PRIMARY KEY, value TEXT)",
@@ -175,6 +179,7 @@ class StateFile:
 
     def _wrap(self, method: Callable, product: str, target: str, name: str) -> Callable:
         quiet = name in QUIET
+        aux = name in AUX_CALLS
         journal = self
 
         def journaled(*args, **kwargs):
@@ -190,7 +195,8 @@ class StateFile:
                 if not quiet or result:
                     journal.seq += 1
                     journal._pending.append((journal.seq, rec))
-                    journal.aux_dirty = True
+                    if aux:
+                        journal.aux_dirty = True
                     if journal.on_record is not None:
                         journal.on_record()
             return result
