@@ -69,33 +69,41 @@ def restart_times(orders: int) -> list[dict]:
     import dataclasses
     from decimal import Decimal
 
+    from kalshi_fixsim.simulator import journal
+
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = str(Path(tmp) / "sim.db")
-        base = default_config().with_ports_zero()
         pair = new_key_pair(Path(tmp), "maker")
         account = AccountConfig(name="maker", api_key=pair.api_key, public_key_pem=pair.public_key_path.read_bytes(),
                                 products=("prediction",), sessions=("NR", "RT", "DC", "PT", "RFQ", "MD"),
                                 balance=Decimal("100000000"))
-        config = dataclasses.replace(base, store=store, accounts=[account],
+        base = default_config().with_ports_zero()
+        config = dataclasses.replace(base, accounts=[account],
                                      market_maker=dataclasses.replace(base.market_maker, enabled=False))
 
-        async def build() -> None:
-            sim = Simulator(config)
-            ex = sim.venues["prediction"].exchange
-            ticker = ex.markets()[0].ticker
-            now = sim.clock.now()
-            for n in range(orders):  # resting bids at 1..49 cents, 1 contract
-                ex.new_order(OrderRequest(account="maker", client_order_id=f"m{n}", symbol=ticker, side=Side.BUY,
-                                          price=(1 + n % 49) * 100, qty=100, tif=TimeInForce.GTC), now)
-                if n % 1000 == 999:
-                    sim.state_file.commit()
-            sim.state_file.commit()
-            shutil.copyfile(store, store + ".crash")
-            if Path(store + "-wal").exists():
-                shutil.copyfile(store + "-wal", store + ".crash-wal")
-            await sim.stop()  # a clean stop: snapshot
-        asyncio.run(build())
+        async def build(store: str, snapshot_every: int) -> float:
+            """N resting orders, committed 1,000 at a time; the file copied as a crash leaves it."""
+            saved, journal.SNAPSHOT_EVERY = journal.SNAPSHOT_EVERY, snapshot_every
+            try:
+                sim = Simulator(dataclasses.replace(config, store=store))
+                ex = sim.venues["prediction"].exchange
+                ticker = ex.markets()[0].ticker
+                now = sim.clock.now()
+                for n in range(orders):  # resting bids at 1..49 cents, 1 contract
+                    ex.new_order(OrderRequest(account="maker", client_order_id=f"m{n}", symbol=ticker,
+                                              side=Side.BUY, price=(1 + n % 49) * 100, qty=100,
+                                              tif=TimeInForce.GTC), now)
+                    if n % 1000 == 999:
+                        sim.state_file.commit()
+                sim.state_file.commit()
+                for suffix in ("", "-wal"):
+                    if Path(store + suffix).exists():
+                        shutil.copyfile(store + suffix, store + ".crash" + suffix)
+                started = time.perf_counter()
+                await sim.stop()  # a clean stop writes a snapshot
+                return time.perf_counter() - started
+            finally:
+                journal.SNAPSHOT_EVERY = saved
 
         async def restart(path: str) -> tuple[float, int, int]:
             started = time.perf_counter()
@@ -106,9 +114,16 @@ def restart_times(orders: int) -> list[dict]:
             sim.state_file.close()
             return seconds, open_orders, replayed
 
-        for case, path in (("crash (journal replay)", store + ".crash"), ("clean stop (snapshot)", store)):
+        whole = str(Path(tmp) / "whole.db")      # no snapshot at all: the whole journal replayed
+        periodic = str(Path(tmp) / "periodic.db")  # the default: a snapshot every SNAPSHOT_EVERY records
+        stop_seconds = asyncio.run(build(whole, 10 ** 12))
+        asyncio.run(build(periodic, journal.SNAPSHOT_EVERY))
+        cases = (("crash, no snapshot (whole journal replayed)", whole + ".crash"),
+                 (f"crash, snapshot every {journal.SNAPSHOT_EVERY:,} records", periodic + ".crash"),
+                 (f"clean stop (snapshot written in {stop_seconds:.2f} s)", whole))
+        for case, path in cases:
             seconds, open_orders, replayed = asyncio.run(restart(path))
-            rows.append({"case": f"restart after a {case}, {orders:,} orders", "acknowledged": orders,
+            rows.append({"case": f"{orders:,} orders: restart after a {case}", "acknowledged": orders,
                          "lost": orders - open_orders, "resting after restart": open_orders,
                          "restart s": seconds, "replayed": replayed})
     return rows
