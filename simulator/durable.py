@@ -14,6 +14,7 @@ from typing import Any
 
 from .engine.types import MarketStatus
 from .gateway import post_trade
+from .gateway.venue import OfflineSink
 from .gateway import rfq as rfq_gateway
 from .journal import DESK_CALLS, EXCHANGE_CALLS, MAKER_CALLS, StateFile
 
@@ -67,7 +68,11 @@ def _aux_state(sim: Any) -> dict:
     venues = {}
     for product, venue in sim.venues.items():
         settlement = venue.services.get("settlement")
-        venues[product] = {"ids": venue._ids, "last_mass_cancel": venue.last_mass_cancel,
+        # RT sessions' store-backed sinks: their reports (fills, expiries) reach the RT store for
+        # resend even before the client logs on again after a restart.
+        offline = {sid: (sink.store.key, sink.sender, sink.target, sink.flags) for sid, sink in venue.offline.items()
+                   if hasattr(sink.store, "key")}
+        venues[product] = {"ids": venue._ids, "last_mass_cancel": venue.last_mass_cancel, "offline": offline,
                            "halted": [m.ticker for m in venue.exchange.markets() if m.status is MarketStatus.HALTED],
                            "settlement": (settlement.reports, settlement.settled) if settlement is not None else None}
     return {"ops": (ops.pauses, ops.window, ops._applied, ops._reset_gen, ops._reset_done) if ops is not None
@@ -84,6 +89,10 @@ def _apply_aux(sim: Any, aux: dict) -> None:
             continue
         venue._ids = state["ids"]
         venue.last_mass_cancel = state["last_mass_cancel"]
+        for sid, (key, sender, target, flags) in state.get("offline", {}).items():
+            product_, code, api_key = key.split("/", 2)
+            venue.offline[sid] = OfflineSink(sim.stores.get(product_, code, api_key), sender, target, flags,
+                                             sim.clock.now)
         halted = set(state["halted"])  # ops.halt sets a market's status directly (spec 10)
         for market in venue.exchange.markets():
             if market.ticker in halted:

@@ -211,6 +211,8 @@ class GatewayConnection:
             store = self.sim.stores.get(self.product, self.session_code, decision.account.api_key)
             offline = OfflineSink(store, self.driver.session.config.sender_comp_id, decision.account.api_key,
                                   self.flags, self.sim.clock.now)
+            if self.sim.state_file is not None:
+                self.sim.state_file.aux_dirty = True  # the RT sink survives a restart (durable.py)
         self.venue.attach(self.session_id, self.user, self, listener=self.listener, offline=offline)
 
     def _detach(self) -> None:

@@ -281,3 +281,24 @@ def test_serve_refuses_another_journal_format_in_one_line_and_fresh_starts_over(
     assert len(err) == 1 and "format 99" in err[0] and "--fresh" in err[0]
     with Served(config, "--control-port", "-1", "--fresh") as served:
         assert served.ready
+
+
+def test_after_a_restart_reports_for_an_rt_session_not_yet_back_go_to_its_store_for_resend(
+        fix_exchange_factory, tmp_path):
+    store = str(tmp_path / "sim.db")
+    first = fix_exchange_factory(store=store)
+
+    async def rest():
+        async with first.client("alice", session="RT") as alice:
+            await place(alice, "r1", A, "buy", 44, 2)
+    run(rest())
+    image = crash_image(first, tmp_path / "crash")
+    second = fix_exchange_factory(store=str(image))
+
+    async def fill():  # bob takes alice's bid before alice's RT session logs on again
+        async with second.client("bob") as bob:
+            reports = await place(bob, "t1", A, "sell", 44, 2)
+            assert reports[-1].get(39) == "2"
+    run(fill())
+    fills = [f for f in second.call(lambda: rt_frames(second.sim)) if b"\x0111=r1\x01" in f and b"\x01150=F\x01" in f]
+    assert fills, "alice's fill is kept in her RT store for resend"
