@@ -18,7 +18,18 @@ from .gateway.venue import OfflineSink
 from .gateway import rfq as rfq_gateway
 from .journal import DESK_CALLS, EXCHANGE_CALLS, MAKER_CALLS, StateFile
 
-__all__ = ["restore", "engine_objects", "RestoreReport"]
+__all__ = ["restore", "engine_objects", "RestoreReport", "live_cancel_on_disconnect"]
+
+_COD = "durable.cancel_on_disconnect"
+
+
+def live_cancel_on_disconnect(venue: Any) -> set[str]:
+    """The connected order-entry sessions that asked for CancelOrdersOnDisconnect (spec 01 §7):
+    a crash disconnected them, so a restart cancels their orders."""
+    live = venue.services.get(_COD)
+    if live is None:
+        live = venue.services[_COD] = set()
+    return live
 
 log = logging.getLogger("kalshi_fixsim")
 
@@ -73,6 +84,7 @@ def _aux_state(sim: Any) -> dict:
         offline = {sid: (sink.store.key, sink.sender, sink.target, sink.flags) for sid, sink in venue.offline.items()
                    if hasattr(sink.store, "key")}
         venues[product] = {"ids": venue._ids, "last_mass_cancel": venue.last_mass_cancel, "offline": offline,
+                           "cancel_on_disconnect": sorted(live_cancel_on_disconnect(venue)),
                            "halted": [m.ticker for m in venue.exchange.markets() if m.status is MarketStatus.HALTED],
                            "settlement": (settlement.reports, settlement.settled) if settlement is not None else None}
     return {"ops": (ops.pauses, ops.window, ops._applied, ops._reset_gen, ops._reset_done) if ops is not None
@@ -130,6 +142,14 @@ def restore(sim: Any, state: StateFile) -> RestoreReport:
     if aux is not None:
         _apply_aux(sim, aux)
     instrument(sim, state)
+    if aux is not None:  # spec 01 §7: the crash disconnected them; their orders go now (journaled)
+        now = sim.clock.now()
+        for product, vstate in aux.get("venues", {}).items():
+            venue = sim.venues.get(product)
+            for sid in vstate.get("cancel_on_disconnect", ()):
+                if venue is not None:
+                    venue.dispatch(venue.exchange.cancel_session_orders(sid, now))
+        state.aux_dirty = True
     report.seconds = time.perf_counter() - started
     if report.replayed or snapshot is not None:
         log.info("state restored from %s: snapshot at %d, %d journal record(s) replayed in %.3f s",

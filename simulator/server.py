@@ -214,6 +214,10 @@ class GatewayConnection:
             if self.sim.state_file is not None:
                 self.sim.state_file.aux_dirty = True  # the RT sink survives a restart (durable.py)
         self.venue.attach(self.session_id, self.user, self, listener=self.listener, offline=offline)
+        if options.cancel_orders_on_disconnect and not self.listener:
+            durable.live_cancel_on_disconnect(self.venue).add(self.session_id)  # a crash is a disconnect too
+            if self.sim.state_file is not None:
+                self.sim.state_file.aux_dirty = True
 
     def _detach(self) -> None:
         if not self.session_id or self._detached:
@@ -226,6 +230,9 @@ class GatewayConnection:
         self.venue.detach(self.session_id, self.user, self)
         if self.decision is not None and self.decision.options.cancel_orders_on_disconnect and not self.listener:
             # spec 01 §7: any disconnect, graceful or not, cancels the session's orders on every shard.
+            durable.live_cancel_on_disconnect(self.venue).discard(self.session_id)
+            if self.sim.state_file is not None:
+                self.sim.state_file.aux_dirty = True
             self.venue.dispatch(self.venue.exchange.cancel_session_orders(self.session_id, self.now()))
 
     def authenticated(self, account, product: str) -> str | None:

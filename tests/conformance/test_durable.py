@@ -302,3 +302,27 @@ def test_after_a_restart_reports_for_an_rt_session_not_yet_back_go_to_its_store_
     run(fill())
     fills = [f for f in second.call(lambda: rt_frames(second.sim)) if b"\x0111=r1\x01" in f and b"\x01150=F\x01" in f]
     assert fills, "alice's fill is kept in her RT store for resend"
+
+
+def test_a_crash_is_a_disconnect_orders_of_cancel_on_disconnect_sessions_are_cancelled_at_restart(
+        fix_exchange_factory, tmp_path):
+    from kalshi_fixsim.client import LogonOptions
+    store = str(tmp_path / "sim.db")
+    first = fix_exchange_factory(store=store)
+    images: list[Path] = []
+
+    async def rest():
+        async with first.client("alice", session="RT", options=LogonOptions(cancel_orders_on_disconnect=True)) as a, \
+                first.client("bob") as bob:
+            await place(a, "c1", A, "buy", 41, 2)
+            await place(bob, "k1", A, "buy", 42, 2)           # bob did not ask: his order stays
+            images.append(crash_image(first, tmp_path / "crash"))  # while both are connected
+    run(rest())
+    second = fix_exchange_factory(store=str(images[0]))
+    ex = second.sim.venues["prediction"].exchange
+    assert second.call(lambda: [o.client_order_id for o in ex.open_orders()]) == ["k1"]  # spec 01 §7
+    cancels = [f for f in second.call(lambda: rt_frames(second.sim)) if b"\x0111=c1\x01" in f and b"\x01150=4\x01" in f]
+    assert cancels, "alice's RT store has the cancel for resend"
+    third = fix_exchange_factory(store=str(copy_files(second.sim.state_file.path, tmp_path / "again")))
+    assert third.call(lambda: [o.client_order_id for o in third.sim.venues["prediction"].exchange.open_orders()]) \
+        == ["k1"]  # the cancel is journaled: not done again, not undone
