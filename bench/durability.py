@@ -58,7 +58,7 @@ def kill9(kill_after: int) -> dict:
             gone = {cl for cl in acked if cl.startswith(f"s{n}o")} - open_orders
             lost += max(0, len(gone) - int(position))
         return {"case": f"kill -9 after {kill_after:,} acks", "acknowledged": len(acked), "lost": lost,
-                "resting after restart": len(open_orders), "restart s": restart}
+                "resting after restart": len(open_orders), "restart s": restart, "replayed": "-"}
 
 
 def restart_times(orders: int) -> list[dict]:
