@@ -57,3 +57,12 @@ def test_kill_9_mid_flow_loses_no_acknowledged_order_and_the_books_come_back(tmp
     total = sum(float(accounts[name]["balance"]) for name in (buyer, seller))
     # Zero fees: each contract filled holds $1 of the two sides' money (YES at 50 + NO at 50).
     assert abs(total + position[buyer] * 1.00 - 2 * BALANCE) < 0.005
+    # The RT stores (resend) and the drop-copy history hold a report of every acknowledged order.
+    import re
+    import sqlite3
+    db = sqlite3.connect(ws.base / "state" / "sim.db")
+    ids = re.compile(rb"\x0111=([^\x01]+)\x01")
+    in_rt = {m.decode() for (frame,) in db.execute("SELECT frame FROM messages") for m in ids.findall(frame)}
+    in_dc = {m.decode() for (body,) in db.execute("SELECT body FROM exec_history") for m in ids.findall(b"\x01" + body)}
+    db.close()
+    assert acked <= in_rt and acked <= in_dc
