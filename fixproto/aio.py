@@ -20,7 +20,7 @@ from .fields import MSG_TYPE_NAMES
 from .session import AppMessage, Disconnect, Event, Session
 from .state import State
 
-__all__ = ["Clock", "SystemClock", "default_clock", "Interceptor", "SessionDriver"]
+__all__ = ["Clock", "SystemClock", "default_clock", "Interceptor", "SessionDriver", "WriteBatch"]
 
 
 class Clock(Protocol):
@@ -54,6 +54,78 @@ class Interceptor(Protocol):
 
 
 Handler = Callable[["SessionDriver", Event], None]
+
+
+# --- group commit (issue 15 §2, DESIGN §3 rule 13) -------------------------------------------
+
+class WriteBatch:
+    """One commit, then one write per connection, per read (or per loop turn).
+
+    Drivers given a batch queue their output instead of writing it. A read is one batch: every
+    frame of it is handled, then `flush()` runs `commit` once (the durable state of everything
+    the batch did, on every connection) and writes each connection's queued frames in one
+    write(). Output made outside a read (clock work, timers, the control plane) is flushed at
+    the end of the loop turn. A batch of one is flushed at once: one order in flight waits for
+    nothing. `stage`, if set, is called with "commit", "write" and "written" (crash tests)."""
+
+    def __init__(self, commit: Callable[[], None] | None = None) -> None:
+        self.commit = commit
+        self.stage: Callable[[str], None] | None = None
+        self._dirty: dict["SessionDriver", None] = {}
+        self._depth = 0
+        self._scheduled = False
+        self.reading = False
+
+    def __enter__(self) -> "WriteBatch":
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.reading = True  # the commit knows this batch is a read's (not clock or control work)
+            try:
+                self.flush()
+            finally:
+                self.reading = False
+
+    def touch(self) -> None:
+        """Something needs committing: flush at the end of this batch or loop turn."""
+        if self._depth == 0 and not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a script driving the venue directly): at once
+                self.flush()
+                return
+            self._scheduled = True
+            loop.call_soon(self.flush)
+
+    def queue(self, driver: "SessionDriver") -> None:
+        self._dirty[driver] = None
+        self.touch()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        stage = self.stage
+        if stage is not None:
+            stage("commit")
+        dirty, self._dirty = self._dirty, {}
+        if self.commit is not None:
+            try:
+                self.commit()
+            except Exception:  # nothing unrecorded may reach a client (write-ahead): they are cut
+                log.exception("commit failed; %d connection(s) dropped unanswered", len(dirty))
+                for driver in dirty:
+                    driver._out.clear()
+                    driver.abort()
+                return
+        if stage is not None:
+            stage("write")
+        for driver in dirty:
+            driver._write_out()
+        if stage is not None:
+            stage("written")
+
 # The read buffer starts small (a silent or quiet connection holds little, issue 11 §4) and
 # doubles whenever a read fills it, up to _READ_MAX, and halves again after _SHRINK_AFTER small
 # reads in a row; the framer keeps partial frames itself,
@@ -69,8 +141,11 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def __init__(self, session: Session, handler: Handler, *, clock: Clock | None = None,
                  interceptor: Interceptor | None = None,
-                 on_connection_made: Callable[["SessionDriver"], None] | None = None) -> None:
+                 on_connection_made: Callable[["SessionDriver"], None] | None = None,
+                 batch: WriteBatch | None = None) -> None:
         self.session = session
+        self.batch = batch           # group commit: output queued in _out until the batch flushes
+        self._out: list[bytes] = []
         self.on_connection_made = on_connection_made
         self.handler = handler
         self.clock: Clock = clock or default_clock()
@@ -137,6 +212,14 @@ class SessionDriver(asyncio.BufferedProtocol):
     # --- API ------------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        batch = self.batch
+        if batch is None:
+            self._feed(data)
+        else:
+            with batch:  # every frame of the read, then one commit and one write per connection
+                self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
         now = self.clock.now()
         session = self.session
         interceptor = self.interceptor
@@ -198,6 +281,8 @@ class SessionDriver(asyncio.BufferedProtocol):
                         self._failed(type(event).__name__, exc, event)
             transport = self.transport
             if self.disconnect is not None and transport is not None and not transport.is_closing():
+                if self._out and self.batch is not None:
+                    self.batch.flush()  # committed and written before the close
                 lane = self._out_lane
                 if lane is not None and lane.busy:
                     if not lane.closing:  # frames a fault holds back leave before the close
@@ -247,7 +332,20 @@ class SessionDriver(asyncio.BufferedProtocol):
             session.connection_lost(now)
 
     def _write(self, frames: list[bytes]) -> None:
+        if self.batch is not None:  # written by the batch, after its commit
+            self._out.extend(frames)
+            self.batch.queue(self)
+            return
         self.session.store.flush()  # persisted before it is on the wire: nothing sent is lost
+        self._write_frames(frames)
+
+    def _write_out(self) -> None:
+        """The batch's share of this connection, in one write (the batch committed it)."""
+        frames, self._out = self._out, []
+        if frames:
+            self._write_frames(frames)
+
+    def _write_frames(self, frames: list[bytes]) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -260,9 +358,11 @@ class SessionDriver(asyncio.BufferedProtocol):
             for frame in frames:
                 lane.run(self._intercept(interceptor.outbound, frame))
             return
+        out: list[bytes] = []
         for frame in frames:
-            for out in self._intercept(interceptor.outbound, frame):
-                transport.write(out)
+            out.extend(self._intercept(interceptor.outbound, frame))
+        if out:
+            transport.write(b"".join(out))  # one write for what the interceptor passed on
 
     def _write_bytes(self, data: bytes) -> None:
         transport = self.transport
@@ -344,6 +444,13 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._timer = self._loop.call_later(max(0.0, deadline - self.clock.now()), self._on_timer)
 
     def _on_timer(self) -> None:
+        if self.batch is not None:
+            with self.batch:
+                self._timer_fired()
+        else:
+            self._timer_fired()
+
+    def _timer_fired(self) -> None:
         self._timer = None
         try:
             self.session.handle_timer(self.clock.now())

@@ -18,7 +18,7 @@ from itertools import repeat
 from typing import Iterable, Iterator
 
 __all__ = [
-    "SOH", "BEGIN_STRING", "FixMessage", "GarbledFrame", "Framer", "parse", "encode",
+    "SOH", "BEGIN_STRING", "FixMessage", "GarbledFrame", "Framer", "parse", "encode", "RawBody",
     "format_utc", "parse_utc", "checksum", "MAX_BODY_LENGTH",
 ]
 
@@ -342,9 +342,17 @@ def _value_bytes(value: object) -> bytes:
     raise TypeError(f"cannot encode FIX value of type {type(value).__name__}: {value!r}")
 
 
-def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING) -> bytes:
-    """Encode fields (starting with 35, without 8/9/10) into a complete frame."""
-    body = b"".join([b"%d=%s\x01" % (tag, _value_bytes(value)) for tag, value in fields])
+class RawBody(bytes):
+    """A message body already encoded as `tag=value<SOH>` pairs (the drop-copy history keeps
+    these same bytes, so a report is encoded once, issue 15 §2). `encode` appends it as is."""
+
+    __slots__ = ()
+
+
+def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING, raw: bytes = b"") -> bytes:
+    """Encode fields (starting with 35, without 8/9/10) into a complete frame; `raw`, already
+    encoded pairs (a RawBody), follows them."""
+    body = b"".join([b"%d=%s\x01" % (tag, _value_bytes(value)) for tag, value in fields]) + raw
     head = b"8=%s\x019=%d\x01" % (begin_string.encode("ascii"), len(body))
     frame = head + body
     return frame + b"10=%03d\x01" % checksum(frame)

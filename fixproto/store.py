@@ -68,8 +68,9 @@ class MemoryStore:
 class SqliteStore:
     """One session's store inside a shared SQLite file (WAL; commits batched by flush())."""
 
-    def __init__(self, db: sqlite3.Connection, session_key: str) -> None:
+    def __init__(self, db: sqlite3.Connection, session_key: str, *, commit: bool = True) -> None:
         self._db = db
+        self.autocommit = commit  # False: the connection's owner commits once per batch
         self.key = session_key
         row = db.execute(
             "SELECT next_sender, next_target, pruned_through FROM sessions WHERE key=?", (session_key,)
@@ -80,6 +81,7 @@ class SqliteStore:
             row = (1, 1, 0)
         self._sender, self._target, self._pruned = row
         self._dirty = True
+        self._rows: list[tuple[str, int, float, bytes]] = []  # saved, written by flush() (one executemany)
 
     @staticmethod
     def open_db(path: str | Path) -> sqlite3.Connection:
@@ -119,16 +121,22 @@ class SqliteStore:
         return self._pruned
 
     def save(self, seq: int, sent_at: float, frame: bytes) -> None:
-        self._db.execute("INSERT OR REPLACE INTO messages(key, seq, sent_at, frame) VALUES (?,?,?,?)",
-                         (self.key, seq, sent_at, frame))
+        self._rows.append((self.key, seq, sent_at, frame))
         self._dirty = True
 
+    def _write_rows(self) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            self._db.executemany("INSERT OR REPLACE INTO messages(key, seq, sent_at, frame) VALUES (?,?,?,?)", rows)
+
     def fetch(self, begin: int, end: int) -> list[StoredMessage]:
+        self._write_rows()
         return [(s, t, bytes(f)) for s, t, f in self._db.execute(
             "SELECT seq, sent_at, frame FROM messages WHERE key=? AND seq BETWEEN ? AND ? ORDER BY seq",
             (self.key, begin, end))]
 
     def prune(self, before: float) -> None:
+        self._write_rows()
         row = self._db.execute("SELECT MAX(seq) FROM messages WHERE key=? AND sent_at < ?",
                                (self.key, before)).fetchone()
         if row and row[0] is not None:
@@ -137,13 +145,16 @@ class SqliteStore:
             self._dirty = True
 
     def reset(self) -> None:
+        self._rows = []
         self._db.execute("DELETE FROM messages WHERE key=?", (self.key,))
         self._sender, self._target, self._pruned = 1, 1, 0
         self._dirty = True
 
     def flush(self) -> None:
         if self._dirty:
+            self._write_rows()
             self._db.execute("UPDATE sessions SET next_sender=?, next_target=?, pruned_through=? WHERE key=?",
                              (self._sender, self._target, self._pruned, self.key))
-            self._db.commit()
+            if self.autocommit:
+                self._db.commit()
             self._dirty = False

@@ -118,8 +118,10 @@ def _remake_missing_sample_keys(config_path: Path, say) -> None:
 
 async def _serve(config_path: Path, control_port: int | None = None, *, ready_file: Path | None = None,
                  plaintext: bool = False, log_messages: bool = False, message_log: str | None = None,
-                 no_rate_limits: bool = False) -> None:
+                 no_rate_limits: bool = False, fresh: bool = False) -> None:
     import dataclasses
+
+    from .journal import JournalFormatError, wipe_state_file
 
     from .runtime import freeze_startup, tune_gc
     from .server import ListenError, Simulator
@@ -144,8 +146,12 @@ async def _serve(config_path: Path, control_port: int | None = None, *, ready_fi
         except (NotImplementedError, RuntimeError):
             pass
     tune_gc()  # runtime.py: the collector's default thresholds cost the engine a third of its time
+    if fresh and config.store != "memory":  # the configured start state, on purpose (issue 15)
+        wipe_state_file(config.store)
     try:
         sim = Simulator(config)
+    except JournalFormatError as exc:  # a journal of another format is refused, never misread
+        raise preflight.StartupError(f"{preflight.where(config_path)}{exc}") from None
     except (OSError, sqlite3.Error) as exc:  # the SQLite store (and drop-copy history) file
         raise preflight.store_error(exc, config, config_path) from None
     ops.install(sim, schedule=ops.THURSDAY)  # spec 10 §1: the weekly trading pause, DST-correct
@@ -261,6 +267,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="write one message log file per session in DIR (FIXT.1.1-SENDER-TARGET.messages.log)")
     s.add_argument("--no-rate-limits", action="store_true",
                    help="turn every rate limit off, Logon limits included (config rate_limits.enabled: false)")
+    s.add_argument("--fresh", action="store_true",
+                   help="start from the configured state: discard the store file's books, balances, sessions "
+                        "and history (default: restore them)")
 
     ctl = sub.add_parser("ctl", help="drive a running simulator through its control plane", parents=[common],
                          description="drive a running simulator through its HTTP control plane")
@@ -367,7 +376,7 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(config_path, None if args.control_port < 0 else args.control_port,
                            ready_file=Path(args.ready_file) if args.ready_file else None, plaintext=args.plaintext,
                            log_messages=args.log_messages, message_log=args.message_log,
-                           no_rate_limits=args.no_rate_limits))
+                           no_rate_limits=args.no_rate_limits, fresh=args.fresh))
     elif args.command == "certs":
         _certs(args)
     elif args.command == "keys":

@@ -273,9 +273,16 @@ class Control:
         if fn is None or operation.startswith("_") or operation == "call":
             raise ControlError(404, f"unknown operation {operation!r}")
         try:
-            return fn(**kwargs)
+            result = fn(**kwargs)
         except TypeError as exc:
             raise ControlError(400, f"bad arguments for {operation}: {exc}") from None
+        state_file = getattr(self.sim, "state_file", None)
+        if state_file is not None:
+            state_file.aux_dirty = True  # e.g. a halt or a maintenance window (journal.py "aux")
+        batch = getattr(self.sim, "batch", None)
+        if batch is not None:
+            batch.flush()  # committed before the answer is written (write-ahead, issue 15)
+        return result
 
 
 # --- HTTP/JSON --------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ from kalshi_fixsim.fixproto.codec import encode
 from kalshi_fixsim.fixproto.store import SqliteStore
 
 __all__ = ["WINDOW_SECONDS", "ExecKey", "HistoryEntry", "ExecHistory", "MemoryHistory", "SqliteHistory",
-           "parse_exec_id", "format_exec_id", "encode_body", "decode_body", "open_history_db"]
+           "parse_exec_id", "format_exec_id", "encode_body", "decode_body", "open_history_db",
+           "history_tables"]
 
 WINDOW_SECONDS = 3 * 3600.0   # spec 04 §2: the last 3 hours of executions
 PRUNE_INTERVAL = 60.0         # seconds of clock time between prunes triggered by recording
@@ -99,7 +100,7 @@ class ExecHistory(Protocol):
     clock: Clock | None
     late_clock: bool
 
-    def record(self, account: str, body: Body) -> None: ...
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None: ...
     def fetch(self, account: str, index: int, begin: ExecKey, end: ExecKey, limit: int) -> list[HistoryEntry]: ...
     def latest(self, index: int) -> ExecKey | None: ...
     def floor(self, index: int) -> ExecKey | None: ...
@@ -182,7 +183,8 @@ class MemoryHistory(_Base):
         super().__init__(clock, window)
         self._books: dict[tuple[str, int], _Book] = {}
 
-    def record(self, account: str, body: Body) -> None:
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
+        """`data`: the body already encoded (encode_body), as the session sends it."""
         parsed = self._parse(body)
         if parsed is None:
             return
@@ -193,7 +195,8 @@ class MemoryHistory(_Base):
         if book is None:
             book = self._books[(account, index)] = _Book()
         keys = book.keys
-        data = encode_body(body)
+        if data is None:
+            data = encode_body(body)
         if not keys or key > keys[-1]:  # the usual case: ExecIDs increase
             keys.append(key)
             book.times.append(now)
@@ -253,7 +256,11 @@ def _older(times: array, cutoff: float) -> int:
 
 def open_history_db(path: str | Path) -> sqlite3.Connection:
     """The simulator's state file (opened as the session stores open it) with the history tables."""
-    db = SqliteStore.open_db(path)
+    return history_tables(SqliteStore.open_db(path))
+
+
+def history_tables(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Create the history tables in an open state file (the simulator's shared connection)."""
     db.execute("CREATE TABLE IF NOT EXISTS exec_history(venue TEXT, account TEXT, idx INTEGER, clock INTEGER,"
                " event INTEGER, recorded_at REAL, exec_id TEXT, body BLOB,"
                " PRIMARY KEY(venue, account, idx, clock, event)) WITHOUT ROWID")
@@ -276,9 +283,11 @@ class SqliteHistory(_Base):
 
     def __init__(self, db: sqlite3.Connection, venue: str, clock: Clock | None = None, *,
                  window: float = WINDOW_SECONDS, batch: int = 512,
-                 schedule: Callable[[Callable[[], None]], None] | None = None) -> None:
+                 schedule: Callable[[Callable[[], None]], None] | None = None, commit: bool = True) -> None:
         super().__init__(clock, window)
         self._db = db
+        # False: the connection's owner commits (journal.StateFile, one transaction per batch).
+        self.autocommit = commit
         self.venue = venue
         self.batch = batch
         self.schedule = schedule    # runs flush at the end of the loop turn (set by the wiring)
@@ -293,14 +302,16 @@ class SqliteHistory(_Base):
                 " ON h.idx = m.idx AND h.clock = m.c WHERE h.venue=? GROUP BY h.idx, h.clock", (venue, venue)):
             self._latest[idx] = (clock_, event)
 
-    def record(self, account: str, body: Body) -> None:
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
+        """`data`: the body already encoded (encode_body), as the session sends it."""
         parsed = self._parse(body)
         if parsed is None:
             return
         text, clock, event, index = parsed
         now = self._now()
         first = not self._pending
-        self._pending.append((self.venue, account, index, clock, event, now, text, encode_body(body)))
+        self._pending.append((self.venue, account, index, clock, event, now, text,
+                              encode_body(body) if data is None else data))
         self._note(index, (clock, event))
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_INTERVAL
@@ -321,7 +332,8 @@ class SqliteHistory(_Base):
                            " exec_id, body) VALUES (?,?,?,?,?,?,?,?)", pending)
         if prune_at is not None:
             self._delete_old(prune_at)
-        db.commit()
+        if self.autocommit:
+            db.commit()
 
     def fetch(self, account: str, index: int, begin: ExecKey, end: ExecKey, limit: int) -> list[HistoryEntry]:
         self.flush()

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, default_clock
+from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, WriteBatch, default_clock
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, SessionType, session_types
 from kalshi_fixsim.fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
 from kalshi_fixsim.fixproto.state import State
@@ -32,6 +32,8 @@ from .ordered import OrderedSet
 from .virtual_clock import is_virtual
 from .control import Control, ControlServer
 from .history import SqliteHistory
+from . import durable
+from .journal import StateFile
 from .transcript import Transcript
 from .world import build_venues
 from .certs import CertPaths, server_ssl_context
@@ -67,17 +69,24 @@ class ListenError(OSError):
 class StoreRegistry:
     """Per-(product, session, API key) stores, so RT/PT sequence state survives reconnects."""
 
-    def __init__(self, spec: str) -> None:
-        self._db = None if spec == "memory" else SqliteStore.open_db(spec)
+    def __init__(self, spec: str, db=None) -> None:
+        # db: the simulator's state file (journal.StateFile), committed once per batch by its owner
+        self._shared = db is not None
+        self._db = db if db is not None else None if spec == "memory" else SqliteStore.open_db(spec)
         self._stores: dict[str, MessageStore] = {}
 
     def get(self, product: str, code: str, api_key: str) -> MessageStore:
         key = f"{product}/{code}/{api_key}"
         store = self._stores.get(key)
         if store is None:
-            store = MemoryStore() if self._db is None else SqliteStore(self._db, key)
+            store = MemoryStore() if self._db is None else SqliteStore(self._db, key, commit=not self._shared)
             self._stores[key] = store
         return store
+
+    def flush_all(self) -> None:
+        """Every store's sequence numbers into the open transaction (StateFile.commit)."""
+        for store in self._stores.values():
+            store.flush()
 
     def reset(self) -> None:
         """Forget every session's sequence numbers and messages."""
@@ -89,7 +98,7 @@ class StoreRegistry:
     def close(self) -> None:
         for store in self._stores.values():
             store.flush()
-        if self._db is not None:
+        if self._db is not None and not self._shared:
             self._db.close()
 
 
@@ -150,10 +159,13 @@ class GatewayConnection:
         # Logout follow what is queued; a reader that never catches up is cut.
         self.sim.connections.discard(self)
         self._detach()
+        if driver.batch is not None:
+            driver.batch.flush()  # the Logout (and what precedes it) committed and written before the close
         transport.close()
         asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, driver.abort)
 
     deliver = send  # a live connection is a report sink (gateway.venue.ReportSink)
+    accepts_raw = True  # ... that takes a RawBody (a report encoded once, shared with the history)
 
     def reject(self, msg, reason: int, text: str, ref_tag: int | None = None) -> None:
         assert self.driver is not None
@@ -206,7 +218,13 @@ class GatewayConnection:
             store = self.sim.stores.get(self.product, self.session_code, decision.account.api_key)
             offline = OfflineSink(store, self.driver.session.config.sender_comp_id, decision.account.api_key,
                                   self.flags, self.sim.clock.now)
+            if self.sim.state_file is not None:
+                self.sim.state_file.aux_dirty = True  # the RT sink survives a restart (durable.py)
         self.venue.attach(self.session_id, self.user, self, listener=self.listener, offline=offline)
+        if options.cancel_orders_on_disconnect and not self.listener:
+            durable.live_cancel_on_disconnect(self.venue).add(self.session_id)  # a crash is a disconnect too
+            if self.sim.state_file is not None:
+                self.sim.state_file.aux_dirty = True
 
     def _detach(self) -> None:
         if not self.session_id or self._detached:
@@ -219,6 +237,9 @@ class GatewayConnection:
         self.venue.detach(self.session_id, self.user, self)
         if self.decision is not None and self.decision.options.cancel_orders_on_disconnect and not self.listener:
             # spec 01 §7: any disconnect, graceful or not, cancels the session's orders on every shard.
+            durable.live_cancel_on_disconnect(self.venue).discard(self.session_id)
+            if self.sim.state_file is not None:
+                self.sim.state_file.aux_dirty = True
             self.venue.dispatch(self.venue.exchange.cancel_session_orders(self.session_id, self.now()))
 
     def authenticated(self, account, product: str) -> str | None:
@@ -274,8 +295,12 @@ class Simulator:
         self.auth.admit = lambda account, product, owner: (
             owner.authenticated(account, product) if isinstance(owner, GatewayConnection)
             else ratelimit_gate.logon_refusal(self, account.api_key, product))
-        self.stores = StoreRegistry(config.store)
-        self.venues = build_venues(config, clock=self.clock.now)
+        # The state file (issue 15): stores, drop-copy history and the venue journal, one
+        # transaction per batch (self.batch), before the batch's writes. None: `store: memory`.
+        self.state_file: StateFile | None = None if config.store == "memory" else StateFile(config.store)
+        state_db = self.state_file.db if self.state_file is not None else None
+        self.stores = StoreRegistry(config.store, db=state_db)
+        self.venues = build_venues(config, clock=self.clock.now, db=state_db)
         self.market_makers: dict[str, MarketMaker] = {}
         self._make_market_makers()
         self.reset_hooks: list[Callable[[], None]] = []  # services that rebuild state on reset
@@ -305,6 +330,24 @@ class Simulator:
         self.ops = ops.install(self)  # pauses, maintenance, halts (spec 10); schedule off unless asked
         self.reset_hooks.append(lambda: ops.install(self))
         self.faults = fault_service.install(self)  # fault rules (issue 12); none: no cost per frame
+        self.batch = WriteBatch(self._commit if self.state_file is not None else None)
+        self.restored: durable.RestoreReport | None = None
+        if self.state_file is not None:
+            self.state_file.flushers = [self.stores.flush_all, self._flush_histories]
+            self.state_file.on_record = self.batch.touch
+            self.restored = durable.restore(self, self.state_file)  # the books come back (journal.py)
+
+    def _commit(self) -> None:
+        state_file = self.state_file
+        assert state_file is not None
+        if not self.batch.reading:  # clock work, timers, control plane: they may change state above the engine
+            state_file.aux_dirty = True
+        state_file.commit()
+
+    def _flush_histories(self) -> None:
+        for venue in self.venues.values():
+            if venue.history is not None:
+                venue.history.flush()
 
     TICK = 1.0  # seconds: the longest the clock work waits (expiry resolution, behaviour.md)
     ORDER_MEMORY = 24 * 3600.0  # seconds an ended order stays known by id and ClOrdID (config order_memory.hours)
@@ -458,7 +501,7 @@ class Simulator:
         inner = self.interceptor_factory(product, st.code) if self.interceptor_factory else None
         conn.recorder = self.transcript.recorder(product, st.code, inner, comp_id=server_comp_id)
         driver = SessionDriver(session, conn.on_event, clock=self.clock, interceptor=conn.recorder,
-                               on_connection_made=self._track)
+                               on_connection_made=self._track, batch=self.batch)
         conn.driver = driver
         driver.describe = lambda: conn.session_id or f"{product}/{st.code}/{conn.api_key or 'not logged on'}"
         self.faults.attach(conn)  # fault rules (issue 12): refused, or given the fault layer
@@ -485,10 +528,14 @@ class Simulator:
                 venue.history.flush()
                 SqliteHistory.clear(db, product)  # drop-copy history starts empty too
         self._close_histories()  # build_venues opens the state file again
-        self.venues = build_venues(self.config, clock=self.clock.now)
+        state_db = self.state_file.db if self.state_file is not None else None
+        self.venues = build_venues(self.config, clock=self.clock.now, db=state_db)
         self._make_market_makers()
         for hook in self.reset_hooks:
             hook()
+        if self.state_file is not None:  # the journal starts again from the configured state
+            self.state_file.clear()
+            durable.instrument(self, self.state_file)
         self.tick()
 
     def endpoint(self, product: str, session: str) -> Endpoint:
@@ -529,8 +576,14 @@ class Simulator:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        self.batch.flush()  # what the last turn produced, committed
+        if self.state_file is not None:
+            self.state_file.snapshot()  # a clean stop: the next start-up replays nothing
         self._close_histories()  # drop copy history: written before the stores close
         self.stores.close()
+        if self.state_file is not None:
+            self.state_file.commit()
+            self.state_file.close()
         self.transcript.close()
 
     def _close_histories(self) -> None:
@@ -541,7 +594,7 @@ class Simulator:
             if venue.history is not None:
                 venue.history.close()
                 db = getattr(venue.history, "_db", None)
-                if db is not None:
+                if db is not None and (self.state_file is None or db is not self.state_file.db):
                     dbs[id(db)] = db
         for db in dbs.values():
             db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from decimal import Decimal
 from typing import Callable
 
@@ -16,7 +17,7 @@ from .engine.perps import PerpExchange
 from .engine.types import MONEY_SCALE
 from .gateway.drop_copy import DropCopyService
 from .gateway.venue import Venue
-from .history import MemoryHistory, SqliteHistory, open_history_db
+from .history import MemoryHistory, SqliteHistory, history_tables, open_history_db
 from .universe import generate_universe, sample_perps
 
 __all__ = ["build_venues", "dollars_to_micros", "attach_history", "defer", "later"]
@@ -54,26 +55,35 @@ def later(delay: float, fn: Callable[[], None]) -> bool:
     return True
 
 
-def attach_history(venues: dict[str, Venue], store: str, clock: Callable[[], float] | None = None) -> None:
+def attach_history(venues: dict[str, Venue], store: str, clock: Callable[[], float] | None = None,
+                   db: sqlite3.Connection | None = None) -> None:
     """Give every venue its drop-copy history (spec 04 §2): in memory, or in the SQLite state
     file so it survives a restart. `clock` None: wall time (the Simulator's default clock)
     until the first Logon on the venue, when the drop-copy gateway binds the Simulator's own
-    clock (an order, hence a report, needs a logged-on session first)."""
-    db = None if store == "memory" else open_history_db(store)
+    clock (an order, hence a report, needs a logged-on session first).
+    `db`: the simulator's state file (journal.StateFile), whose commit per batch writes the
+    history too; the engine's ids then come back by replaying the journal."""
+    shared = db is not None
+    if db is None and store != "memory":
+        db = open_history_db(store)
+    elif db is not None:
+        history_tables(db)
     for product, venue in venues.items():
         history: MemoryHistory | SqliteHistory
         if db is None:
             history = MemoryHistory(clock or SystemClock().now)
         else:
-            history = SqliteHistory(db, product, clock or SystemClock().now, schedule=defer)
+            history = SqliteHistory(db, product, clock or SystemClock().now, schedule=None if shared else defer,
+                                    commit=not shared)
         history.late_clock = clock is None
         venue.history = history
         venue.services["drop_copy"] = DropCopyService(later=later)  # replays yield to the loop
-        # ExecIDs continue above the ones already in the file (spec 02 §8.2: increasing per index).
-        venue.exchange.resume_exec_ids(history.max_clocks())
+        if not shared:  # ExecIDs continue above the ones already in the file (spec 02 §8.2)
+            venue.exchange.resume_exec_ids(history.max_clocks())
 
 
-def build_venues(config: SimConfig, clock: Callable[[], float] | None = None) -> dict[str, Venue]:
+def build_venues(config: SimConfig, clock: Callable[[], float] | None = None,
+                 db: sqlite3.Connection | None = None) -> dict[str, Venue]:
     venues: dict[str, Venue] = {}
     for product, pconf in config.products.items():
         # One seeded RNG per product: the products never share ids, books or accounts (issue 6).
@@ -98,5 +108,5 @@ def build_venues(config: SimConfig, clock: Callable[[], float] | None = None) ->
                 seen.add(account.user)
                 exchange.add_account(account.user, dollars_to_micros(account.balance))
         venues[product] = Venue(product, exchange)
-    attach_history(venues, config.store, clock)
+    attach_history(venues, config.store, clock, db)
     return venues

@@ -40,6 +40,16 @@ class KeyLog(dict):
         dict.__setitem__(self, key, value)
         self.new.append(key)
 
+    def __reduce__(self):  # pickling (the journal's snapshots): items and log without __setitem__
+        return (_keylog, (dict(self), list(self.new)))
+
+
+def _keylog(items: dict, new: list) -> KeyLog:
+    log = KeyLog()
+    dict.update(log, items)
+    log.new = new
+    return log
+
 
 class EndedOrder:
     """What an ended order is still needed for (module docstring); read like an Order."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Callable, Iterable, Protocol
 
+from kalshi_fixsim.fixproto.codec import RawBody
 from kalshi_fixsim.fixproto.session import record_offline
 from kalshi_fixsim.fixproto.store import MessageStore
 
 from ..engine.exchange import Exchange
 from ..engine.types import Event
+from ..history import encode_body
 from .reports import Body, ReportFlags, render_events
 from ..ordered import OrderedSet
 
@@ -29,11 +31,13 @@ class ReportSink(Protocol):
 
 
 class ReportHistory(Protocol):
-    def record(self, account: str, body: Body) -> None: ...
+    def record(self, account: str, body: Body, data: bytes | None = None) -> None: ...
 
 
 class OfflineSink:
     """A KalshiRT session with no live connection: reports go into its store for resend."""
+
+    accepts_raw = True  # takes a RawBody (encoded once, shared with the history)
 
     def __init__(self, store: MessageStore, sender: str, target: str, flags: ReportFlags,
                  clock: Callable[[], float]) -> None:
@@ -119,8 +123,14 @@ class Venue:
                     log.exception("rendering %d event(s) for %s failed", len(batch), _name(sink))
                     continue
                 if history is not None and sink in origins:
+                    # Encoded once: the history keeps the bytes the session sends (issue 15 §2).
+                    account, raw = origins[sink], getattr(sink, "accepts_raw", False)
+                    encoded = []
                     for body in rendered:
-                        history.record(origins[sink], body)
+                        data = encode_body(body)
+                        history.record(account, body, data)
+                        encoded.append(RawBody(data) if raw else body)
+                    rendered = encoded
                 bodies = bodies + rendered
             _deliver(sink, bodies)
         if history is not None:

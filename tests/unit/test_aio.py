@@ -177,3 +177,54 @@ def test_read_buffer_starts_empty_grows_with_a_big_frame_and_shrinks_back_after_
         assert len(driver._buffer) == 16 * 1024
         assert len(list(iter_frames(transport.written))) == 64 * 5
     asyncio.run(scenario())
+
+
+# --- group commit (issue 15 §2) ----------------------------------------------------------------
+
+class CountingTransport(FakeTransport):
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def write(self, data):
+        self.log.append(("write", data.count(b"\x0135=")))
+        super().write(data)
+
+
+def batched_driver(batch, log, name):
+    clock = Clock(1_767_623_400.0)
+    session = Session(SessionConfig(role=ACCEPTOR, sender_comp_id="KalshiNR", session_name="KalshiNR"), now=clock.t)
+
+    def handler(driver, event):
+        if isinstance(event, LogonRequest):
+            driver.session.accept_logon(clock.now())
+
+    driver = SessionDriver(session, handler, clock=clock, batch=batch)
+    transport = CountingTransport(log)
+    driver.connection_made(transport)
+    driver.feed(frame("A", 1, [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")]))
+    log.clear()
+    return driver, transport
+
+
+def test_one_read_is_committed_once_then_written_in_one_write_per_connection():
+    from kalshi_fixsim.fixproto.aio import WriteBatch
+
+    async def scenario():
+        log: list = []
+        batch = WriteBatch(commit=lambda: log.append(("commit", 0)))
+        a, _ = batched_driver(batch, log, "a")
+        b, _ = batched_driver(batch, log, "b")
+
+        def handler(driver, event):  # each order read on a makes a report for b (a counterparty)
+            if isinstance(event, AppMessage):
+                b.send("8", [(11, event.message.get(11))])
+        a.handler = handler
+        # one read: three orders and a TestRequest -> b's three reports and a's Heartbeat
+        orders = [frame("D", 2 + i, [(11, f"c{i}"), (38, 1), (40, 2), (44, 40), (54, 1), (55, "T")]) for i in range(3)]
+        a.feed(b"".join(orders) + frame("1", 5, [(112, "t1")]))
+        assert log == [("commit", 0), ("write", 3), ("write", 1)]  # one commit, then one write each
+        log.clear()
+        a.feed(frame("1", 6, [(112, "t2")]))
+        assert log == [("commit", 0), ("write", 1)]  # a batch of one is written at once, after its commit
+    asyncio.run(scenario())

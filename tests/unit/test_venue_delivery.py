@@ -31,7 +31,7 @@ def test_a_sink_that_raises_mid_batch_never_stops_the_counterparty_listener_hist
     venue = Venue("prediction", ex)
     broken, bob, listener = Sink("alice-NR", fail_after=1), Sink("bob-NR"), Sink("alice-listener")
     recorded, observed = [], []
-    venue.history = type("H", (), {"record": lambda self, account, body: recorded.append(account)})()
+    venue.history = type("H", (), {"record": lambda self, account, body, data=None: recorded.append(account)})()
     venue.observers.append(lambda events: observed.append(len(events)))
     venue.attach("alice-NR", "alice", broken, listener=False)
     venue.attach("bob-NR", "bob", bob, listener=False)
