@@ -348,6 +348,15 @@ class RawBody(bytes):
 
     __slots__ = ()
 
+    def pairs(self) -> list[tuple[int, str]]:
+        """The (tag, value) pairs again, for code that inspects a body (venue fault rules); the
+        hot path never calls it."""
+        out = []
+        for field in self.split(b"\x01")[:-1]:
+            tag, _, value = field.partition(b"=")
+            out.append((int(tag), value.decode("latin-1")))
+        return out
+
 
 def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING, raw: bytes = b"") -> bytes:
     """Encode fields (starting with 35, without 8/9/10) into a complete frame; `raw`, already
