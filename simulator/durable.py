@@ -86,9 +86,18 @@ def _aux_state(sim: Any) -> dict:
         venues[product] = {"ids": venue._ids, "last_mass_cancel": venue.last_mass_cancel, "offline": offline,
                            "cancel_on_disconnect": sorted(live_cancel_on_disconnect(venue)),
                            "halted": [m.ticker for m in venue.exchange.markets() if m.status is MarketStatus.HALTED],
-                           "settlement": (settlement.reports, settlement.settled) if settlement is not None else None}
+                           "settlement": (settlement.reports, settlement.settled) if settlement is not None else None,
+                           "recipients": _recipients_state(settlement)}
     return {"ops": (ops.pauses, ops.window, ops._applied, ops._reset_gen, ops._reset_done) if ops is not None
             else None, "venues": venues}
+
+
+def _recipients_state(settlement: Any) -> dict:
+    """Settlement-report recipients (PT, RT opt-in) by session id: account, wants, RT/PT store key."""
+    if settlement is None:
+        return {}
+    return {sid: (rec.account, rec.wants, getattr(rec.store, "key", None), rec.sender, rec.target)
+            for sid, rec in settlement.recipients.items()}
 
 
 def _apply_aux(sim: Any, aux: dict) -> None:
@@ -114,6 +123,12 @@ def _apply_aux(sim: Any, aux: dict) -> None:
         if state["settlement"] is not None:
             st = post_trade.state(venue)
             st.reports, st.settled = state["settlement"]
+        for sid, (account, wants, key, sender, target) in state.get("recipients", {}).items():
+            # spec 05 §1: a PT/RT session away at settlement finds its UMS in its store on resend,
+            # a restart in between included (its store is in the same state file)
+            store = sim.stores.get(*key.split("/", 2)) if key is not None else None
+            post_trade.state(venue).recipients[sid] = post_trade.Recipient(sid, account, wants, None, store,
+                                                                           sender, target)
 
 
 def restore(sim: Any, state: StateFile) -> RestoreReport:

@@ -214,6 +214,8 @@ class GatewayConnection:
         self.flags = ReportFlags.from_options(options, self.product)
         for service in gateway.LIFECYCLE.get(self.session_code, ()):
             service.attached(self)
+        if self.sim.state_file is not None and self.session_code in ("PT", "RT"):
+            self.sim.state_file.aux_dirty = True  # a settlement-report recipient survives a restart (durable.py)
         if not self.session_type.order_entry:
             return
         offline = None

@@ -51,7 +51,7 @@ class SettlementError(ValueError):
 
 
 @dataclass
-class _Recipient:
+class Recipient:
     """A PT/RT session that has logged on at least once (by session id)."""
     session_id: str
     account: str
@@ -65,7 +65,7 @@ class _Recipient:
 @dataclass
 class SettlementState:
     """venue.services["settlement"]: who receives UMS, the report-id counter, what was settled."""
-    recipients: dict[str, _Recipient] = field(default_factory=dict)
+    recipients: dict[str, Recipient] = field(default_factory=dict)
     reports: int = 0
     settled: dict[str, Settlement] = field(default_factory=dict)
 
@@ -80,7 +80,7 @@ class SettlementState:
         wants = options is not None and options.settlement_reports(conn.session_code)
         rec = self.recipients.get(conn.session_id)
         if rec is None:
-            rec = self.recipients[conn.session_id] = _Recipient(conn.session_id, conn.user, wants)
+            rec = self.recipients[conn.session_id] = Recipient(conn.session_id, conn.user, wants)
         rec.account, rec.wants, rec.conn = conn.user, wants, conn
         driver = getattr(conn, "driver", None)
         # Listener RT sessions get live reports only, as venue.py does for ExecutionReports.
@@ -163,7 +163,7 @@ def ums_pages(settlement: Settlement, entries: list[SettlementEntry], next_id: C
 
 # --- delivery -------------------------------------------------------------------------------
 
-def _recipients(st: SettlementState) -> Iterator[_Recipient]:
+def _recipients(st: SettlementState) -> Iterator[Recipient]:
     for session_id in sorted(st.recipients):
         rec = st.recipients[session_id]
         if rec.wants and (rec.conn is not None or rec.store is not None):

@@ -326,3 +326,26 @@ def test_a_crash_is_a_disconnect_orders_of_cancel_on_disconnect_sessions_are_can
     third = fix_exchange_factory(store=str(copy_files(second.sim.state_file.path, tmp_path / "again")))
     assert third.call(lambda: [o.client_order_id for o in third.sim.venues["prediction"].exchange.open_orders()]) \
         == ["k1"]  # the cancel is journaled: not done again, not undone
+
+
+def test_a_pt_session_away_across_a_restart_finds_its_settlement_report_in_its_store(
+        fix_exchange_factory, tmp_path):
+    """spec 05 §1: a settlement made while a PT session is away is kept for it to resend, a
+    crash and restart in between included (the recipients are part of the durable state)."""
+    first = fix_exchange_factory(store=str(tmp_path / "sim.db"))
+
+    async def trade():
+        async with first.client("bob", session="PT"):  # bob receives settlement reports from now on
+            pass
+        async with first.client("alice") as alice, first.client("bob") as bob:
+            await place(bob, "s1", A, "sell", 40, 1)
+            assert (await place(alice, "b1", A, "buy", 40, 1))[-1].get(39) == "2"
+    run(trade())
+    image = crash_image(first, tmp_path / "crash")
+    second = fix_exchange_factory(store=str(image))
+    second.control.settle_market(A, "no")
+
+    def pt_frames() -> list[bytes]:
+        return [bytes(f) for (f,) in second.sim.state_file.db.execute(
+            "SELECT frame FROM messages WHERE key LIKE 'prediction/PT/%'")]
+    assert any(b"\x0135=UMS\x01" in f for f in second.call(pt_frames)), "bob's UMS is kept for resend"
