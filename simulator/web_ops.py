@@ -9,6 +9,7 @@ operation (routes in control.py `_ROUTES`).
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kalshi_fixsim.fixproto.fields import MSG_TYPE_NAMES, TAG_NAMES
@@ -31,6 +32,13 @@ def _field(frame: bytes, tag: bytes) -> str | None:
         return None
     j = frame.find(b"\x01", i + 1)
     return frame[i + len(tag) + 2:j if j >= 0 else len(frame)].decode("latin-1")
+
+
+def _dollars(cents: str) -> str | None:
+    try:
+        return str(Decimal(cents) / 100)
+    except InvalidOperation:
+        return None
 
 
 class ViewOps:
@@ -116,7 +124,8 @@ class ViewOps:
 
     def trades(self, product: str = "prediction", ticker: str | None = None, limit: int = 20) -> list[dict]:
         """The last fills the journal holds (ExecutionReports with ExecType F), one per trade
-        id, newest first: ticker, price, quantity, time (GET /trades)."""
+        id, newest first: ticker, LastPx(31) as sent, the price in dollars like GET /books
+        (prediction: LastPx is in cents), LastQty(32), time (GET /trades)."""
         seen: set[str] = set()
         out: list[dict] = []
         for entry in reversed(self.sim.transcript.entries):
@@ -129,8 +138,9 @@ class ViewOps:
             if trade_id in seen or (ticker and symbol != ticker):
                 continue
             seen.add(trade_id)
-            out.append({"ticker": symbol, "price": _field(frame, b"31"), "qty": _field(frame, b"32"),
-                        "trade_id": trade_id, "time": entry.time})
+            last_px = _field(frame, b"31") or ""
+            out.append({"ticker": symbol, "last_px": last_px, "price": _dollars(last_px) if product == "prediction"
+                        else None, "qty": _field(frame, b"32"), "trade_id": trade_id, "time": entry.time})
             if len(out) >= int(limit):
                 break
         return out
