@@ -40,6 +40,17 @@ def _query_value(value: str) -> Any:
     return int(value) if value.isdigit() else value
 
 
+@web.middleware
+async def _one_request_per_connection(request: web.Request, handler):
+    """Connection: close on every answer but the WebSocket, as the hand-written server did: a
+    client reading to EOF (curl, a raw socket) gets its answer, and stop() leaves no idle
+    keep-alive connection behind."""
+    response = await handler(request)
+    if not isinstance(response, web.WebSocketResponse):
+        response.force_close()
+    return response
+
+
 class ControlServer:
     """The HTTP/JSON control plane, the web view and /metrics on loopback."""
 
@@ -52,7 +63,7 @@ class ControlServer:
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
-        app = web.Application(client_max_size=self.MAX_BODY * 2)
+        app = web.Application(client_max_size=self.MAX_BODY * 2, middlewares=[_one_request_per_connection])
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/ws", self._live)
@@ -87,9 +98,7 @@ class ControlServer:
         except Exception as exc:  # our bug: answer it instead of dropping the request
             log.exception("control request failed")
             status, payload = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"}
-        response = _json(status, payload)
-        response.force_close()  # Connection: close, as before: a client reading to EOF gets its answer
-        return response
+        return _json(status, payload)
 
     async def _call(self, request: web.Request) -> tuple[int, Any]:
         method, path = request.method, request.path
@@ -103,7 +112,10 @@ class ControlServer:
         operation, args = found
         for key, value in request.query.items():
             args[key] = _query_value(value)
-        raw = await request.read() if request.body_exists else b""
+        try:
+            raw = await request.read() if request.body_exists else b""
+        except web.HTTPRequestEntityTooLarge:  # a chunked body past client_max_size
+            return 413, {"error": "request body too large"}
         if len(raw) > self.MAX_BODY:
             return 413, {"error": "request body too large"}
         if raw:
