@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import connections, decoder, engine, faults, market_data, memory, virtual_clock
+from bench import connections, decoder, engine, faults, market_data, memory, metrics, virtual_clock
 
 BENCHMARKS = [
     ("decoder", decoder.run),
@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("connections", connections.run),
     ("virtual_clock", virtual_clock.run),
     ("faults", faults.run),
+    ("metrics", metrics.run),
 ]
 
 

@@ -6,7 +6,7 @@ counters into metric families at scrape time. The hot path never touches prometh
 counting a frame is a few dict increments (`Metrics.frame`, called by the journal for every frame
 in and out), timing an order is a bisect into a list (docs/benchmarks.md "Metrics").
 
-    kalshi_fixsim_messages_total{product,session,direction,msg_type}
+    kalshi_fixsim_messages_total{product,session,direction,msg_type}   msg_type "other": not a known one
     kalshi_fixsim_rejects_total{kind,reason}      kind: reject(373) business_reject(380)
                                                   order_reject(ER 103) cancel_reject(9's 102)
     kalshi_fixsim_rate_limited_total{product,session}
@@ -27,6 +27,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kalshi_fixsim.fixproto.fields import MSG_TYPE_NAMES
+
 if TYPE_CHECKING:
     from .server import Simulator
 
@@ -35,7 +37,9 @@ __all__ = ["Metrics", "install", "exposition", "CONTENT_TYPE", "ORDER_TYPES"]
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 ORDER_TYPES = frozenset({"D", "F", "G", "q", "AC"})  # order entry: new, cancel, amend, mass cancel ...
 _BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-_REJECT_TAG = {"3": (b"373", "reject"), "j": (b"380", "business_reject"), "9": (b"102", "cancel_reject")}
+_REJECT_TAG = {b"3": (b"373", "reject"), b"j": (b"380", "business_reject"), b"9": (b"102", "cancel_reject")}
+_WATCH = frozenset({b"3", b"j", b"9", b"8", b"A", b"5"})  # outbound answers that count beyond messages
+_KNOWN = frozenset(t.encode() for t in MSG_TYPE_NAMES)
 _WORD = re.compile(r"[^A-Za-z ]+")
 
 
@@ -80,7 +84,7 @@ class Metrics:
 
     def __init__(self, sim: "Simulator") -> None:
         self.sim = sim
-        self.messages: dict[tuple[str, str, str], int] = {}
+        self.messages: dict[tuple[str, str, bytes], int] = {}  # (endpoint, direction, MsgType)
         self.rejects: dict[tuple[str, str], int] = {}
         self.rate_limited: dict[str, int] = {}
         self.logons: dict[tuple[str, str, str], int] = {}
@@ -94,19 +98,23 @@ class Metrics:
     def frame(self, direction: str, endpoint: str, session: str, frame: bytes) -> None:
         """One frame crossed a connection (the journal calls this, simulator/transcript.py)."""
         i = frame.find(b"\x0135=")
-        j = frame.find(b"\x01", i + 4)
-        msg_type = frame[i + 4:j].decode("latin-1") if 0 <= i < j else ""
+        msg_type = frame[i + 4:frame.find(b"\x01", i + 4)] if i >= 0 else b""
+        if msg_type not in _KNOWN:  # garbage from a bad peer must not grow the label set
+            msg_type = b"other"
         key = (endpoint, direction, msg_type)
         messages = self.messages
         messages[key] = messages.get(key, 0) + 1
-        if direction != "out" or msg_type not in "39j8A5" or len(msg_type) != 1:
-            return
-        if msg_type == "8":
+        if direction == "out" and msg_type in _WATCH:
+            self._answer(msg_type, endpoint, session, frame)
+
+    def _answer(self, msg_type: bytes, endpoint: str, session: str, frame: bytes) -> None:
+        """An outbound Reject, BMR, cancel reject, ExecutionReport, Logon or Logout."""
+        if msg_type == b"8":
             if b"\x01150=8\x01" in frame:  # ExecType Rejected: OrdRejReason(103)
                 self._reject("order_reject", _field(frame, b"103") or "none", endpoint, frame)
-        elif msg_type == "A":
+        elif msg_type == b"A":
             self._logon(endpoint, "accepted", "")
-        elif msg_type == "5":
+        elif msg_type == b"5":
             if not session:  # a Logout before any Logon was accepted: the Logon was refused
                 self._logon(endpoint, "refused", _reason(_field(frame, b"58")))
         else:
@@ -135,7 +143,7 @@ class Metrics:
         fam = CounterMetricFamily(p + "messages", "FIX messages in and out",
                                   labels=["product", "session", "direction", "msg_type"])
         for (endpoint, direction, msg_type), n in sorted(self.messages.items()):
-            fam.add_metric([*endpoint.split("/", 1), direction, msg_type], n)
+            fam.add_metric([*endpoint.split("/", 1), direction, msg_type.decode()], n)
         yield fam
         fam = CounterMetricFamily(p + "rejects", "rejections sent, by kind (reject 373, business_reject 380, "
                                   "order_reject ER 103, cancel_reject 9's 102) and reason code",
