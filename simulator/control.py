@@ -312,6 +312,7 @@ _ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method
     ("GET", "/messages/{id}", "message"),
     ("GET", "/trades", "trades"),
     ("GET", "/runs", "runs"),
+    ("POST", "/runs", "record_run"),
 ]
 
 

@@ -4,7 +4,8 @@ The one module prometheus-client enters through. Each Simulator has its own Coll
 (several simulators share a process in tests), holding one custom collector that turns plain
 counters into metric families at scrape time. The hot path never touches prometheus-client:
 counting a frame is a few dict increments (`Metrics.frame`, called by the journal for every frame
-in and out), timing an order is a bisect into a list (docs/benchmarks.md "Metrics").
+in and out); an order's time is taken there too, from its frame in to the first frame out on
+its session, a bisect into a list (docs/benchmarks.md "Metrics").
 
     kalshi_fixsim_messages_total{product,session,direction,msg_type}   msg_type "other": not a known one
     kalshi_fixsim_rejects_total{kind,reason}      kind: reject(373) business_reject(380)
@@ -13,7 +14,8 @@ in and out), timing an order is a bisect into a list (docs/benchmarks.md "Metric
     kalshi_fixsim_logons_total{product,session,result,reason}   result: accepted / refused
     kalshi_fixsim_connections{product,session}   logged-on sessions now
     kalshi_fixsim_fault_hits_total{rule,fault}
-    kalshi_fixsim_order_processing_seconds       histogram: one inbound order message, routed
+    kalshi_fixsim_order_processing_seconds       histogram: an order frame in to the first frame out
+                                                  on its session (decode, checks, matching, encode)
     kalshi_fixsim_store_commit_seconds           histogram: one message-store commit
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = ["Metrics", "install", "exposition", "CONTENT_TYPE", "ORDER_TYPES"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 ORDER_TYPES = frozenset({"D", "F", "G", "q", "AC"})  # order entry: new, cancel, amend, mass cancel ...
+_ORDERS = frozenset(t.encode() for t in ORDER_TYPES)
 _BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _REJECT_TAG = {b"3": (b"373", "reject"), b"j": (b"380", "business_reject"), b"9": (b"102", "cancel_reject")}
 _WATCH = frozenset({b"3", b"j", b"9", b"8", b"A", b"5"})  # outbound answers that count beyond messages
@@ -89,6 +92,7 @@ class Metrics:
         self.rate_limited: dict[str, int] = {}
         self.logons: dict[tuple[str, str, str], int] = {}
         self.orders = Histogram()
+        self._pending: dict[str, float] = {}  # session id -> when its order frame came in (perf_counter)
         self.commits = Histogram()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
@@ -104,7 +108,15 @@ class Metrics:
         key = (endpoint, direction, msg_type)
         messages = self.messages
         messages[key] = messages.get(key, 0) + 1
-        if direction == "out" and msg_type in _WATCH:
+        if direction == "in":
+            if msg_type in _ORDERS:  # its answer's time goes into the histogram
+                self._pending[session] = perf_counter()
+            return
+        if self._pending:
+            started = self._pending.pop(session, None)
+            if started is not None:
+                self.orders.observe(perf_counter() - started)
+        if msg_type in _WATCH:
             self._answer(msg_type, endpoint, session, frame)
 
     def _answer(self, msg_type: bytes, endpoint: str, session: str, frame: bytes) -> None:
@@ -130,11 +142,6 @@ class Metrics:
     def _logon(self, endpoint: str, result: str, reason: str) -> None:
         key = (endpoint, result, reason)
         self.logons[key] = self.logons.get(key, 0) + 1
-
-    def order(self, msg_type: str, seconds: float) -> None:
-        """One inbound application message was routed; orders go into the histogram."""
-        if msg_type in ORDER_TYPES:
-            self.orders.observe(seconds)
 
     # --- scrape time ----------------------------------------------------------------------------
 
@@ -194,8 +201,7 @@ class _TimedDb:
 
 
 def install(sim: "Simulator") -> Metrics:
-    """A fresh Metrics for `sim`, fed by its journal, its order routing (server.py) and its
-    message stores' commits."""
+    """A fresh Metrics for `sim`, fed by its journal and its message stores' commits."""
     metrics = Metrics(sim)
     sim.transcript.count = metrics.frame
     stores = getattr(sim, "stores", None)

@@ -12,7 +12,6 @@ import random
 import ssl
 import threading
 from dataclasses import dataclass
-from time import perf_counter
 from typing import TYPE_CHECKING, Any, Callable
 
 from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, default_clock
@@ -174,9 +173,7 @@ class GatewayConnection:
 
     def on_event(self, driver: SessionDriver, event: Event) -> None:
         if isinstance(event, AppMessage):
-            started = perf_counter()
             gateway.route(self, event.message)
-            self.sim.metrics.order(event.message.get(35) or "", perf_counter() - started)
         elif isinstance(event, LogonRequest):
             self._on_logon(driver, event)
         elif isinstance(event, LoggedOn):

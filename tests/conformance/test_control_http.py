@@ -101,5 +101,10 @@ def test_runs_are_none_until_the_runner_records_one_and_a_bad_verdict_is_400(fx)
         [("fills", "fail", 1)]
     with pytest.raises(Exception, match="verdict must be pass, fail or error"):
         fx.control.record_run("scenario", "x", "maybe")
+    # a conformance tool in any language records its run over HTTP
+    status, row = http(fx.control_url, "POST", "/runs", {"kind": "conform", "name": "RT resend", "verdict": "pass",
+                                                         "passed": 9})
+    assert status == 200 and [r["name"] for r in http(fx.control_url, "GET", "/runs")[1]] == ["RT resend", "fills"]
+    assert http(fx.control_url, "POST", "/runs", {"kind": "conform", "name": "x", "verdict": "maybe"})[0] == 400
     assert http(fx.control_url, "GET", "/messages/999999")[0] == 404
     assert http(fx.control_url, "GET", "/messages/abc")[0] == 400

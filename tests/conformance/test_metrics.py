@@ -69,7 +69,7 @@ def test_metrics_count_messages_rejects_rate_limits_logons_connections_faults_an
     assert value(after, "kalshi_fixsim_fault_hits_total", rule=refuse["id"], fault="refuse_logon") == 1
     assert value(after, "kalshi_fixsim_fault_hits_total", rule=limit["id"], fault="rate_limit") == 1
     assert value(after, "kalshi_fixsim_connections", **nr) == 0
-    # four order messages (3 D, 1 F) went through the router; the rate-limited one stopped at a gate
+    # four order messages (3 D, 1 F), each timed from its frame in to its answer out
     assert value(after, "kalshi_fixsim_order_processing_seconds_count") == 4
     assert value(after, "kalshi_fixsim_order_processing_seconds_bucket", le="+Inf") == 4
     assert 0 < value(after, "kalshi_fixsim_order_processing_seconds_sum") < 4
