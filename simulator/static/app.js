@@ -140,7 +140,19 @@ async function detail(id) {
 
 // --- markets ------------------------------------------------------------------------------
 
+function perpLadder(product, market, book) {
+  // margin (perps): prices in dollars, a bid and an ask side
+  const t = el("table", { class: "ladder" }, el("tr", {}, el("th", {}, "ask"), el("th", {}, "bid"), el("th", {}, "qty")));
+  for (const a of [...book.asks].reverse()) t.append(el("tr", {}, el("td", { class: "no" }, `$${a.price}`), el("td"), el("td", { class: "qty no" }, a.qty)));
+  book.bids.forEach((b, i) => t.append(el("tr", { class: i === 0 && book.asks.length ? "spread" : "" }, el("td"),
+    el("td", { class: "yes" }, `$${b.price}`), el("td", { class: "qty yes" }, b.qty))));
+  if (!book.bids.length && !book.asks.length) t.append(el("tr", {}, el("td", { class: "none", colspan: 3 }, "empty book")));
+  return el("div", { class: "card book", "data-ticker": market.ticker },
+    el("h3", {}, `${market.ticker} `, el("span", { class: `state-${market.status}` }, market.status), ` · ${product}`), t);
+}
+
 function ladder(product, market, book) {
+  if (product !== "prediction") return perpLadder(product, market, book);
   const bids = book.bids, asks = book.asks;  // YES bids; YES asks = NO bids at 1 - price
   const most = Math.max(1, ...bids.map((l) => Number(l.qty)), ...asks.map((l) => Number(l.qty)));
   const bar = (q) => el("span", { class: "bar", style: `width:${Math.round(40 * Number(q) / most)}px` });

@@ -65,6 +65,11 @@ def test_the_page_shows_live_a_logon_its_message_a_book_change_and_a_fault_hit(f
                 await page.wait_for("document.getElementById('trades').innerText.includes('41¢')", "the trade")
                 await page.wait_for(f"[...document.querySelectorAll('.book[data-ticker={js(A)}] td.qty.yes')]"
                                     ".some(td => td.textContent.startsWith('4'))", "the book after the trade")
+                async with fx.client("carol", "margin", options=OPTS) as perp:  # a perps book: dollars
+                    perp.send("D", new_order("web-3", "ETH-PERP", "buy", "3400", 2))
+                    await perp.collect()
+                await page.wait_for("[...document.querySelectorAll('.book[data-ticker=\"ETH-PERP\"] td.yes')]"
+                                    ".some(td => td.textContent.startsWith('$3400'))", "the perps book")
                 await page.wait_for(f"document.querySelector('td.hits[data-rule={js(rule['id'])}]')"
                                     "?.textContent === '1'", "the fault rule's hit")
                 await page.wait_for("document.querySelector('.fault-mark') !== null", "the fault mark")
@@ -76,6 +81,8 @@ def test_the_page_shows_live_a_logon_its_message_a_book_change_and_a_fault_hit(f
                 await page.screenshot(SCREENSHOT)
             await page.wait_for("document.getElementById('disconnected').innerText.includes('alice')",
                                 "alice's session among the recently disconnected")
+            await page.evaluate("1")  # DevTools events up to now are read
+            assert "Runtime.exceptionThrown" not in page.events, "the page's script threw"
 
     run(scenario(), timeout=90)
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
