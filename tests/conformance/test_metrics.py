@@ -48,6 +48,7 @@ def test_metrics_count_messages_rejects_rate_limits_logons_connections_faults_an
             fix.send("D", new_order("rl-1", A, "buy", 40, 5))
             fix.send("F", cancel_order("c-1", "nope", A, "buy"))
             fix.send("D", new_order("bad-1", "KXNOPE-00", "buy", 40, 5))
+            fix.send("D", [(11, "no-side"), (55, A), (38, 1), (40, 2), (44, 40), (59, 1)])  # Side(54) missing
             await fix.collect()
             live = scrape(fx)
             assert value(live, "kalshi_fixsim_connections", product="prediction", session="NR") == 1
@@ -56,7 +57,7 @@ def test_metrics_count_messages_rejects_rate_limits_logons_connections_faults_an
     after = scrape(fx)
 
     nr = {"product": "prediction", "session": "NR"}
-    assert value(after, "kalshi_fixsim_messages_total", **nr, direction="in", msg_type="D") == 3
+    assert value(after, "kalshi_fixsim_messages_total", **nr, direction="in", msg_type="D") == 4
     assert value(after, "kalshi_fixsim_messages_total", **nr, direction="in", msg_type="F") == 1
     assert value(after, "kalshi_fixsim_messages_total", **nr, direction="out", msg_type="A") == 1
     assert value(after, "kalshi_fixsim_logons_total", **nr, result="accepted", reason="") == 1
@@ -64,16 +65,16 @@ def test_metrics_count_messages_rejects_rate_limits_logons_connections_faults_an
     assert value(after, "kalshi_fixsim_rate_limited_total", **nr) == 1
     assert value(after, "kalshi_fixsim_rejects_total", kind="business_reject", reason="8") == 1  # 380=8
     assert value(after, "kalshi_fixsim_rejects_total", kind="cancel_reject", reason="1") == 1    # 102=1 unknown
-    rejects = {dict(k)["kind"] for k, v in after["kalshi_fixsim_rejects_total"].items() if v}
-    assert "order_reject" in rejects or "business_reject" in rejects  # the unknown symbol, answered
+    assert value(after, "kalshi_fixsim_rejects_total", kind="order_reject", reason="1") == 1     # 103=1 unknown symbol
+    assert value(after, "kalshi_fixsim_rejects_total", kind="reject", reason="1") == 1           # 373=1 tag missing
     assert value(after, "kalshi_fixsim_fault_hits_total", rule=refuse["id"], fault="refuse_logon") == 1
     assert value(after, "kalshi_fixsim_fault_hits_total", rule=limit["id"], fault="rate_limit") == 1
     assert value(after, "kalshi_fixsim_connections", **nr) == 0
-    # four order messages (3 D, 1 F), each timed from its frame in to its answer out
-    assert value(after, "kalshi_fixsim_order_processing_seconds_count") == 4
-    assert value(after, "kalshi_fixsim_order_processing_seconds_bucket", le="+Inf") == 4
-    assert 0 < value(after, "kalshi_fixsim_order_processing_seconds_sum") < 4
-    assert value(live, "kalshi_fixsim_messages_total", **nr, direction="in", msg_type="D") == 3
+    # five order messages (4 D, 1 F), each timed from its frame in to its answer out
+    assert value(after, "kalshi_fixsim_order_processing_seconds_count") == 5
+    assert value(after, "kalshi_fixsim_order_processing_seconds_bucket", le="+Inf") == 5
+    assert 0 < value(after, "kalshi_fixsim_order_processing_seconds_sum") < 5
+    assert value(live, "kalshi_fixsim_messages_total", **nr, direction="in", msg_type="D") == 4
 
 
 def test_each_simulator_has_its_own_registry(fix_exchange_factory):
