@@ -11,7 +11,8 @@ import platform
 import sys
 import time
 
-from bench import connections, decoder, durability, engine, faults, market_data, memory, roundtrip, virtual_clock
+from bench import (connections, decoder, durability, engine, faults, market_data, memory, metrics, roundtrip,
+                   virtual_clock)
 
 BENCHMARKS = [
     ("decoder", decoder.run),
@@ -23,6 +24,7 @@ BENCHMARKS = [
     ("faults", faults.run),
     ("roundtrip", roundtrip.run),
     ("durability", durability.run),
+    ("metrics", metrics.run),
 ]
 
 

@@ -171,6 +171,7 @@ async def _serve(config_path: Path, control_port: int | None = None, *, ready_fi
     if sim.control_server is not None:
         print(f"control plane: http://127.0.0.1:{sim.control_server.port}  (kalshi-fixsim ctl --port "
               f"{sim.control_server.port} ...)", flush=True)
+        print(f"web view: http://127.0.0.1:{sim.control_server.port}/  (Prometheus: /metrics)", flush=True)
     print(f"CA file for clients: {config.tls.ca}" if config.tls.enabled else "TLS disabled (loopback only)",
           flush=True)
     written = None

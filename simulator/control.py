@@ -7,8 +7,6 @@ is a small HTTP client of it, so clients written in any language can drive the v
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import time
 from decimal import Decimal, InvalidOperation
@@ -17,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 from .engine.types import MONEY_SCALE, PRICE_SCALE, QTY_SCALE, MarketStatus, Side
 from . import ops
 from .gateway import post_trade
+from .web_ops import ViewOps  # the web view's extra reads: recent sessions, runs, trades (issue 17)
 
 if TYPE_CHECKING:
     from .server import Simulator
 
-__all__ = ["Control", "ControlError", "ControlServer", "PlainText"]
+__all__ = ["Control", "ControlError", "PlainText"]
 
 log = logging.getLogger("kalshi_fixsim.control")
 
@@ -49,8 +48,8 @@ def _qty(hundredths: int) -> str:
     return str(Decimal(hundredths) / QTY_SCALE)
 
 
-class Control:
-    """Operations on a running Simulator. Call them on its event loop (ControlServer does)."""
+class Control(ViewOps):
+    """Operations on a running Simulator. Call them on its event loop (control_http.ControlServer does)."""
 
     def __init__(self, sim: "Simulator") -> None:
         self.sim = sim
@@ -102,7 +101,8 @@ class Control:
         positions = [{"ticker": ticker, "subaccount": sub, "net_yes": _qty(net)}
                      for (sub, ticker), net in sorted(exchange.positions(name).items())]
         return {"account": name, "balance": _dollars(exchange.balance(name)),
-                "available": _dollars(exchange.available(name)), "positions": positions,
+                "available": _dollars(exchange.available(name)),
+                "reserved": _dollars(exchange.balance(name) - exchange.available(name)), "positions": positions,
                 "open_orders": len(exchange.open_orders(account=name))}
 
     def orders(self, product: str = "prediction", account: str | None = None, ticker: str | None = None) -> list[dict]:
@@ -119,7 +119,8 @@ class Control:
             out.append({"product": conn.product, "session": conn.session_code, "account": conn.user,
                         "api_key": conn.api_key_id, "listener": conn.listener,
                         "next_seq_out": store.next_sender_seq if store is not None else None,
-                        "next_seq_in": store.next_target_seq if store is not None else None})
+                        "next_seq_in": store.next_target_seq if store is not None else None,
+                        **self._session_extra(conn)})
         return sorted(out, key=lambda r: (r["product"], r["session"], r["account"]))
 
     def messages(self, limit: int = 100, session: str | None = None, msg_type: str | None = None,
@@ -285,7 +286,7 @@ class Control:
         return result
 
 
-# --- HTTP/JSON --------------------------------------------------------------------------------
+# --- HTTP/JSON routes (served by simulator/control_http.py) -----------------------------------
 
 _ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method); {x} = path argument
     ("GET", "/endpoints", "endpoints"),
@@ -314,6 +315,11 @@ _ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method
     ("GET", "/faults/{id}", "fault"),
     ("DELETE", "/faults/{id}", "remove_fault"),
     ("DELETE", "/faults", "clear_faults"),
+    ("GET", "/sessions/recent", "recent_sessions"),
+    ("GET", "/messages/{id}", "message"),
+    ("GET", "/trades", "trades"),
+    ("GET", "/runs", "runs"),
+    ("POST", "/runs", "record_run"),
 ]
 
 
@@ -338,97 +344,3 @@ def _match(method: str, path: str) -> tuple[str, dict] | None:
         else:
             return op, args
     return None
-
-
-class ControlServer:
-    """A minimal HTTP/1.1 JSON server on loopback for the Control surface."""
-
-    MAX_BODY = 1_000_000
-
-    def __init__(self, control: Control, host: str = "127.0.0.1", port: int = 0) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("the control plane listens on loopback only")
-        self.control = control
-        self.host, self.port = host, port
-        self._server: asyncio.base_events.Server | None = None
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status, payload = await asyncio.wait_for(self._request(reader), 10)
-        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            writer.close()
-            return
-        except Exception as exc:  # our bug: answer it instead of dropping the request
-            log.exception("control request failed")
-            status, payload = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"}
-        if isinstance(payload, PlainText):
-            body, content_type = payload.encode("utf-8"), b"text/plain; charset=utf-8"
-        else:
-            body, content_type = json.dumps(payload, indent=1).encode(), b"application/json"
-        writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n" % (status, _REASONS.get(status, b"Error"), content_type,
-                                                   len(body)) + body)
-        try:
-            await writer.drain()
-        finally:
-            writer.close()
-
-    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, Any]:
-        request_line = (await reader.readline()).decode("latin-1").strip()
-        headers: dict[str, str] = {}
-        while True:
-            line = (await reader.readline()).decode("latin-1").strip()
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        try:
-            method, target, _version = request_line.split(" ", 2)
-        except ValueError:
-            return 400, {"error": "malformed request line"}
-        path, _, query = target.partition("?")
-        length = int(headers.get("content-length", "0") or 0)
-        if length > self.MAX_BODY:
-            return 413, {"error": "request body too large"}
-        raw = await reader.readexactly(length) if length else b""
-        found = _match(method, path)
-        if found is None:
-            known = any(_match(m, path) for m in ("GET", "POST", "DELETE"))
-            return (405, {"error": f"{method} not allowed on {path}"}) if known else \
-                (404, {"error": f"no such endpoint: {method} {path}"})
-        operation, args = found
-        for pair in filter(None, query.split("&")):
-            key, _, value = pair.partition("=")
-            args[key] = _query_value(value)
-        if raw:
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                return 400, {"error": f"malformed JSON: {exc}"}
-            if not isinstance(data, dict):
-                return 400, {"error": "the JSON body must be an object"}
-            args.update(data)
-        try:
-            return 200, self.control.call(operation, **args)
-        except ControlError as exc:
-            return exc.status, {"error": exc.message}
-
-
-def _query_value(text: str) -> Any:
-    from urllib.parse import unquote_plus
-    value = unquote_plus(text)
-    return int(value) if value.isdigit() else value
-
-
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed", 409: b"Conflict",
-            413: b"Payload Too Large", 500: b"Internal Server Error"}

@@ -12,7 +12,7 @@ import random
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, WriteBatch, default_clock
 from kalshi_fixsim.fixproto.codec import RawBody
@@ -31,7 +31,8 @@ from .marketmaker import MarketMaker
 from . import fault_service, memory_transport, ops
 from .ordered import OrderedSet
 from .virtual_clock import is_virtual
-from .control import Control, ControlServer
+from .control import Control
+from . import metrics
 from .history import SqliteHistory
 from . import durable
 from .journal import StateFile
@@ -40,6 +41,8 @@ from .world import build_venues
 from .certs import CertPaths, server_ssl_context
 from .listener import ConnectionLimits, Gatekeeper
 from .config import SimConfig
+if TYPE_CHECKING:
+    from .control_http import ControlServer
 
 __all__ = ["Simulator", "Endpoint", "GatewayConnection", "SimulatorThread", "StoreRegistry", "ListenError"]
 
@@ -194,6 +197,7 @@ class GatewayConnection:
             log.info("logon %s %s key=%s", self.product, self.comp_id, self.api_key)
         elif isinstance(event, Disconnect):
             self.sim.connections.discard(self)
+            self.sim.control.disconnected(self, event.reason, event.text)  # web view: recently disconnected
             if self.decision is not None:
                 self.sim.auth.release(self.decision.slot, self)
                 self._detach()
@@ -335,6 +339,7 @@ class Simulator:
         self.ops = ops.install(self)  # pauses, maintenance, halts (spec 10); schedule off unless asked
         self.reset_hooks.append(lambda: ops.install(self))
         self.faults = fault_service.install(self)  # fault rules (issue 12); none: no cost per frame
+        self.metrics = metrics.install(self)  # GET /metrics (issue 17 §2): plain counters, cheap per frame
         self.batch = WriteBatch(self._commit if self.state_file is not None else None)
         self.restored: durable.RestoreReport | None = None
         if self.state_file is not None:
@@ -451,6 +456,7 @@ class Simulator:
                 self.endpoints[(product, st.code)] = Endpoint(product, st.code, st.comp_id, self.config.host,
                                                               bound, ctx is not None)
         if control_port is not None:
+            from .control_http import ControlServer  # aiohttp, imported only when served (issue 17)
             self.control_server = ControlServer(self.control, "127.0.0.1", control_port)
             try:
                 await self.control_server.start()

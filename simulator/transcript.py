@@ -82,6 +82,8 @@ class Transcript:
         self.entries: deque[Entry] = deque()
         self.bytes = 0  # frames kept + ENTRY_OVERHEAD each
         self.files = MessageLog(Path(message_log)) if message_log is not None else None
+        self.added = 0  # frames ever added: the id of the newest (web view, GET /messages/{id})
+        self.count: Callable[[str, str, str, bytes], None] | None = None  # metrics (simulator/metrics.py)
 
     @classmethod
     def from_config(cls, clock: Callable[[], float], journal) -> "Transcript":
@@ -97,6 +99,9 @@ class Transcript:
         if size > self.max_frame_bytes:
             frame = frame[:self.max_frame_bytes]  # the large original is not kept alive
         entry = Entry(self.clock(), direction, endpoint, session, frame, size, note)
+        self.added += 1
+        if self.count is not None and not note:  # a fault mark is not a message on the wire
+            self.count(direction, endpoint, session, frame)
         entries = self.entries
         entries.append(entry)
         self.bytes += len(frame) + ENTRY_OVERHEAD

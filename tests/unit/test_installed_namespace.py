@@ -82,5 +82,10 @@ def test_a_user_project_with_its_own_client_and_simulator_packages_runs_the_fixt
     assert "site-packages" in installed and str(source) not in installed  # not editable
     assert bare == "[]"
 
+    # the web view's files are package data: a non-editable install serves them (issue 17 §1)
+    static = _run([python, "-c", "from kalshi_fixsim.simulator.control_http import STATIC; "
+                                 "print(' '.join(sorted(p.name for p in STATIC.iterdir())))"], tmp_path)
+    assert {"index.html", "app.js", "style.css"} <= set(static.stdout.split())
+
     done = _run([python, "-m", "pytest", "-q", "tests"], project)
     assert "1 passed" in done.stdout, done.stdout
