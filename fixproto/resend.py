@@ -3,7 +3,8 @@ timeout, SequenceReset, and answering the peer's ResendRequest. A mixin: it work
 Session's own state (config, store, _queue, _resend_at) and helpers (_process, _emit, ...).
 
 The rules that keep a held message from ever blocking the session (issue 11 §2):
-* admin messages that need acting on above a gap (TestRequest, ResendRequest, Reject) are acted on at once;
+* admin messages above a gap (Heartbeat, TestRequest, ResendRequest, Reject) are acted on at once
+  (a Heartbeat's TestResponse is told when the gap closes);
 * a new (not PossDup) message numbered N drops held messages numbered N or more; a
   SequenceReset-Reset or an in-session reset drops everything held; a gap fill what it covers;
 * a gap still open `resend_timeout` after our ResendRequest (or its last progress) is
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["Retransmission", "ANSWER_AT_ONCE"]
 
 # Admin messages acted on even when they arrive above a gap (they are queued as consumed). A
-# Heartbeat is not among them: it needs no answer (its arrival already counts as traffic), and
-# held in order it keeps its meaning as a barrier: the Heartbeat answering our TestRequest says
-# that everything the peer sent before it has been processed (FixClient.sync relies on that).
-ANSWER_AT_ONCE = frozenset({"1", "2", "3"})
+# Heartbeat is acted on too (it proves the peer alive), but the TestResponse it carries is told
+# only once the gap is closed: the Heartbeat answering our TestRequest is a barrier, "everything
+# I sent before this is with you" (FixClient.sync relies on it), and a gap fill may well cover
+# the Heartbeat's own number, so holding the frame itself could lose it.
+ANSWER_AT_ONCE = frozenset({"0", "1", "2", "3"})
 
 
 def _show(value: str) -> str:
@@ -62,10 +64,14 @@ class Retransmission:
             self._logout_and_close(now, "protocol", "Too many messages queued while waiting for a resend")
             return
         if msg_type in ANSWER_AT_ONCE:
-            # A held message never blocks the session: a ResendRequest, TestRequest or Reject
-            # is acted on at once, even while we wait for our resend (standard FIX); its
+            # A held message never blocks the session: a ResendRequest, TestRequest, Heartbeat or
+            # Reject is acted on at once, even while we wait for our resend (standard FIX); its
             # number is consumed when the gap closes.
+            events = len(self._events)
             self._process(msg, frame, seq, now, count=False)
+            if msg_type == "0":  # a barrier: its TestResponse waits until the gap is closed
+                self._barriers.extend(self._events[events:])
+                del self._events[events:]
             self._queue[seq] = None
         else:
             self._queue[seq] = (msg, frame)
@@ -84,6 +90,12 @@ class Retransmission:
     def _clear_queue(self) -> None:
         self._queue.clear()
         self._resend_at = None
+        self._release_barriers()
+
+    def _release_barriers(self) -> None:
+        if self._barriers:
+            self._events.extend(self._barriers)
+            self._barriers.clear()
 
     def _request_resend(self, begin: int, now: float) -> None:
         """One ResendRequest outstanding at a time; EndSeqNo=0 covers every later gap."""
@@ -115,6 +127,7 @@ class Retransmission:
                 self._process(item[0], item[1], expected, now)
         if not queue:
             self._resend_at = None
+            self._release_barriers()
 
     def _on_sequence_reset(self, msg: FixMessage, seq: int, now: float, *, gap_fill: bool) -> None:
         if not self.config.retransmission:

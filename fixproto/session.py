@@ -100,6 +100,7 @@ class Session(Retransmission):
         self._test_request_count = 0
         self._logout_deadline: float | None = None
         self._queue: dict[int, tuple[FixMessage, bytes] | None] = {}  # held during a gap
+        self._barriers: list[Event] = []  # TestResponses acted on above a gap, told once it closes
         self._resend_at: float | None = None  # when our outstanding ResendRequest last progressed
         self._reset_requested = False  # initiator: our in-session Logon 141=Y awaits its answer
         self._pending: list[bytes | GarbledFrame] = []  # frames that arrived while LOGON_PENDING

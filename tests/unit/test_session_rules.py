@@ -197,7 +197,7 @@ def test_test_request_above_a_gap_is_answered_at_once():
     assert shape(out, 112) == [("0", "ping")]
 
 
-def test_heartbeat_above_a_gap_is_held_so_a_test_request_barrier_stays_in_order():
+def test_a_heartbeat_above_a_gap_tells_its_test_response_only_after_the_gap_closes():
     """The Heartbeat answering a TestRequest reaches the application after the messages the
     gap held back: FixClient.sync() must not return before the resent report is processed."""
     from kalshi_fixsim.fixproto.events import AppMessage, TestResponse
@@ -212,6 +212,21 @@ def test_heartbeat_above_a_gap_is_held_so_a_test_request_barrier_stays_in_order(
     to_server(w, "j", bmr("resent"), header=[(49, KEY), (56, w.name), (34, 2), (43, "Y"), (52, stamp), (122, stamp)])
     events = [e for e in w.server.drain_events() if isinstance(e, (AppMessage, TestResponse))]
     assert [type(e).__name__ for e in events] == ["AppMessage", "TestResponse"] and not out
+
+
+def test_a_gap_fill_covering_a_heartbeat_above_the_gap_still_tells_its_test_response():
+    """The peer gap-fills over its own Heartbeat (an admin message is never resent): the barrier
+    must not be lost with it, or FixClient.sync() would wait forever."""
+    from kalshi_fixsim.fixproto.events import TestResponse
+
+    w = Wire()
+    w.logon()
+    w.c_events.clear()
+    w.server.skip_outbound(5)
+    w.client.test_request(w.now, "SYNC1")
+    w.pump()  # Heartbeat above the gap -> ResendRequest -> GapFill over the Heartbeat's number
+    assert [e.test_req_id for e in w.c_events if isinstance(e, TestResponse)] == ["SYNC1"]
+    assert not w.client._queue and w.client.is_active
 
 
 def test_unanswered_resend_request_is_sent_again_after_the_resend_timeout():
