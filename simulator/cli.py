@@ -21,6 +21,7 @@ import yaml
 from kalshi_fixsim import __version__
 
 from . import cli_dictionary, fault_cli, ops, preflight, ready
+from .scenario import cli as scenario_cli
 from .certs import CertPaths, make_dev_certs
 from .cli_client import add_client_parser, client_command
 from .cli_ctl import ctl_command
@@ -310,6 +311,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_client_parser(sub, common)
     cli_dictionary.register(sub)  # dictionary, client-config
+    scenario_cli.register(sub)  # scenario run|check|list (simulator/scenario/cli.py)
     return p
 
 
