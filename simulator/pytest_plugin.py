@@ -49,6 +49,11 @@ class FixExchange:
     def endpoint(self, product: str, session: str) -> Endpoint:
         return self.sim.endpoint(product, session)
 
+    def run_scenario(self, path, **kwargs) -> list:
+        """Play a scenario file or folder (docs/scenarios.md); raises ScenarioFailed with the diff."""
+        from .scenario.pytest_glue import run_on_exchange
+        return run_on_exchange(self, path, **kwargs)
+
     def client(self, account: str = "alice", product: str = "prediction", session: str = "NR", **kwargs):
         """The reference FixClient for an account and endpoint (not yet connected)."""
         from kalshi_fixsim.client import FixClient
@@ -103,7 +108,7 @@ def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsCon
 
 
 @pytest.fixture
-def fix_exchange_factory(fix_material):
+def fix_exchange_factory(fix_material, request):
     """Start simulators with config overrides: `fix_exchange_factory(fees=FeeConfig(...))`,
     `fix_exchange_factory(rate_limits=False)` (no rate limits, as `serve --no-rate-limits`)."""
     ca_file, accounts, tls = fix_material
@@ -119,7 +124,9 @@ def fix_exchange_factory(fix_material):
         runner = SimulatorThread(make_test_config(accounts, chosen, **overrides), **kwargs)
         runner.start()
         runners.append(runner)
-        return FixExchange(runner, accounts, ca_file)
+        fx = FixExchange(runner, accounts, ca_file)
+        request.node.__dict__.setdefault("_fix_exchanges", []).append(fx)  # for the failure transcript
+        return fx
 
     try:
         yield start
@@ -131,6 +138,46 @@ def fix_exchange_factory(fix_material):
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "fix_exchange(**switches): start this test's fix_exchange with "
                                        "fix_exchange_factory(**switches), e.g. plaintext=True, rate_limits=False")
+    config.addinivalue_line("markers", "fix_scenario(*paths): run these scenario files beside the test body "
+                                       "against its fix_exchange; the test fails if a scenario does")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:  # a fix_scenario test runs against a fix_exchange even if it does not ask for one
+        if item.get_closest_marker("fix_scenario") and "fix_exchange" not in getattr(item, "fixturenames", ["x"]):
+            item.fixturenames.append("fix_exchange")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    marker = item.get_closest_marker("fix_scenario")
+    if marker is None:
+        return (yield)
+    from .scenario.pytest_glue import MarkedRun
+    run = MarkedRun(item.funcargs["fix_exchange"], marker.args, item.config.rootpath).start()
+    try:
+        result = yield
+    finally:
+        run_error = None
+        try:
+            run.finish()
+        except BaseException as exc:  # noqa: BLE001 - the scenario's failure is the test's
+            run_error = exc
+    if run_error is not None:
+        raise run_error
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    exchanges = item.__dict__.get("_fix_exchanges")
+    if report.failed and exchanges and report.when == "call":
+        from .scenario.pytest_glue import transcript_section
+        text = transcript_section(exchanges)
+        if text:
+            report.sections.append(("kalshi-fixsim transcript (last messages per session)", text))
+    return report
 
 
 @pytest.fixture

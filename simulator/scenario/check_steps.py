@@ -86,6 +86,7 @@ class StepChecker:
         self.accounts = accounts
         self.fault_ids = set(fault_ids)
         self.sessions: set[str] = set()
+        self.external: set[str] = set()
         self.captures: set[str] = set()
         self.loop_vars: list[str] = []
         self.uses_control: list[tuple[int, str]] = []
@@ -135,6 +136,14 @@ class StepChecker:
             if key not in _KEYS[kind]:
                 self.p.add(args.line_of(key), f"{at}.{key}", f"unknown key: expected one of {', '.join(_KEYS[kind])}")
         return args
+
+    def _own_session(self, args: LDict, at: str) -> str | None:
+        """A session the runner itself speaks on (not the test's external client)."""
+        name = self._session(args, at)
+        if name in self.external:
+            self.p.add(args.line_of("session"), f"{at}.session", f"expected a session of the runner: {name!r} is "
+                                                                 "the test's own client (client: external)")
+        return name
 
     def _session(self, args: LDict, at: str) -> str | None:
         name = args.get("session")
@@ -308,13 +317,15 @@ class StepChecker:
                                              False),
                 "within": self._duration(a, "within", at, 10.0)}
         self.sessions.add(name)
+        if args["client"] == "external":
+            self.external.add(name)
         return Step("connect", args, line, at)
 
     def _send(self, args: Any, line: int, at: str) -> Step | None:
         a = self._map(args, line, at, "send")
         if a is None:
             return None
-        return Step("send", {"session": self._session(a, at), "msg": self._msg(a, at, True),
+        return Step("send", {"session": self._own_session(a, at), "msg": self._msg(a, at, True),
                              "fields": self._fields(a.get("fields"), a.line_of("fields"), f"{at}.fields", False)},
                     line, at)
 
@@ -455,13 +466,13 @@ class StepChecker:
 
     def _disconnect(self, args: Any, line: int, at: str) -> Step | None:
         a = self._map(args, line, at, "disconnect")
-        return None if a is None else Step("disconnect", {"session": self._session(a, at)}, line, at)
+        return None if a is None else Step("disconnect", {"session": self._own_session(a, at)}, line, at)
 
     def _logout(self, args: Any, line: int, at: str) -> Step | None:
         a = self._map(args, line, at, "logout")
         if a is None:
             return None
-        return Step("logout", {"session": self._session(a, at), "text": str(a.get("text", "")),
+        return Step("logout", {"session": self._own_session(a, at), "text": str(a.get("text", "")),
                                "within": self._duration(a, "within", at, 5.0)}, line, at)
 
 

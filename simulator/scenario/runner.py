@@ -64,6 +64,9 @@ class Runner:
                     peer.abort()
             await asyncio.sleep(0)  # let the aborts reach the venue before the journal is read
             self.outcome.records = await self._records()
+            close = getattr(self.venue, "close", None)
+            if close is not None:
+                close()
             if not self.outcome.passed and self.outcome.failure:
                 self.outcome.failure += self._recent()
             self.outcome.seconds = time.perf_counter() - started
@@ -134,12 +137,22 @@ class Runner:
 
     async def _do_connect(self, step: Step) -> str:
         a = step.args
-        if a["client"] == "external":
-            raise StepFailed(step, "client: external needs the pytest plugin (fix_exchange.run_scenario)")
         acct = self.venue.accounts.get(a["as"])
         if acct is None:
             raise StepFailed(step, f"account {a['as']!r} has no API key on this venue (target config accounts)")
         st = session_type(a["product"], a["session"])
+        if a["client"] == "external":
+            if not hasattr(self.venue, "external"):
+                raise StepFailed(step, "client: external needs a test's own client: run it with "
+                                       "fix_exchange.run_scenario or @pytest.mark.fix_scenario")
+            ext = self.venue.external(a["name"], f"{a['product']}/{st.code}/{acct.api_key}")
+            try:
+                await asyncio.wait_for(asyncio.shield(ext.logged_on), a["within"])
+            except asyncio.TimeoutError:
+                raise StepFailed(step, f"the test's client did not log on to {a['product']}/{st.code} as "
+                                       f"{a['as']} within {a['within']:g}s") from None
+            self.peers[a["name"]] = ext
+            return f"{a['name']}: the test's client logged on as {a['as']}"
         peer = RawPeer(a["name"], a["product"], st.code, acct.api_key, acct.private_key_path, self.venue.clock,
                        heartbeat=a["heartbeat"], options=a["options"],
                        logon_fields=[(t, fix_value(self.vars.expand(v))) for t, v in a["logon_fields"]],
@@ -180,8 +193,10 @@ class Runner:
         a = step.args
         return a["msg"], [(t, self.vars.expand(m)) for t, m in a["fields"]]
 
-    def _skippable(self, step: Step, msg_type: str, wanted: str | None) -> bool:
-        return msg_type == "0" and wanted != "0" and not step.args.get("heartbeats")
+    def _skippable(self, step: Step, got, wanted: str | None) -> bool:
+        """A plain Heartbeat (no TestReqID: not an answer) is skipped unless the step wants one."""
+        return got.msg_type == "0" and got.message.get(112) is None and wanted != "0" \
+            and not step.args.get("heartbeats")
 
     async def _do_expect(self, step: Step) -> str:
         peer, a = self._peer(step), step.args
@@ -191,7 +206,7 @@ class Runner:
         while True:
             while peer.inbox:
                 got = peer.inbox.popleft()
-                if self._skippable(step, got.msg_type, msg_type):
+                if self._skippable(step, got, msg_type):
                     continue
                 if not message_problems(got.message, msg_type, fields):
                     for var, tag in a["capture"]:
@@ -219,7 +234,7 @@ class Runner:
         while True:
             while peer.inbox:
                 got = peer.inbox.popleft()
-                if self._skippable(step, got.msg_type, "0" if "0" in a["msg"] else None):
+                if self._skippable(step, got, "0" if "0" in a["msg"] else None):
                     continue
                 if a["msg"] and got.msg_type not in a["msg"]:
                     kept.append(got)

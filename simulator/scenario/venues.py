@@ -110,6 +110,31 @@ class ThreadVenue:
     async def journal(self) -> list | None:
         return await self._on_sim(lambda: list(self.sim.transcript.entries))
 
+    def external(self, name: str, prefix: str):
+        """A session of the test's own client, judged from the journal (external.py)."""
+        from .external import ExternalPeer, watch_journal
+
+        loop = asyncio.get_running_loop()
+        peer = ExternalPeer(name, prefix, loop)
+        if getattr(self, "_unwatch", None) is None:
+            self._seen: list = []
+            self._peers: list = []
+
+            def fan(*row):
+                self._seen.append(row)
+                for p in self._peers:
+                    p.feed(*row)
+            self._unwatch = watch_journal(self.runner.loop, self.sim, loop, fan)
+        for row in self._seen:
+            peer.feed(*row)
+        self._peers.append(peer)
+        return peer
+
+    def close(self) -> None:
+        if getattr(self, "_unwatch", None) is not None:
+            self._unwatch()
+            self._unwatch = None
+
 
 class TargetVenue:
     """Any venue (e.g. Kalshi demo): connections only; venue-control steps are skipped."""
