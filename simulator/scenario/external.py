@@ -30,8 +30,9 @@ class ExternalPeer:
         except Exception:  # noqa: BLE001
             message = FixMessage([])
         kind = message.get(35)
-        if direction == "in" and kind == "A" and not self.logged_on.done():
-            self.logged_on.set_result(None)
+        if direction == "out" and kind == "A":  # the venue's Logon answer: the first entry with the session id
+            if not self.logged_on.done():
+                self.logged_on.set_result(None)
             return
         if not self.logged_on.done():
             return
@@ -41,8 +42,6 @@ class ExternalPeer:
                 from ...fixproto.events import Disconnect
                 self.closed.set_result(Disconnect("logout", "Logout both ways"))
         if direction == "out":
-            if kind == "A":
-                return  # the Logon answer belongs to the connect step
             self.inbox.append(Received(time, frame, message))
             if self._arrived is not None and not self._arrived.done():
                 self._arrived.set_result(None)
