@@ -54,8 +54,10 @@ CTL_COMMANDS = [
     ("tier", "set an account's rate-limit tier", ["account", "tier"]),
     ("balance", "set an account's balance (dollars)", ["account", "amount"]),
     ("reset", "back to the configured start state", []),
+    ("order", "rest an order for an account through the engine (POST /orders)",
+     ["account", "ticker", "side", "limit_price", "qty"]),
 ]
-CTL_CHOICES = {"kind": ("trading", "exchange"), "mode": ("continuity", "reset"), "result": ("yes", "no", "scalar"),
+CTL_CHOICES = {"side": ("buy", "sell"), "kind": ("trading", "exchange"), "mode": ("continuity", "reset"), "result": ("yes", "no", "scalar"),
                "tier": TIERS}
 CTL_ARG_HELP = {
     "ticker": "market ticker (`ctl markets` lists them)",
@@ -67,6 +69,9 @@ CTL_ARG_HELP = {
     "price": "scalar settlement value, cents",
     "tier": "rate-limit tier (spec 11 §2)",
     "amount": "new balance, dollars",
+    "side": "buy or sell (YES)",
+    "limit_price": "limit price: cents (50) or dollars with a point (0.50)",
+    "qty": "contracts",
 }
 
 
@@ -219,6 +224,11 @@ def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
         return "POST", f"/accounts/{args.account}/tier", {**p, "tier": args.tier}
     if c == "balance":
         return "POST", f"/accounts/{args.account}/balance", {**p, "balance": args.amount}
+    if c == "order":
+        price = int(args.limit_price) if args.limit_price.isdigit() else args.limit_price  # text: dollars
+        body = {"account": args.account, "symbol": args.ticker, "side": args.side, "price": price, "qty": args.qty,
+                "tif": args.tif, "product": product}
+        return "POST", "/orders", {**body, **({"cl_ord_id": args.cl_ord_id} if args.cl_ord_id else {})}
     return "POST", "/reset", {}
 
 
@@ -291,6 +301,10 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("--session", default=None, help="session id (prediction/NR/<api key>) or a prefix of one")
             c.add_argument("--msg-type", default=None, help="only this MsgType, e.g. D or 8")
             c.add_argument("--cl-ord-id", default=None, help="only messages whose ClOrdID or OrigClOrdID is this")
+        if name == "order":
+            c.add_argument("--tif", choices=("gtc", "ioc", "fok", "day"), default="gtc",
+                           help="time in force (default gtc)")
+            c.add_argument("--cl-ord-id", default=None, help="the order's ClOrdID (default ctl-N)")
     fault_cli.add_ctl_parser(ctl_ops)  # ctl fault add|list|show|rm|clear
     fault_cli.add_parser(sub)          # faults: the catalogue
 

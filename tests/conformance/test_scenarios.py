@@ -228,3 +228,15 @@ def test_place_order_over_http_answers_the_order_id_and_status(fix_exchange_fact
     assert answer["status"] == "new" and answer["order_id"] and answer["leaves_qty"] == "5"
     (resting,) = fx.control.orders(account="bob")
     assert resting["price"] in ("0.5", "0.50", "0.5000")
+
+
+def test_ctl_order_rests_an_order_and_prints_its_id(fix_exchange_factory, capsys):
+    from kalshi_fixsim.simulator.cli import main
+    fx = fix_exchange_factory(control_port=0)
+    port = fx.sim.control_server.port
+    assert main(["ctl", "--port", str(port), "order", "bob", "KXTEST-26JAN01-B", "buy", "0.35", "3",
+                 "--cl-ord-id", "c1"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["cl_ord_id"], answer["status"], answer["leaves_qty"]) == ("c1", "new", "3")
+    assert main(["ctl", "--port", str(port), "order", "bob", "KXTEST-26JAN01-B", "buy", "cheap", "3"]) == 1
+    assert "price must be a number" in capsys.readouterr().err
