@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ...fixproto.aio import SessionDriver
-from ...fixproto.codec import FixMessage, encode, format_utc, parse
+from ...fixproto.codec import FixMessage, encode, format_utc, parse, parse_utc
 from ...fixproto.events import Disconnect, Event, LoggedOn
 from ...fixproto.kalshi import LogonOptions, load_private_key, logon_payload, session_type, sign_logon
 from ...fixproto.session import INITIATOR, Session, SessionConfig
@@ -33,7 +33,7 @@ class RawPeer:
 
     def __init__(self, name: str, product: str, code: str, api_key: str, private_key_path, clock, *,
                  heartbeat: int = 30, options: dict | None = None, logon_fields=(), deterministic: bool = False,
-                 record=None) -> None:
+                 record=None, store=None) -> None:
         self.name, self.product, self.code = name, product, code
         self.st = session_type(product, code)
         self.api_key = api_key
@@ -42,10 +42,13 @@ class RawPeer:
         self.deterministic = deterministic
         self.record = record  # callback(direction, time, frame) for the transcript
         flags = LogonOptions(**(options or {})).to_fields(product)
+        # Logon header overrides: SendingTime(52) is what is signed and sent; MsgSeqNum(34) its number
+        self.logon_header = {t: v for t, v in logon_fields if t in (34, 52)}
         self.session = Session(SessionConfig(
             role=INITIATOR, sender_comp_id=api_key, target_comp_id=self.st.comp_id, heartbeat_interval=heartbeat,
             retransmission=self.st.retransmission, session_name=self.st.comp_id, sending_time_tolerance=None,
-            logon_fields=flags + list(logon_fields), validate=False), now=clock.now())
+            logon_fields=flags + [(t, v) for t, v in logon_fields if t not in (34, 52)], validate=False),
+            store=store, now=clock.now())
         self.inbox: deque[Received] = deque()
         self._arrived: asyncio.Future | None = None
         self.logged_on: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -64,7 +67,19 @@ class RawPeer:
 
     def logon(self, reset: bool | None) -> None:
         reset = self.st.reset_required if reset is None else reset
-        self.session.start_logon(self.clock.now(), reset=reset, signer=self._sign)
+        now = self.clock.now()
+        if 52 in self.logon_header:
+            when = parse_utc(str(self.logon_header[52]))
+            if when is None:
+                raise ValueError(f"logon_fields SendingTime {self.logon_header[52]!r} is not a FIX UTC timestamp")
+            now = when
+        if 34 in self.logon_header:
+            if reset:
+                self.session.store.reset()
+            self.session.store.next_sender_seq = int(self.logon_header[34])
+            self.session.start_logon(now, reset=False, signer=self._sign)  # a forced number: no 141=Y added
+        else:
+            self.session.start_logon(now, reset=reset, signer=self._sign)
         self.driver.pump()
 
     def _sign(self, sending_time: str, seq: int, sender: str, target: str) -> list[tuple[int, object]]:

@@ -45,6 +45,7 @@ class Runner:
         self.sc, self.venue, self.out, self.last = scenario, venue, out, last
         self.outcome = Outcome(scenario)
         self.peers: dict[str, RawPeer] = {}
+        self.stores: dict[tuple, object] = {}  # (api key, product, session) -> the client's MessageStore
         self.client_records: list = []  # (time, session, direction, frame, note) of our own sessions
         self.vars = Variables(scenario.name, scenario.seed, venue.clock, venue.accounts)
 
@@ -156,7 +157,8 @@ class Runner:
         peer = RawPeer(a["name"], a["product"], st.code, acct.api_key, acct.private_key_path, self.venue.clock,
                        heartbeat=a["heartbeat"], options=a["options"],
                        logon_fields=[(t, fix_value(self.vars.expand(v))) for t, v in a["logon_fields"]],
-                       deterministic=self.venue.deterministic, record=self._record)
+                       deterministic=self.venue.deterministic, record=self._record,
+                       store=self._store(acct.api_key, a["product"], st.code))
         peer.bad_signature = a["bad_signature"]
         try:
             await peer.open(self.venue.connector(a["product"], st.code), a["within"])
@@ -165,7 +167,10 @@ class Runner:
         self.peers[a["name"]] = peer
         if not a["logon"]:
             return f"{a['name']}: connected, no Logon sent"
-        peer.logon(a["reset"])
+        try:
+            peer.logon(a["reset"])
+        except ValueError as exc:
+            raise StepFailed(step, str(exc)) from None
         if not a["wait"]:
             return f"{a['name']}: Logon sent"
         try:
@@ -180,6 +185,18 @@ class Runner:
         if peer.inbox:
             peer.inbox.popleft()  # the Logon answer is the connect step's
         return f"{a['name']}: logged on {a['product']}/{st.code} as {a['as']}"
+
+    def _store(self, api_key: str, product: str, code: str):
+        """One store per key and session type for the whole scenario: a reconnect without
+        ResetSeqNumFlag goes on with the client's sequence numbers (spec 01 §2.1, RT/PT)."""
+        from ...fixproto.store import MemoryStore
+        key = (api_key, product, code)
+        store = self.stores.get(key)
+        live = any(isinstance(p, RawPeer) and p.session.store is store and not p.closed.done()
+                   for p in self.peers.values())
+        if store is None or live:  # a second live connection of the key gets its own numbers
+            store = self.stores[key] = MemoryStore()
+        return store
 
     async def _do_send(self, step: Step) -> str:
         peer = self._peer(step)
