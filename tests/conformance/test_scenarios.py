@@ -240,3 +240,30 @@ def test_ctl_order_rests_an_order_and_prints_its_id(fix_exchange_factory, capsys
     assert (answer["cl_ord_id"], answer["status"], answer["leaves_qty"]) == ("c1", "new", "3")
     assert main(["ctl", "--port", str(port), "order", "bob", "KXTEST-26JAN01-B", "buy", "cheap", "3"]) == 1
     assert "price must be a number" in capsys.readouterr().err
+
+
+def test_a_reconnect_of_the_same_key_continues_its_sequence_numbers(fix_material):
+    # spec 01 §2.1: RT keeps both sides' numbers across connections unless 141=Y
+    outcome, _ = run_text("""
+        steps:
+          - connect: {as: alice, session: RT, name: a}
+          - logout: {session: a}
+          - connect: {as: alice, session: RT, name: b, reset: false}
+          - send: {session: b, msg: TestRequest, fields: {TestReqID: again}}
+          - expect: {session: b, msg: Heartbeat, fields: {TestReqID: again}, any: true}
+          - logout: {session: b}
+          - advance: 1s  # a new SendingTime: the same signed bytes again would be a Logon replay
+          - connect: {as: alice, session: RT, name: c, reset: false, wait: false, logon_fields: {MsgSeqNum: 1}}
+          - expect: {session: c, msg: Logout, fields: {Text: {regex: "too low"}}}
+        """, fix_material)
+    assert outcome.passed, outcome.failure
+
+
+def test_logon_fields_may_set_the_signed_sending_time(fix_material):
+    outcome, _ = run_text("""
+        steps:
+          - connect: {as: alice, name: a, wait: false, logon_fields: {SendingTime: "${now+45s}"}}
+          - expect: {session: a, msg: Logout, any: true, fields: {Text: {regex: "SendingTime"}}}
+          - expect_disconnect: {session: a}
+        """, fix_material)
+    assert outcome.passed, outcome.failure
