@@ -81,8 +81,9 @@ def msg_code(value: Any) -> str | None:
 
 
 class StepChecker:
-    def __init__(self, problems: Problems, accounts: set[str], fault_ids: set[str]) -> None:
+    def __init__(self, problems: Problems, accounts: set[str], fault_ids: set[str], clock: str = "virtual") -> None:
         self.p = problems
+        self.clock = clock
         self.accounts = accounts
         self.fault_ids = set(fault_ids)
         self.sessions: set[str] = set()
@@ -303,6 +304,9 @@ class StepChecker:
                                                       "docs/scenarios.md CHANGES)")
         if "client" in a and a["client"] != "external":
             self.p.add(a.line_of("client"), f"{at}.client", "expected external")
+        elif "client" in a and self.clock != "real":
+            self.p.add(a.line_of("client"), f"{at}.client", "expected setup.clock: {mode: real}: the test's own "
+                                                            "client lives in real time, not on the virtual clock")
         heartbeat = a.get("heartbeat", 30)
         if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 0:
             self.p.add(a.line_of("heartbeat"), f"{at}.heartbeat", "expected seconds (an integer)")

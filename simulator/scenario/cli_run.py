@@ -24,6 +24,10 @@ def selected(scenarios: list, expr: str | None) -> list:
             if (not wanted or any(w in hay(sc) for w in wanted)) and not any(b in hay(sc) for b in banned)]
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # one line per step as it runs, also into a pipe (CI logs)
+
+
 def run_command(args: argparse.Namespace, load) -> int:
     from .play import play, play_target
     from .target import TargetError, load_target
@@ -53,10 +57,10 @@ def run_command(args: argparse.Namespace, load) -> int:
         for sc in scenarios:
             print(f"{sc.name} ({sc.file})" + ("" if target is None or sc.portable else "  [not portable]"))
             if target is not None:
-                outcome = play_target(sc, target, last=args.last)
+                outcome = play_target(sc, target, last=args.last, out=_say)
             else:
                 ca, accounts, tls = material
-                outcome = play(sc, accounts, tls, ca, last=args.last)
+                outcome = play(sc, accounts, tls, ca, last=args.last, out=_say)
             outcomes.append(outcome)
             if outcome.passed:
                 print(f"PASS {sc.name} ({outcome.seconds:.2f}s" + (f", {len(outcome.skipped)} step(s) skipped)"

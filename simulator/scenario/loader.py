@@ -131,7 +131,7 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
     if steps is None:
         problems.add(doc.line, f"{pre}steps", "missing: expected a list of steps")
     else:
-        checker = StepChecker(problems, accounts, fault_ids)
+        checker = StepChecker(problems, accounts, fault_ids, clock=sc.setup.clock)
         sc.steps = checker.steps(steps, doc.line_of("steps"), f"{pre}steps")
         if sc.portable:
             checker.check_portable(sc, pre)

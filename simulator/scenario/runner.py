@@ -124,6 +124,10 @@ class Runner:
                 continue
             except KeyError as exc:
                 raise StepFailed(step, str(exc.args[0]) if exc.args else str(exc)) from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported as the step's failure, not a traceback
+                raise StepFailed(step, f"the runner could not carry out the step: {type(exc).__name__}: {exc}") from None
             if step.kind not in ("repeat", "parallel"):
                 self._say("ok", step, detail or "")
 
@@ -162,7 +166,7 @@ class Runner:
         peer.bad_signature = a["bad_signature"]
         try:
             await peer.open(self.venue.connector(a["product"], st.code), a["within"])
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (OSError, ValueError, asyncio.TimeoutError) as exc:
             raise StepFailed(step, f"cannot connect to {a['product']}/{st.code}: {exc or 'timed out'}") from None
         self.peers[a["name"]] = peer
         if not a["logon"]:
@@ -211,9 +215,14 @@ class Runner:
         return a["msg"], [(t, self.vars.expand(m)) for t, m in a["fields"]]
 
     def _skippable(self, step: Step, got, wanted: str | None) -> bool:
-        """A plain Heartbeat (no TestReqID: not an answer) is skipped unless the step wants one."""
-        return got.msg_type == "0" and got.message.get(112) is None and wanted != "0" \
-            and not step.args.get("heartbeats")
+        """A plain Heartbeat (no TestReqID: not an answer) is skipped unless the step wants one:
+        `heartbeats: true`, or a Heartbeat without a TestReqID matcher."""
+        if got.msg_type != "0" or got.message.get(112) is not None or step.args.get("heartbeats"):
+            return False
+        test_req = [m for tag, m in step.args.get("fields", []) if tag == 112]
+        wants_plain = wanted == "0" and all(isinstance(m, dict) and (m.get("absent") is True or m.get("present") is False)
+                                            for m in test_req)
+        return not wants_plain
 
     async def _do_expect(self, step: Step) -> str:
         peer, a = self._peer(step), step.args
@@ -343,9 +352,17 @@ class Runner:
         return ""
 
     async def _do_parallel(self, step: Step) -> str:
-        async with asyncio.TaskGroup() as group:
-            for branch in step.branches:
-                group.create_task(self._steps(branch))
+        try:
+            async with asyncio.TaskGroup() as group:  # a failing branch cancels the others
+                for branch in step.branches:
+                    group.create_task(self._steps(branch))
+        except BaseExceptionGroup as group:
+            failed = group.subgroup(lambda e: isinstance(e, StepFailed))
+            while failed is not None and isinstance(failed.exceptions[0], BaseExceptionGroup):
+                failed = failed.exceptions[0]
+            if failed is not None:
+                raise failed.exceptions[0] from None
+            raise
         return ""
 
     # --- transcript ------------------------------------------------------------------------

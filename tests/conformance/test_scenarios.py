@@ -267,3 +267,47 @@ def test_logon_fields_may_set_the_signed_sending_time(fix_material):
           - expect_disconnect: {session: a}
         """, fix_material)
     assert outcome.passed, outcome.failure
+
+
+def test_repeat_runs_its_steps_with_the_index_and_parallel_branches_run_together(fix_material):
+    outcome, lines = run_text("""
+        steps:
+          - parallel:
+              - - connect: {as: alice, name: a}
+                - expect: {session: a, msg: Heartbeat, heartbeats: true, within: 31s}
+              - - connect: {as: bob, name: b}
+                - advance: 30s
+          - repeat:
+              times: 3
+              steps:
+                - send: {session: b, msg: TestRequest, fields: {TestReqID: "r${i}"}}
+                - expect: {session: b, msg: Heartbeat, fields: {TestReqID: "r${i}"}}
+        """, fix_material)
+    assert outcome.passed, outcome.failure
+    sent = [r for r in outcome.records if b"\x01112=r" in r[3] and r[2] == "in"]
+    assert [r[3].split(b"\x01112=")[1][:2] for r in sent] == [b"r0", b"r1", b"r2"]
+
+
+def test_a_failing_parallel_branch_fails_the_scenario_at_its_own_line(fix_material):
+    outcome, _ = run_text("""
+        steps:
+          - parallel:
+              - - connect: {as: alice, name: a}
+                - advance: 60s
+              - - connect: {as: bob, name: b}
+                - expect: {session: b, msg: ExecutionReport, within: 1s}
+        """, fix_material)
+    assert not outcome.passed and outcome.failed_line == 7
+    assert "steps[0].parallel[1][1].expect" in outcome.failure
+
+
+def test_a_target_without_a_port_for_the_session_fails_the_connect_in_one_line(tmp_path, fix_material):
+    from kalshi_fixsim.simulator.scenario.play import play_target
+    from kalshi_fixsim.simulator.scenario.target import load_target
+    ca, accounts, _ = fix_material
+    config = tmp_path / "t.yaml"
+    config.write_text(f"host: 127.0.0.1\nports: {{NR: 1}}\naccounts: {{alice: {{api_key: k, private_key: "
+                      f"{accounts['alice'].private_key_path}}}}}\n")
+    (sc,) = load("setup: {clock: {mode: real}}\nsteps:\n  - connect: {as: alice, session: RT}\n", "t.yaml")
+    outcome = play_target(sc, load_target(None, str(config)), out=lambda _: None)
+    assert not outcome.passed and "the target has no port for prediction/RT" in outcome.failure
