@@ -48,13 +48,18 @@ def run_command(args: argparse.Namespace, load) -> int:
         except TargetError as exc:
             print(exc, file=sys.stderr)
             return 2
-    outcomes = []
+    outcomes, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="kalshi-fixsim-scenario-") as tmp:
         material = None
         if target is None:
             from ..testvenue import make_material
             material = make_material(Path(tmp))
         for sc in scenarios:
+            if sc.needs_external_client:
+                skipped.append(sc)
+                print(f"SKIP {sc.name} ({sc.file}): it judges a client under test (connect: {{client: external}}); "
+                      "run it from pytest (fix_exchange.run_scenario) or the conform kit", flush=True)
+                continue
             print(f"{sc.name} ({sc.file})" + ("" if target is None or sc.portable else "  [not portable]"))
             if target is not None:
                 outcome = play_target(sc, target, last=args.last, out=_say)
@@ -72,5 +77,6 @@ def run_command(args: argparse.Namespace, load) -> int:
     if args.junit:
         write_junit(Path(args.junit), outcomes)
     failed = [o for o in outcomes if not o.passed]
-    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed"
+          + (f", {len(skipped)} skipped" if skipped else ""))
     return 1 if failed else 0

@@ -52,3 +52,15 @@ class Scenario:
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def needs_external_client(self) -> bool:
+        """Has a `connect: {client: external}`: only a client under test (pytest, conform) can play it."""
+        def walk(steps):
+            for st in steps:
+                if st.kind == "connect" and st.args.get("client") == "external":
+                    return True
+                if walk(st.children) or any(walk(b) for b in st.branches):
+                    return True
+            return False
+        return walk(self.steps)

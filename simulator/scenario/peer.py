@@ -83,6 +83,7 @@ class RawPeer:
         self.driver.pump()
 
     def _sign(self, sending_time: str, seq: int, sender: str, target: str) -> list[tuple[int, object]]:
+        # spec 01 §3: RSA-PSS over SendingTime, "A", MsgSeqNum, SenderCompID, TargetCompID
         payload = logon_payload(sending_time, seq, sender, target)
         if self.bad_signature:
             payload += b"-tampered"  # a valid PSS signature of other bytes: fails verification

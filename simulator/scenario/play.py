@@ -11,7 +11,7 @@ from .runner import Outcome, Runner
 from .venues import LocalVenue, TargetVenue, ThreadVenue
 
 
-def _config(scenario: Scenario, accounts: dict, tls, markets_extra=True):
+def _config(scenario: Scenario, accounts: dict, tls):
     from ..testvenue import make_test_config
 
     config = make_test_config(accounts, tls, **scenario.setup.config)
@@ -49,8 +49,6 @@ def play(scenario: Scenario, accounts: dict, tls, ca_file, *, out: Callable[[str
 
 def play_on(scenario: Scenario, fx, *, out: Callable[[str], None] = print, last: int = 20) -> Outcome:
     """On a running fix_exchange (real clock); virtual-clock scenarios get a fresh virtual venue."""
-    from ..config import TlsConfig  # noqa: F401 (fx carries it)
-
     if scenario.setup.config or scenario.setup.markets:
         raise ValueError(f"{scenario.where}: setup.config/markets need a fresh simulator: "
                          "run it with fix_exchange_factory or @pytest.mark.fix_scenario")
