@@ -88,6 +88,7 @@ class StepChecker:
         self.fault_ids = set(fault_ids)
         self.sessions: set[str] = set()
         self.external: set[str] = set()
+        self.closed: set[str] = set()   # names whose connection a step closed: a connect may reuse them
         self.captures: set[str] = set()
         self.loop_vars: list[str] = []
         self.uses_control: list[tuple[int, str]] = []
@@ -286,9 +287,10 @@ class StepChecker:
             self.p.add(a.line_of("session"), f"{at}.session", f"expected a session type of {product!r} "
                                                               "(NR, DC, RT, PT, RFQ, MD; margin: NR, DC, RT, MD)")
         name = str(a.get("name", who))
-        if name in self.sessions:
+        if name in self.sessions and name not in self.closed:
             self.p.add(a.line_of("name"), f"{at}.name", f"expected a new session name: {name!r} is already "
                                                         "connected (give `name:`)")
+        self.closed.discard(name)
         options = a.get("options", {})
         if not isinstance(options, dict):
             self.p.add(a.line_of("options"), f"{at}.options", "expected a mapping of Logon flags")
@@ -379,6 +381,7 @@ class StepChecker:
         a = self._map(args, line, at, "expect_disconnect")
         if a is None:
             return None
+        self.closed.add(str(a.get("session")))
         return Step("expect_disconnect", {"session": self._session(a, at),
                                           "within": self._duration(a, "within", at, 10.0)}, line, at)
 
@@ -470,14 +473,20 @@ class StepChecker:
 
     def _disconnect(self, args: Any, line: int, at: str) -> Step | None:
         a = self._map(args, line, at, "disconnect")
-        return None if a is None else Step("disconnect", {"session": self._own_session(a, at)}, line, at)
+        if a is None:
+            return None
+        step = Step("disconnect", {"session": self._own_session(a, at)}, line, at)
+        self.closed.add(str(a.get("session")))
+        return step
 
     def _logout(self, args: Any, line: int, at: str) -> Step | None:
         a = self._map(args, line, at, "logout")
         if a is None:
             return None
-        return Step("logout", {"session": self._own_session(a, at), "text": str(a.get("text", "")),
+        step = Step("logout", {"session": self._own_session(a, at), "text": str(a.get("text", "")),
                                "within": self._duration(a, "within", at, 5.0)}, line, at)
+        self.closed.add(str(a.get("session")))
+        return step
 
 
 def _ld(args: LDict, drop: str) -> LDict:

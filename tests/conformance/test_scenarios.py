@@ -324,3 +324,16 @@ def test_cli_run_skips_scenarios_that_judge_a_client_under_test(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SKIP ext" in r.stdout and "1 passed, 0 failed, 1 skipped" in r.stdout
+
+
+def test_a_closed_session_name_can_connect_again(fix_material):
+    outcome, _ = run_text("""
+        steps:
+          - connect: {as: alice, name: a}
+          - disconnect: {session: a}
+          - advance: 1s
+          - connect: {as: alice, name: a}
+          - send: {session: a, msg: TestRequest, fields: {TestReqID: back}}
+          - expect: {session: a, msg: Heartbeat, fields: {TestReqID: back}}
+        """, fix_material)
+    assert outcome.passed, outcome.failure

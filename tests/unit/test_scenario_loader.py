@@ -87,6 +87,12 @@ def test_a_malformed_file_is_refused_naming_file_line_and_key(text, expected):
     assert any(p.startswith(expected) for p in found), found
 
 
+def test_a_session_name_is_free_again_once_its_connection_closed():
+    assert problems("steps:\n  - connect: {as: alice}\n  - logout: {session: alice}\n  - connect: {as: alice}\n") == []
+    assert problems("steps:\n  - connect: {as: alice}\n  - connect: {as: alice}\n") == [
+        "s.yaml:3: steps[1].connect.name: expected a new session name: 'alice' is already connected (give `name:`)"]
+
+
 def test_every_problem_of_a_file_is_reported_at_once():
     found = problems("steps:\n  - connect: {as: alice}\n  - send: {session: alice, msg: X1}\n"
                      "  - expect: {session: alice, within: never}\n")
