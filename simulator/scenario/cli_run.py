@@ -75,7 +75,7 @@ def run_command(args: argparse.Namespace, load) -> int:
             if args.transcript:
                 write_transcript(Path(args.transcript), sc.name, outcome.records)
     if args.junit:
-        write_junit(Path(args.junit), outcomes)
+        write_junit(Path(args.junit), outcomes, skipped, "judges a client under test (connect: {client: external})")
     failed = [o for o in outcomes if not o.passed]
     print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed"
           + (f", {len(skipped)} skipped" if skipped else ""))

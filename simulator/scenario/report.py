@@ -68,9 +68,10 @@ def write_transcript(folder: Path, name: str, rows: list) -> tuple[Path, Path]:
     return text, jsonl
 
 
-def write_junit(path: Path, outcomes: list) -> None:
-    suite = ET.Element("testsuite", name="kalshi-fixsim scenarios", tests=str(len(outcomes)),
-                       failures=str(sum(1 for o in outcomes if not o.passed)),
+def write_junit(path: Path, outcomes: list, skipped: list = (), reason: str = "") -> None:
+    """One testcase per scenario; `skipped` scenarios get <skipped message=reason>."""
+    suite = ET.Element("testsuite", name="kalshi-fixsim scenarios", tests=str(len(outcomes) + len(skipped)),
+                       failures=str(sum(1 for o in outcomes if not o.passed)), skipped=str(len(skipped)),
                        time=f"{sum(o.seconds for o in outcomes):.3f}")
     for o in outcomes:
         case = ET.SubElement(suite, "testcase", classname=str(o.scenario.file), name=o.scenario.name,
@@ -80,5 +81,9 @@ def write_junit(path: Path, outcomes: list) -> None:
             ET.SubElement(case, "failure", message=first).text = o.failure
         if o.skipped:
             ET.SubElement(case, "system-out").text = "skipped steps:\n" + "\n".join(o.skipped)
+    for sc in skipped:
+        case = ET.SubElement(suite, "testcase", classname=str(sc.file), name=sc.name, time="0", file=str(sc.file),
+                             line=str(sc.line))
+        ET.SubElement(case, "skipped", message=reason)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

@@ -320,10 +320,14 @@ def test_a_target_without_a_port_for_the_session_fails_the_connect_in_one_line(t
 def test_cli_run_skips_scenarios_that_judge_a_client_under_test(tmp_path):
     scenario = tmp_path / "ext.yaml"
     scenario.write_text("setup: {clock: {mode: real}}\nsteps:\n  - connect: {as: alice, client: external}\n")
-    r = subprocess.run(CLI + ["scenario", "run", str(scenario), str(ROOT / "scenarios/session/logon_nr.yaml")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(CLI + ["scenario", "run", str(scenario), str(ROOT / "scenarios/session/logon_nr.yaml"),
+                              "--junit", str(tmp_path / "j.xml")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SKIP ext" in r.stdout and "1 passed, 0 failed, 1 skipped" in r.stdout
+    suite = ET.parse(tmp_path / "j.xml").getroot()
+    assert (suite.get("tests"), suite.get("skipped")) == ("2", "1")
+    (skipped,) = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert skipped.get("name") == "ext"
 
 
 def test_a_closed_session_name_can_connect_again(fix_material):
