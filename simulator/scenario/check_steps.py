@@ -301,9 +301,12 @@ class StepChecker:
             elif not isinstance(value, (bool, int)):
                 self.p.add(options.line_of(key), f"{at}.options.{key}", "expected true/false (hours for "
                                                                         "message_retention_period)")
-        if a.get("raw", True) is not True:
-            self.p.add(a.line_of("raw"), f"{at}.raw", "expected true (only raw sessions are implemented; see "
-                                                      "docs/scenarios.md CHANGES)")
+        raw = self._bool(a, "raw", at, True)
+        if not raw:
+            for key in ("bad_signature", "logon_fields", "logon"):
+                if key in a:
+                    self.p.add(a.line_of(key), f"{at}.{key}", "expected raw: true with this key (the reference "
+                                                              "client signs and builds its own Logon)")
         if "client" in a and a["client"] != "external":
             self.p.add(a.line_of("client"), f"{at}.client", "expected external")
         elif "client" in a and self.clock != "real":
@@ -315,7 +318,7 @@ class StepChecker:
         for key in ("reset",):
             if key in a and not isinstance(a[key], bool):
                 self.p.add(a.line_of(key), f"{at}.{key}", "expected true or false")
-        args = {"as": who, "session": session, "product": product, "name": name, "options": dict(options),
+        args = {"as": who, "session": session, "product": product, "name": name, "options": dict(options), "raw": raw,
                 "client": a.get("client"), "heartbeat": heartbeat, "reset": a.get("reset"),
                 "logon": self._bool(a, "logon", at, True), "wait": self._bool(a, "wait", at, True),
                 "bad_signature": self._bool(a, "bad_signature", at, False),

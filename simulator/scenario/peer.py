@@ -65,6 +65,10 @@ class RawPeer:
     def closed(self) -> asyncio.Future:
         return self.driver.closed
 
+    @property
+    def store(self):
+        return self.session.store
+
     def logon(self, reset: bool | None) -> None:
         reset = self.st.reset_required if reset is None else reset
         now = self.clock.now()

@@ -158,12 +158,19 @@ class Runner:
                                        f"{a['as']} within {a['within']:g}s") from None
             self.peers[a["name"]] = ext
             return f"{a['name']}: the test's client logged on as {a['as']}"
-        peer = RawPeer(a["name"], a["product"], st.code, acct.api_key, acct.private_key_path, self.venue.clock,
-                       heartbeat=a["heartbeat"], options=a["options"],
-                       logon_fields=[(t, fix_value(self.vars.expand(v))) for t, v in a["logon_fields"]],
-                       deterministic=self.venue.deterministic, record=self._record,
-                       store=self._store(acct.api_key, a["product"], st.code))
-        peer.bad_signature = a["bad_signature"]
+        store = self._store(acct.api_key, a["product"], st.code)
+        if a["raw"]:
+            peer = RawPeer(a["name"], a["product"], st.code, acct.api_key, acct.private_key_path, self.venue.clock,
+                           heartbeat=a["heartbeat"], options=a["options"],
+                           logon_fields=[(t, fix_value(self.vars.expand(v))) for t, v in a["logon_fields"]],
+                           deterministic=self.venue.deterministic, record=self._record, store=store)
+            peer.bad_signature = a["bad_signature"]
+        else:
+            from .client_peer import ClientPeer
+            peer = ClientPeer(a["name"], a["product"], st.code, acct.api_key, acct.private_key_path,
+                              self.venue.clock, heartbeat=a["heartbeat"], options=a["options"],
+                              deterministic=self.venue.deterministic, record=self._record, store=store,
+                              reset=a["reset"])
         try:
             await peer.open(self.venue.connector(a["product"], st.code), a["within"])
         except (OSError, ValueError, asyncio.TimeoutError) as exc:
@@ -196,8 +203,7 @@ class Runner:
         from ...fixproto.store import MemoryStore
         key = (api_key, product, code)
         store = self.stores.get(key)
-        live = any(isinstance(p, RawPeer) and p.session.store is store and not p.closed.done()
-                   for p in self.peers.values())
+        live = any(isinstance(p, RawPeer) and p.store is store and not p.closed.done() for p in self.peers.values())
         if store is None or live:  # a second live connection of the key gets its own numbers
             store = self.stores[key] = MemoryStore()
         return store

@@ -341,3 +341,23 @@ def test_a_closed_session_name_can_connect_again(fix_material):
           - expect: {session: a, msg: Heartbeat, fields: {TestReqID: back}}
         """, fix_material)
     assert outcome.passed, outcome.failure
+
+
+def test_raw_false_sessions_are_the_reference_client_recovering_a_gap(fix_material):
+    # spec 01 §5.2: the reference client asks for the dropped report and gets it with PossDup
+    outcome, _ = run_text("""
+        faults:
+          - {id: gap, fault: drop, session: RT, direction: outbound, match: {"35": "8"}, times: 1}
+        steps:
+          - connect: {as: alice, session: RT, name: a, raw: false, options: {skip_pending_exec_reports: true}}
+          - send: {session: a, msg: NewOrderSingle, fields: {ClOrdID: "${clordid:1}", Symbol: KXTEST-26JAN01-A,
+                   Side: 1, OrderQty: 1, OrdType: 2, Price: 40, TimeInForce: 1}}
+          - wait_fault: {id: gap}
+          - send: {session: a, msg: TestRequest, fields: {TestReqID: t1}}
+          - expect: {session: a, msg: ExecutionReport, fields: {PossDupFlag: "Y", ClOrdID: "${clordid:1}"}, any: true}
+          - send: {session: a, msg: TestRequest, fields: {TestReqID: t2, MsgSeqNum: 99}}
+        """, fix_material)
+    assert not outcome.passed and outcome.failed_line == 11  # header overrides need a raw session
+    assert "need a raw session" in outcome.failure
+    sent = [r[3] for r in outcome.records if r[2] == "in"]
+    assert any(b"\x0135=2\x01" in f for f in sent)  # the client's ResendRequest

@@ -77,6 +77,8 @@ def test_a_well_formed_scenario_loads_with_its_steps_and_lines():
     ("meta: {portable: true}\nfaults: [{fault: drop}]\nsteps: []\n", "s.yaml:1: meta.portable: expected no venue setup"),
     ("steps:\n  - connect: {as: alice, client: external}\n  - send: {session: alice, msg: D}\n",
      "s.yaml:3: steps[1].send.session: expected a session of the runner"),
+    ("steps:\n  - connect: {as: alice, raw: false, bad_signature: true}\n",
+     "s.yaml:2: steps[0].connect.bad_signature: expected raw: true with this key"),
     ("steps:\n  - connect: {as: alice, client: external}\n",
      "s.yaml:2: steps[0].connect.client: expected setup.clock: {mode: real}"),
     ("steps:\n  - repeat: {times: 2, steps: [{advance: 1s}]}\n  - send: {session: a, msg: D, fields: {Text: '${i}'}}\n",
