@@ -22,6 +22,7 @@ from kalshi_fixsim import __version__
 
 from . import cli_dictionary, fault_cli, ops, preflight, ready
 from .scenario import cli as scenario_cli
+from .scenario.client_peer import use_client
 from .certs import CertPaths, make_dev_certs
 from .cli_client import add_client_parser, client_command
 from .cli_ctl import ctl_command
@@ -73,6 +74,12 @@ CTL_ARG_HELP = {
     "limit_price": "limit price: cents (50) or dollars with a point (0.50)",
     "qty": "contracts",
 }
+
+
+def _reference_client():
+    """The reference client classes for `raw: false` scenario sessions (this module is glue)."""
+    from kalshi_fixsim.client import FixClient, LogonOptions
+    return FixClient, LogonOptions
 
 
 def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
@@ -326,6 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     add_client_parser(sub, common)
     cli_dictionary.register(sub)  # dictionary, client-config
     scenario_cli.register(sub)  # scenario run|check|list (simulator/scenario/cli.py)
+    use_client(_reference_client)  # glue: `raw: false` scenario sessions are the reference client
     return p
 
 

@@ -135,7 +135,14 @@ def fix_exchange_factory(fix_material, request):
             runner.stop()
 
 
+def _reference_client():
+    from kalshi_fixsim.client import FixClient, LogonOptions
+    return FixClient, LogonOptions
+
+
 def pytest_configure(config) -> None:
+    from .scenario.client_peer import use_client
+    use_client(_reference_client)  # `raw: false` scenario sessions are the reference client (this is glue)
     config.addinivalue_line("markers", "fix_exchange(**switches): start this test's fix_exchange with "
                                        "fix_exchange_factory(**switches), e.g. plaintext=True, rate_limits=False")
     config.addinivalue_line("markers", "fix_scenario(*paths): run these scenario files beside the test body "

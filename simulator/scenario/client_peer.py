@@ -1,11 +1,23 @@
 """`connect: {raw: false}`: the session is the reference client (kalshi_fixsim.client.FixClient),
 with its own session handling (resends, PossResend dedupe, Logon flags); every frame it
-receives is still queued for `expect`, as on a raw session (peer.py)."""
+receives is still queued for `expect`, as on a raw session (peer.py).
+
+The simulator never imports the client (DESIGN.md §2): the glue (simulator/cli.py, the pytest
+plugin) hands the client classes over with `use_client(lambda: (FixClient, LogonOptions))`.
+"""
 from __future__ import annotations
 
 import asyncio
 
 from .peer import RawPeer
+
+_client_factory = None
+
+
+def use_client(factory) -> None:
+    """Set by the glue: factory() -> (FixClient, LogonOptions)."""
+    global _client_factory
+    _client_factory = factory
 
 
 class ClientPeer(RawPeer):
@@ -16,8 +28,10 @@ class ClientPeer(RawPeer):
                  store=None, reset: bool | None = None) -> None:
         super().__init__(name, product, code, api_key, private_key_path, clock, heartbeat=heartbeat,
                          options=options, deterministic=deterministic, record=record, store=store)
-        from ...client import FixClient, LogonOptions
-
+        if _client_factory is None:
+            raise ValueError("raw: false needs the reference client: run it with `kalshi-fixsim scenario run` "
+                             "or the pytest plugin")
+        FixClient, LogonOptions = _client_factory()  # noqa: N806 - classes
         self.client = FixClient(api_key=api_key, private_key=private_key_path, product=product, session=code,
                                 heartbeat=heartbeat, options=LogonOptions(**(options or {})), reset=reset, store=store,
                                 clock=clock, interceptor=self, connector=lambda factory: None,
