@@ -21,6 +21,8 @@ import yaml
 from kalshi_fixsim import __version__
 
 from . import cli_dictionary, fault_cli, ops, preflight, ready
+from .scenario import cli as scenario_cli
+from .scenario.client_peer import use_client
 from .certs import CertPaths, make_dev_certs
 from .cli_client import add_client_parser, client_command
 from .cli_ctl import ctl_command
@@ -53,8 +55,10 @@ CTL_COMMANDS = [
     ("tier", "set an account's rate-limit tier", ["account", "tier"]),
     ("balance", "set an account's balance (dollars)", ["account", "amount"]),
     ("reset", "back to the configured start state", []),
+    ("order", "rest an order for an account through the engine (POST /orders)",
+     ["account", "ticker", "side", "limit_price", "qty"]),
 ]
-CTL_CHOICES = {"kind": ("trading", "exchange"), "mode": ("continuity", "reset"), "result": ("yes", "no", "scalar"),
+CTL_CHOICES = {"side": ("buy", "sell"), "kind": ("trading", "exchange"), "mode": ("continuity", "reset"), "result": ("yes", "no", "scalar"),
                "tier": TIERS}
 CTL_ARG_HELP = {
     "ticker": "market ticker (`ctl markets` lists them)",
@@ -66,7 +70,16 @@ CTL_ARG_HELP = {
     "price": "scalar settlement value, cents",
     "tier": "rate-limit tier (spec 11 §2)",
     "amount": "new balance, dollars",
+    "side": "buy or sell (YES)",
+    "limit_price": "limit price: cents (50) or dollars with a point (0.50)",
+    "qty": "contracts",
 }
+
+
+def _reference_client():
+    """The reference client classes for `raw: false` scenario sessions (this module is glue)."""
+    from kalshi_fixsim.client import FixClient, LogonOptions
+    return FixClient, LogonOptions
 
 
 def init_workspace(config_path: Path, *, quiet: bool = False) -> Path:
@@ -225,6 +238,11 @@ def _ctl_request(args: argparse.Namespace) -> tuple[str, str, dict]:
         return "POST", f"/accounts/{args.account}/tier", {**p, "tier": args.tier}
     if c == "balance":
         return "POST", f"/accounts/{args.account}/balance", {**p, "balance": args.amount}
+    if c == "order":
+        price = int(args.limit_price) if args.limit_price.isdigit() else args.limit_price  # text: dollars
+        body = {"account": args.account, "symbol": args.ticker, "side": args.side, "price": price, "qty": args.qty,
+                "tif": args.tif, "product": product}
+        return "POST", "/orders", {**body, **({"cl_ord_id": args.cl_ord_id} if args.cl_ord_id else {})}
     return "POST", "/reset", {}
 
 
@@ -300,6 +318,10 @@ def _parser() -> argparse.ArgumentParser:
             c.add_argument("--session", default=None, help="session id (prediction/NR/<api key>) or a prefix of one")
             c.add_argument("--msg-type", default=None, help="only this MsgType, e.g. D or 8")
             c.add_argument("--cl-ord-id", default=None, help="only messages whose ClOrdID or OrigClOrdID is this")
+        if name == "order":
+            c.add_argument("--tif", choices=("gtc", "ioc", "fok", "day"), default="gtc",
+                           help="time in force (default gtc)")
+            c.add_argument("--cl-ord-id", default=None, help="the order's ClOrdID (default ctl-N)")
     fault_cli.add_ctl_parser(ctl_ops)  # ctl fault add|list|show|rm|clear
     fault_cli.add_parser(sub)          # faults: the catalogue
 
@@ -320,6 +342,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_client_parser(sub, common)
     cli_dictionary.register(sub)  # dictionary, client-config
+    scenario_cli.register(sub)  # scenario run|check|list (simulator/scenario/cli.py)
+    use_client(_reference_client)  # glue: `raw: false` scenario sessions are the reference client
     return p
 
 

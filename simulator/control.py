@@ -261,6 +261,12 @@ class Control(ViewOps):
 
     # --- whole venue ---------------------------------------------------------------------------
 
+    def place_order(self, account: str, symbol: str, side: str, price: Any, qty: Any, tif: str = "gtc",
+                    product: str = "prediction", cl_ord_id: str | None = None) -> dict:
+        """Rest an order for an account through the engine (simulator/control_orders.py)."""
+        from .control_orders import place_order
+        return place_order(self, account, symbol, side, price, qty, tif, product, cl_ord_id)
+
     def reset(self) -> dict:
         """Back to the configured start state: empty books, sessions dropped, same config and
         seed (so the same ids come out again)."""
@@ -295,6 +301,7 @@ _ROUTES: list[tuple[str, str, str]] = [  # (method, path pattern, Control method
     ("GET", "/accounts", "accounts"),
     ("GET", "/accounts/{name}", "account"),
     ("GET", "/orders", "orders"),
+    ("POST", "/orders", "place_order"),
     ("GET", "/sessions", "sessions"),
     ("GET", "/messages", "messages"),
     ("POST", "/markets/{ticker}/close", "close_market"),

@@ -21,63 +21,18 @@ and the client (DESIGN.md §2).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from .certs import make_dev_certs
-from .config import AccountConfig, RateLimitsConfig, SimConfig, TlsConfig, default_config
+from .config import TlsConfig
 from .fault_handles import FaultsProxy
-from .engine.types import Market, MarketStatus
-from .keys import new_key_pair
 from .server import Endpoint, Simulator, SimulatorThread
+from .testvenue import TEST_ACCOUNTS, TEST_MARKETS, TestAccount, make_material, make_test_config  # noqa: F401
 from .virtual_clock import DEFAULT_LIMIT, advance, run_virtual
 
 __all__ = ["FixExchange", "VirtualExchange", "VirtualRunner", "TestAccount", "TEST_ACCOUNTS"]
-
-_ALL_SESSIONS = ("NR", "DC", "RT", "PT", "RFQ", "MD")
-# name -> AccountConfig overrides. Several plain accounts because one key = one connection.
-TEST_ACCOUNTS: dict[str, dict] = {
-    "alice": {}, "bob": {}, "carol": {}, "dave": {},
-    "margin_only": {"products": ("margin",)},
-    "restricted": {"subaccount": 3},
-    "readonly": {"read_only": True},
-    "no_rt": {"sessions": ("NR", "DC", "RFQ", "MD")},
-    "alice_listener": {"account": "alice", "read_only": True},  # a second key of alice's account
-    "bob_listener": {"account": "bob", "read_only": True},
-}
-
-# Markets of the test venue (spec 02 §2.1 structures; statuses for the reject paths).
-TEST_MARKETS = {
-    "prediction": [
-        Market("KXTEST-26JAN01-A", "KXTEST-26JAN01", "KXTEST", "Test market A"),
-        Market("KXTEST-26JAN01-B", "KXTEST-26JAN01", "KXTEST", "Test market B"),
-        Market("KXFRAC-26JAN01-T1", "KXFRAC-26JAN01", "KXFRAC", "Fractional, deci-cent", price_structure="deci_cent",
-               fractional=True),
-        Market("KXCLOSED-26JAN01-T1", "KXCLOSED-26JAN01", "KXCLOSED", "Closed", status=MarketStatus.CLOSED),
-        Market("KXINIT-26JAN01-T1", "KXINIT-26JAN01", "KXINIT", "Not yet open", status=MarketStatus.INITIALIZED),
-        Market("KXSHARD-26JAN01-T1", "KXSHARD-26JAN01", "KXSHARD", "On exchange index 2", exchange_index=2),
-    ],
-    "margin": [  # spec 08 §3: perps on the $0.0001 grid, no upper price bound
-        Market("ETH-PERP", "ETH-PERP", "ETH", "Ether perpetual", price_structure="margin_tick",
-               reference_price=35_000_000),
-        Market("BTC-PERP", "BTC-PERP", "BTC", "Bitcoin perpetual", price_structure="margin_tick",
-               reference_price=950_000_000, margin_rate=Decimal("0.05")),  # its own rate; ETH has the product's
-    ],
-}
-
-
-@dataclass(frozen=True)
-class TestAccount:
-    __test__ = False  # not a test class, despite the name
-    name: str
-    api_key: str
-    private_key_path: Path
-    config: AccountConfig
-
 
 class FixExchange:
     """A running simulator plus what a client needs to reach it."""
@@ -93,6 +48,11 @@ class FixExchange:
 
     def endpoint(self, product: str, session: str) -> Endpoint:
         return self.sim.endpoint(product, session)
+
+    def run_scenario(self, path, **kwargs) -> list:
+        """Play a scenario file or folder (docs/scenarios.md); raises ScenarioFailed with the diff."""
+        from .scenario.pytest_glue import run_on_exchange
+        return run_on_exchange(self, path, **kwargs)
 
     def client(self, account: str = "alice", product: str = "prediction", session: str = "NR", **kwargs):
         """The reference FixClient for an account and endpoint (not yet connected)."""
@@ -144,34 +104,11 @@ class ControlProxy:
 @pytest.fixture(scope="session")
 def fix_material(tmp_path_factory) -> tuple[Path, dict[str, TestAccount], TlsConfig]:
     """Dev certificates and the test accounts' keys, made once per test run."""
-    base = tmp_path_factory.mktemp("kalshi-fixsim")
-    certs = make_dev_certs(base / "certs")
-    accounts: dict[str, TestAccount] = {}
-    for name, overrides in TEST_ACCOUNTS.items():
-        pair = new_key_pair(base / "keys", name)
-        # tier basic (not the config's premier default): the rate-limit tests reach its limits quickly
-        fields = dict(name=name, api_key=pair.api_key, public_key_pem=pair.public_key_path.read_bytes(),
-                      products=("prediction", "margin"), sessions=_ALL_SESSIONS, tier="basic",
-                      balance=Decimal("1000.00"), subaccount=None, read_only=False)
-        fields.update(overrides)
-        accounts[name] = TestAccount(name, pair.api_key, pair.private_key_path, AccountConfig(**fields))
-    tls = TlsConfig(enabled=True, cert=certs.cert, key=certs.key, ca=certs.ca)
-    return certs.ca, accounts, tls
-
-
-def make_test_config(accounts: dict[str, TestAccount], tls: TlsConfig, **overrides) -> SimConfig:
-    """Every endpoint on 127.0.0.1 port 0, an in-memory store, the test accounts.
-    `rate_limits` may be a bool (False: no limits at all, as `serve --no-rate-limits`)."""
-    if isinstance(overrides.get("rate_limits"), bool):
-        overrides["rate_limits"] = dataclasses.replace(RateLimitsConfig(), enabled=overrides["rate_limits"])
-    markets = {product: [dataclasses.replace(m) for m in ms] for product, ms in TEST_MARKETS.items()}
-    config = dataclasses.replace(default_config().with_ports_zero(), host="127.0.0.1", tls=tls, store="memory",
-                                 accounts=[a.config for a in accounts.values()], markets=markets)
-    return dataclasses.replace(config, **overrides) if overrides else config
+    return make_material(tmp_path_factory.mktemp("kalshi-fixsim"))
 
 
 @pytest.fixture
-def fix_exchange_factory(fix_material):
+def fix_exchange_factory(fix_material, request):
     """Start simulators with config overrides: `fix_exchange_factory(fees=FeeConfig(...))`,
     `fix_exchange_factory(rate_limits=False)` (no rate limits, as `serve --no-rate-limits`)."""
     ca_file, accounts, tls = fix_material
@@ -187,7 +124,9 @@ def fix_exchange_factory(fix_material):
         runner = SimulatorThread(make_test_config(accounts, chosen, **overrides), **kwargs)
         runner.start()
         runners.append(runner)
-        return FixExchange(runner, accounts, ca_file)
+        fx = FixExchange(runner, accounts, ca_file)
+        request.node.__dict__.setdefault("_fix_exchanges", []).append(fx)  # for the failure transcript
+        return fx
 
     try:
         yield start
@@ -196,9 +135,56 @@ def fix_exchange_factory(fix_material):
             runner.stop()
 
 
+def _reference_client():
+    from kalshi_fixsim.client import FixClient, LogonOptions
+    return FixClient, LogonOptions
+
+
 def pytest_configure(config) -> None:
+    from .scenario.client_peer import use_client
+    use_client(_reference_client)  # `raw: false` scenario sessions are the reference client (this is glue)
     config.addinivalue_line("markers", "fix_exchange(**switches): start this test's fix_exchange with "
                                        "fix_exchange_factory(**switches), e.g. plaintext=True, rate_limits=False")
+    config.addinivalue_line("markers", "fix_scenario(*paths): run these scenario files beside the test body "
+                                       "against its fix_exchange; the test fails if a scenario does")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:  # a fix_scenario test runs against a fix_exchange even if it does not ask for one
+        if item.get_closest_marker("fix_scenario") and "fix_exchange" not in getattr(item, "fixturenames", ["x"]):
+            item.fixturenames.append("fix_exchange")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    marker = item.get_closest_marker("fix_scenario")
+    if marker is None:
+        return (yield)
+    from .scenario.pytest_glue import MarkedRun
+    run = MarkedRun(item.funcargs["fix_exchange"], marker.args, item.config.rootpath).start()
+    try:
+        result = yield
+    finally:
+        run_error = None
+        try:
+            run.finish()
+        except BaseException as exc:  # noqa: BLE001 - the scenario's failure is the test's
+            run_error = exc
+    if run_error is not None:
+        raise run_error
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    exchanges = item.__dict__.get("_fix_exchanges")
+    if report.failed and exchanges and report.when == "call":
+        from .scenario.pytest_glue import transcript_section
+        text = transcript_section(exchanges)
+        if text:
+            report.sections.append(("kalshi-fixsim transcript (last messages per session)", text))
+    return report
 
 
 @pytest.fixture
