@@ -65,6 +65,7 @@ class Runner:
                     peer.abort()
             await asyncio.sleep(0)  # let the aborts reach the venue before the journal is read
             self.outcome.records = await self._records()
+            await self._record_run()
             close = getattr(self.venue, "close", None)
             if close is not None:
                 close()
@@ -72,6 +73,19 @@ class Runner:
                 self.outcome.failure += self._recent()
             self.outcome.seconds = time.perf_counter() - started
         return self.outcome
+
+    async def _record_run(self) -> None:
+        """The verdict in the venue's web view ("Last runs", simulator/web_ops.py), where the
+        venue is ours to drive; a venue without control (--target) is left alone."""
+        if not self.venue.has_control:
+            return
+        passed = self.outcome.passed
+        try:
+            await self.venue.control("record_run", kind="scenario", name=self.sc.name,
+                                     verdict="pass" if passed else "fail", passed=int(passed), failed=int(not passed),
+                                     detail=self.outcome.failure.split("\n", 1)[0])
+        except Exception:  # noqa: BLE001 - the web view's record must never change a verdict
+            pass
 
     def _say(self, status: str, step: Step | None, text: str) -> None:
         where = f"{self.sc.file}:{step.line}" if step else str(self.sc.file)

@@ -361,3 +361,10 @@ def test_raw_false_sessions_are_the_reference_client_recovering_a_gap(fix_materi
     assert "need a raw session" in outcome.failure
     sent = [r[3] for r in outcome.records if r[2] == "in"]
     assert any(b"\x0135=2\x01" in f for f in sent)  # the client's ResendRequest
+
+
+def test_a_scenario_played_on_a_running_venue_shows_its_verdict_in_the_web_view(fix_exchange):
+    """The web view's "Last runs" (GET /runs) lists scenarios played on that venue."""
+    fix_exchange.run_scenario(str(ROOT / "scenarios" / "orders" / "seq01_order_rests.yaml"))
+    runs = fix_exchange.call(lambda: fix_exchange.sim.control.runs())
+    assert runs and runs[0]["kind"] == "scenario" and runs[0]["verdict"] == "pass"
