@@ -8,13 +8,13 @@ the file or address and what to do, instead of a traceback (the CLI exits 2 on t
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import ssl
 from pathlib import Path
 
 from .certs import server_ssl_context
 from .config import SimConfig, TlsConfig
+from .config.parse import is_loopback
 
 __all__ = ["StartupError", "check_tls", "plaintext_config", "listen_error", "store_error", "where"]
 
@@ -81,19 +81,10 @@ def _check_ca(tls: TlsConfig, at: str) -> None:
                            f"that trust it refuse the server; {hint}") from None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def plaintext_config(config: SimConfig, config_path: Path | None) -> SimConfig:
     """`serve --plaintext`: the config with TLS off, refused unless it listens on loopback only
     (DESIGN.md §1, docs/behaviour.md "Plaintext")."""
-    if not _is_loopback(config.host):
+    if not is_loopback(config.host):
         raise StartupError(f"--plaintext: plaintext is allowed only on a loopback host, but {where(config_path)}"
                            f"host is {config.host!r}; set host: 127.0.0.1 or keep TLS (a client without TLS "
                            f"can use a local stunnel)")

@@ -441,7 +441,8 @@ def _parse_markets(data: Any, universe: UniverseConfig, seed: int) -> dict[str, 
     return out
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Plaintext is allowed only on these hosts (DESIGN §1)."""
     if host == "localhost":
         return True
     try:
@@ -456,7 +457,7 @@ def _parse(data: Any, base: Path | None, path: Path | None) -> SimConfig:
     host = _str(data.get("host", "127.0.0.1"), "host")
     tls = _parse_tls(data.get("tls"), base)
     # DESIGN §1: plaintext only on loopback.
-    if not tls.enabled and not _is_loopback(host):
+    if not tls.enabled and not is_loopback(host):
         raise _fail("tls.enabled", f"plaintext is allowed only on a loopback host, not {host!r}")
     store = _str(data.get("store", MEMORY_STORE), "store")
     if store != MEMORY_STORE:
