@@ -118,7 +118,8 @@ class FaultService:
         self._equip(conn)
 
     def logon_refusal(self, conn: "GatewayConnection", msg: FixMessage, decision: Any = None) -> str | None:
-        """The Logout Text of a refuse_logon rule firing on this (authenticated) Logon."""
+        """The Logout Text of a refuse_logon rule firing on this (authenticated) Logon; else a
+        logon_seq rule firing on it sets the Logon answer's MsgSeqNum offset."""
         if self.engine.empty:
             return None
         ctx = conn
@@ -129,6 +130,12 @@ class FaultService:
                                   session_id=f"{conn.product}/{conn.session_code}/{account.api_key}")
         found = self.engine.logon_refusal(ctx, msg.get(49) or "")
         if found is None:
+            seq = self.engine.logon_seq(ctx, msg.get(49) or "")
+            if seq is not None and conn.driver is not None:  # the Logon answer's MsgSeqNum moves
+                offset = seq.rule.params["offset"]
+                conn.driver.session.logon_seq_offset = offset
+                self.mark(conn, "in", msg, self.engine.record(seq, conn, "inbound",
+                                                              f"Logon answered with MsgSeqNum {offset:+d}", conn.now()))
             return None
         state, text = found
         self.mark(conn, "in", msg, self.engine.record(state, conn, "inbound", "Logon refused", conn.now()))

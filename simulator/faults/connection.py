@@ -91,8 +91,10 @@ class ConnectionFaults:
         cached = self._cache.get(direction)
         if cached is not None and cached[0] == engine.version and cached[1] == key:
             return cached[2]
+        # refuse_logon and logon_seq act on the authenticated Logon, where the selector knows the
+        # account (fault_service.logon_refusal); here the Logon's sender is not known yet
         states = [s for s in engine.candidates(self.ctx, direction, _FAMILIES, ("message", "logon"))
-                  if s.rule.fault != "refuse_logon"]  # the auth path answers that one (fault_service)
+                  if s.rule.fault not in ("refuse_logon", "logon_seq")]
         self._cache[direction] = (engine.version, key, states)
         return states
 
@@ -296,9 +298,6 @@ class ConnectionFaults:
         name = rule.fault
         if session is None or session.closed:
             return "not applied (no session)"
-        if name == "logon_seq":
-            session.logon_seq_offset = p["offset"]
-            return f"Logon answered with MsgSeqNum {p['offset']:+d}"
         if not session.is_active and name not in ("logout",):
             return "not applied (session not logged on)"
         if name == "skip_seq":

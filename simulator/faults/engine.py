@@ -284,6 +284,21 @@ class FaultEngine:
                 return state, rule.params["text"]
         return None
 
+    def logon_seq(self, ctx: Context, api_key: str) -> RuleState | None:
+        """A logon_seq rule firing on this (authenticated) Logon: the Logon answer's offset."""
+        if not self.rules:
+            return None
+        now = self.clock()
+        for state in self.candidates(ctx, "inbound", ("session",), ("logon",)):
+            rule = state.rule
+            if rule.fault != "logon_seq":
+                continue
+            if rule.api_key is not None and api_key.lower() != rule.api_key.lower():
+                continue
+            if self.fire(state, now):
+                return state
+        return None
+
     def refuse_connection(self, ctx: Context) -> RuleState | None:
         """A refuse_connections rule firing on a new connection to (product, session)."""
         if not self.rules:

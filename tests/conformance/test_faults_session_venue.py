@@ -99,6 +99,18 @@ def test_logon_seq_answers_the_logon_with_another_msgseqnum(fix_exchange, offset
     run(go())
 
 
+def test_logon_seq_selects_by_account_once_the_logon_is_authenticated(fix_exchange):
+    """The selector sees who logs on (as refuse_logon does): bob's Logon is answered as usual,
+    alice's with the offset."""
+    rule = fix_exchange.faults.add(fault="logon_seq", offset=4, session="NR", account="alice")
+
+    async def go():
+        bob = await Peer.open(fix_exchange, account="bob")
+        alice = await Peer.open(fix_exchange, account="alice")
+        return bob.logon_reply.get(34), alice.logon_reply.get(34)
+    assert run(go()) == ("1", "5") and rule.hits == 1
+
+
 def test_logout_now_carries_the_text(fix_exchange):
     async def go():
         peer = await Peer.open(fix_exchange)
