@@ -24,6 +24,8 @@ from kalshi_fixsim.fixproto.codec import encode, format_utc
 from kalshi_fixsim.fixproto.session import ACCEPTOR, LogonRequest, Session, SessionConfig
 from kalshi_fixsim.simulator.transcript import Transcript
 
+from bench.tracing import counting
+
 KEY = "0f6a1c2e-1111-4222-8333-944455556666"
 NOW = 1_796_000_000.0
 
@@ -101,29 +103,14 @@ CASES = [
 
 
 def count(rules, n: int = 200) -> tuple[float, float]:
-    """Python calls and bytecodes per round trip (sys.settrace): deterministic, unlike times on a
-    shared machine, so two versions of the code compare exactly."""
-    import sys
-
+    """Python calls and bytecodes per round trip (bench/tracing.py)."""
     async def go() -> tuple[float, float]:
         driver = _driver(rules)
         frames = [_frame("1", i + 2, [(112, f"T{i}")]) for i in range(n)]
-        counts = [0, 0]
-
-        def tracer(frame, event, arg):
-            if event == "call":
-                counts[0] += 1
-                frame.f_trace_opcodes = True
-            elif event == "opcode":
-                counts[1] += 1
-            return tracer
-        sys.settrace(tracer)
-        try:
+        with counting() as counts:
             for f in frames:
                 driver.feed(f)
-        finally:
-            sys.settrace(None)
-        return counts[0] / n, counts[1] / n
+        return counts.calls / n, counts.opcodes / n
     return asyncio.run(go())
 
 

@@ -23,7 +23,6 @@ import dataclasses
 import gc
 import json
 import os
-import random
 import resource
 import socket
 import subprocess
@@ -208,7 +207,6 @@ def _material(base: Path, accounts: int) -> None:
 def _serve_child(base: str) -> None:
     """Child: a Simulator on port 0 with the accounts of base/accounts.json; prints its NR port,
     then answers each line on stdin with its RSS (KiB) until stdin closes."""
-    from kalshi_fixsim.simulator.certs import CertPaths  # noqa: F401  (the files _material made)
     from kalshi_fixsim.simulator.config import AccountConfig, TlsConfig, default_config
     from kalshi_fixsim.simulator.runtime import tune_gc
     from kalshi_fixsim.simulator.server import Simulator

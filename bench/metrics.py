@@ -9,11 +9,11 @@ bytecodes: exact (sys.settrace).
 """
 from __future__ import annotations
 
-import sys
 import time
 from types import SimpleNamespace
 
 from bench import faults
+from bench.tracing import counting
 from kalshi_fixsim.simulator.metrics import Metrics
 
 
@@ -31,24 +31,11 @@ def _round_trips(metrics: bool, n: int, trace: bool) -> tuple[float, float, floa
         if metrics:
             _with_metrics(driver)
         frames = [faults._frame("1", i + 2, [(112, f"T{i}")]) for i in range(n)]
-        counts = [0, 0]
-
-        def tracer(frame, event, arg):
-            if event == "call":
-                counts[0] += 1
-                frame.f_trace_opcodes = True
-            elif event == "opcode":
-                counts[1] += 1
-            return tracer
-        if trace:
-            sys.settrace(tracer)
         started = time.perf_counter()
-        try:
+        with counting(trace) as counts:
             for f in frames:
                 driver.feed(f)
-        finally:
-            sys.settrace(None)
-        return (time.perf_counter() - started) / n * 1e6, counts[0] / n, counts[1] / n
+        return (time.perf_counter() - started) / n * 1e6, counts.calls / n, counts.opcodes / n
     return asyncio.run(go())
 
 
