@@ -378,10 +378,25 @@ def format_utc(now: float) -> str:
 
 
 _parse_cache: dict[str, int] = {}
+# Whole texts parse_utc took, and their value: an order's SendingTime(52) and TransactTime(60)
+# are looked at by validation, the session's SendingTime check and the order handler, and in
+# a busy second every order of a millisecond carries the same text (issue 16). Bounded.
+_UTC_SEEN: dict[str, float] = {}
 
 
 def parse_utc(text: str) -> float | None:
     """FIX UTCTimestamp (with or without fraction) -> epoch seconds; None if malformed."""
+    value = _UTC_SEEN.get(text)
+    if value is None:
+        value = _parse_utc(text)
+        if value is not None:
+            if len(_UTC_SEEN) >= 4096:
+                _UTC_SEEN.clear()
+            _UTC_SEEN[text] = value
+    return value
+
+
+def _parse_utc(text: str) -> float | None:
     if len(text) < 17 or text[8] != "-" or text[11] != ":" or text[14] != ":":
         return None
     head = text[:17]

@@ -11,17 +11,20 @@ order of precedence (a problem of an earlier rule wins wherever it stands in the
   e. empty value -> 4            j. group count -> 16, entry order -> 15 (or a required
                                     group member missing -> 1)
 
-A message that passes costs two linear passes with dict/set lookups only.
+A message that passes costs one pass over its fields with no call per field (`_fine`); one
+that does not goes through the exact passes below, in the order of precedence above.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .codec import FixMessage, parse_utc
+from .codec import _UTC_SEEN, FixMessage, parse_utc
 from .fields import (ENUM_VALUES, HEADER_TAGS, INT_RANGES, MESSAGES, MSG_ENUM_VALUES, MSG_TAG_TYPES, TAG_TYPES,
                      TRAILER_TAGS, GroupDef, MessageDef, SessionRejectReason as R, tag_label)
-from .numbers import FORMAT, INT32_MAX, INT32_MIN, decimal_problem, int_problem
+from .numbers import (FORMAT, INT32_MAX, INT32_MIN, MAX_DECIMAL_DIGITS, MAX_FRACTION_DIGITS, decimal_problem,
+                      int_problem)
 
 __all__ = ["Problem", "validate"]
 
@@ -119,18 +122,84 @@ _MSG_ENUMS = {mt: {**ENUM_VALUES, **{t: e for (m, t), e in MSG_ENUM_VALUES.items
               for mt in {m for m, _ in MSG_ENUM_VALUES}}
 
 
-def _fast_check(tag: int, checks: dict, enums: dict):
-    """Format, range and closed-enum check of one tag in a single predicate (fast path only)."""
-    fmt, enum = checks.get(tag), enums.get(tag)
+# --- the fast path's tables, one per MsgType (issue 16) ----------------------------------------
+# For each tag allowed in the message, what proves its value fine without a call where that is
+# possible: None (free text), a frozenset (a closed enum: its values all pass the format check,
+# asserted below), (lo, hi) (an unsigned int text of at most 10 digits within lo..hi), _DECIMAL
+# (a plain decimal within the digit caps, by one C regex), _UTC (a timestamp parse_utc already
+# took), or the field's own check (a callable returning True when fine). A value the table
+# cannot vouch for sends the message down the exact, ranked pass: the table only ever says
+# "fine" where the ranked pass would too, so answers never change.
+
+_DECIMAL = object()
+_UTC = object()
+_NOT_ALLOWED = object()
+_decimal_ok = re.compile(r"[0-9]{1,%d}(?:\.[0-9]{1,%d})?" % (MAX_DECIMAL_DIGITS, MAX_FRACTION_DIGITS)).fullmatch
+
+
+def _fast_entry(tag: int, msg_type: str):
+    typ = MSG_TAG_TYPES.get((msg_type, tag), TAG_TYPES.get(tag))
+    checks = _MSG_TAG_CHECKS.get(msg_type, _TAG_CHECKS)
+    enum = _MSG_ENUMS.get(msg_type, ENUM_VALUES).get(tag)
+    fmt = checks.get(tag)
     if enum is not None:
-        return enum.__contains__ if fmt is None else (lambda v: fmt(v) is None and v in enum)
-    return (lambda v: fmt(v) is None) if fmt is not None else (lambda v: True)
+        assert fmt is None or all(fmt(v) is None for v in enum), (msg_type, tag)  # enum alone suffices
+        return frozenset(enum)
+    if fmt is None:
+        return None
+    if tag in INT_RANGES or typ == "INT":
+        lo, hi = INT_RANGES.get(tag, (INT32_MIN, INT32_MAX))
+        return (max(lo, 0), hi)  # negative texts take the ranked pass
+    if fmt is decimal_problem:
+        return _DECIMAL
+    if typ == "UTCTIMESTAMP":
+        return _UTC
+    return lambda v: fmt(v) is None
 
 
-_FAST_CHECKS = {t: _fast_check(t, _TAG_CHECKS, ENUM_VALUES) for t in TAG_TYPES}
-_MSG_FAST_CHECKS = {mt: {t: _fast_check(t, _MSG_TAG_CHECKS.get(mt, _TAG_CHECKS), _MSG_ENUMS.get(mt, ENUM_VALUES))
-                         for t in TAG_TYPES}
-                    for mt in set(_MSG_TAG_CHECKS) | set(_MSG_ENUMS)}
+_FAST = {mt: {t: _fast_entry(t, mt) for t in _ALLOWED[mt]} for mt in MESSAGES}
+# Header 0, body 1, trailer 2: a message in order never goes down in this (spec 01 §1.1-§1.2).
+_PART = {**{t: 0 for t in HEADER_TAGS}, **{t: 2 for t in TRAILER_TAGS}}
+_REQUIRED_SET = {mt: frozenset(tags) for mt, tags in _REQUIRED.items()}
+_GROUP_TAGS = {mt: frozenset(m.groups) for mt, m in MESSAGES.items()}
+
+
+def _fine(msg: FixMessage, pairs: list[tuple[int, str]], msg_type: str) -> bool:
+    """True when `msg` certainly has no problem (the usual case), in one pass over its fields
+    with no call per field; False sends it to the exact passes (they find the first problem in
+    their order of precedence, or none)."""
+    fast = _FAST[msg_type]
+    utc = _UTC_SEEN
+    part = 0
+    for tag, value in pairs:
+        kind = fast.get(tag, _NOT_ALLOWED)
+        if not value or kind is _NOT_ALLOWED:
+            return False
+        p = _PART.get(tag, 1)
+        if p < part:
+            return False  # out of order (code 14)
+        part = p
+        if kind is None:
+            continue
+        cls = kind.__class__
+        if cls is frozenset:
+            if value not in kind:
+                return False
+        elif cls is tuple:
+            if not (value.isdigit() and value.isascii() and len(value) <= 10 and kind[0] <= int(value) <= kind[1]):
+                return False
+        elif kind is _DECIMAL:
+            if _decimal_ok(value) is None:
+                return False
+        elif kind is _UTC:
+            if value not in utc and not _timestamp(value):
+                return False
+        elif not kind(value):
+            return False
+    # Structure (rules h, i, j): no repeated tag (every tag once: the first-occurrence dict is as
+    # long as the pairs), every required tag there, and no repeating group to walk.
+    return (len(msg) == len(pairs) and msg.keys() >= _REQUIRED_SET[msg_type]
+            and _GROUP_TAGS[msg_type].isdisjoint(msg.keys()))
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -139,7 +208,7 @@ def validate(msg: FixMessage) -> Problem | None:
     """The first session-level problem of `msg` (spec 09 §1), or None if it is acceptable."""
     if 0 in msg:  # a. spec 09 §1 code 0; RefTagID is the tag as it was sent (issue 11 §1)
         return _invalid_tag(msg)
-    msg_type = msg.msg_type
+    msg_type = msg.get(35)
     if msg_type is None:
         return Problem(R.REQUIRED_TAG_MISSING, 35, "Required tag missing: MsgType(35)")
     if msg_type == "":
@@ -149,17 +218,14 @@ def validate(msg: FixMessage) -> Problem | None:
     if mdef is None:  # b. spec 09 §1 code 11, spec 12 §2
         return Problem(R.INVALID_MSGTYPE, 35, f"Invalid MsgType: {_show(msg_type)}")
     pairs = msg.pairs
+    if _fine(msg, pairs, msg_type):
+        return None
     problem = _order_problem(pairs)  # b2. code 14
     if problem is not None:
         return problem
-    allowed = _ALLOWED[msg_type]
-    checks = _MSG_FAST_CHECKS.get(msg_type, _FAST_CHECKS)
-    for tag, value in pairs:  # fast path: every field fine -> skip the ranked pass
-        if tag not in allowed or not value or not checks[tag](value):
-            problem = _check_fields(pairs, allowed, msg_type)
-            if problem is not None:
-                return problem
-            break
+    problem = _check_fields(pairs, _ALLOWED[msg_type], msg_type)  # c-g
+    if problem is not None:
+        return problem
     return _check_structure(pairs, mdef)
 
 
