@@ -126,13 +126,14 @@ _MSG_ENUMS = {mt: {**ENUM_VALUES, **{t: e for (m, t), e in MSG_ENUM_VALUES.items
 # For each tag allowed in the message, what proves its value fine without a call where that is
 # possible: None (free text), a frozenset (a closed enum: its values all pass the format check,
 # asserted below), (lo, hi) (an unsigned int text of at most 10 digits within lo..hi), _DECIMAL
-# (a plain decimal within the digit caps, by one C regex), _UTC (a timestamp parse_utc already
+# (a plain decimal within the digit caps, by one C regex), _CHAR (one character), _UTC (a timestamp parse_utc already
 # took), or the field's own check (a callable returning True when fine). A value the table
 # cannot vouch for sends the message down the exact, ranked pass: the table only ever says
 # "fine" where the ranked pass would too, so answers never change.
 
 _DECIMAL = object()
 _UTC = object()
+_CHAR = object()
 _NOT_ALLOWED = object()
 _decimal_ok = re.compile(r"[0-9]{1,%d}(?:\.[0-9]{1,%d})?" % (MAX_DECIMAL_DIGITS, MAX_FRACTION_DIGITS)).fullmatch
 
@@ -154,6 +155,10 @@ def _fast_entry(tag: int, msg_type: str):
         return _DECIMAL
     if typ == "UTCTIMESTAMP":
         return _UTC
+    if typ == "CHAR":
+        return _CHAR
+    if typ == "BOOLEAN":
+        return frozenset({"Y", "N"})
     return lambda v: fmt(v) is None
 
 
@@ -187,6 +192,9 @@ def _fine(msg: FixMessage, pairs: list[tuple[int, str]], msg_type: str) -> bool:
                 return False
         elif cls is tuple:
             if not (value.isdigit() and value.isascii() and len(value) <= 10 and kind[0] <= int(value) <= kind[1]):
+                return False
+        elif kind is _CHAR:
+            if len(value) != 1:
                 return False
         elif kind is _DECIMAL:
             if _decimal_ok(value) is None:
