@@ -242,7 +242,10 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def send(self, msg_type: str, body: Iterable[tuple[int, object]]) -> int:
         seq = self.session.send(msg_type, body, self.clock.now())
-        self.pump()
+        if not self._pumping:
+            self.pump()
+        # else a handler's send (every report of an order): the loop running the handler writes
+        # the output and re-arms the timer once for the whole read (issue 16), not per report
         return seq
 
     def logout(self, text: str = "") -> None:
