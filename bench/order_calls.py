@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.loadgen import frame
 from bench.roundtrip import SYMBOL, Workspace
-from bench.tracing import counting
+from bench.tracing import Counts, counting
 from kalshi_fixsim.fixproto.codec import format_utc
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, session_types, load_private_key, logon_payload, sign_logon
 from kalshi_fixsim.simulator.config import load_config
@@ -37,7 +37,8 @@ __all__ = ["run", "measure"]
 
 SOH = "\x01"
 NOW = 1_796_000_000.0     # 2026-11-30: a fixed, deterministic clock
-READS = 20                # measured reads per case (after 20 of warm-up)
+READS = 20                # measured reads per case
+WARMUP = 20               # reads before those
 STEP = 0.000_1            # the clock moves 100 µs per read (10k orders/s)
 
 MIXES = {  # name: (TimeInForce, SkipPendingExecReports, a resting sell to fill against)
@@ -156,25 +157,26 @@ async def _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read
         maker.feed([maker.order("2", "1", qty=5_000_000)])
         assert b"39=0" in maker.transport.out, bytes(maker.transport.out)
     loop = asyncio.get_running_loop()
-    warm = 20
-    for i in range(warm + reads):
+    total = Counts()
+    for i in range(WARMUP + reads):
         clock.t += STEP
-        frames = [taker.order("1", tif) for _ in range(per_read)]
-        if i == warm:
+        frames = [taker.order("1", tif) for _ in range(per_read)]  # the client's work: not counted
+        if i == WARMUP:
             taker.transport.out.clear()
             maker.transport.out.clear()
-            counter = counting()
-            counts = counter.__enter__()
-        taker.feed(frames)
-        while loop._ready:  # what the read scheduled (call_soon) runs before the next read
-            await asyncio.sleep(0)
-    counter.__exit__(None, None, None)
+        with counting(i >= WARMUP) as counts:
+            taker.feed(frames)
+            if loop._ready:  # what the read left for the loop (call_soon) is the order's cost too
+                await asyncio.sleep(0)
+        total.calls += counts.calls
+        total.opcodes += counts.opcodes
+        assert not loop._ready
     for client in (taker, maker):
         client.driver.abort()  # gone before sim.stop(), which would wait for Logout answers
     await asyncio.sleep(0)
     orders = per_read * reads
     reports = taker.transport.out.count(b"\x0135=8\x01") + maker.transport.out.count(b"\x0135=8\x01")
-    return counts.calls / orders, counts.opcodes / orders, reports / orders
+    return total.calls / orders, total.opcodes / orders, reports / orders
 
 
 CASES = [  # (session, store, mix)
