@@ -205,43 +205,49 @@ def run(quick: bool) -> list[dict]:
     return rows
 
 
-def top(code: str, store: str, mix: str, per_read: int, n: int = 40) -> list[tuple[str, int]]:
-    """The functions called most per order in one case (where to look): `--top NR memory ioc 1`."""
+def top(code: str, store: str, mix: str, per_read: int, n: int = 40) -> list[tuple[str, float, float]]:
+    """The functions that run most per order in one case, where to look (`--top NR memory ioc
+    1`): (function, calls per order, its own bytecodes per order), most bytecodes first."""
     import collections
-    import sys as _sys
+    from contextlib import contextmanager
     calls: collections.Counter = collections.Counter()
-    real = counting
+    ops: collections.Counter = collections.Counter()
 
     def tracer(frame, event, arg):
+        co = frame.f_code
+        name = f"{co.co_qualname} ({Path(co.co_filename).name}:{co.co_firstlineno})"
         if event == "call":
-            co = frame.f_code
-            calls[f"{co.co_qualname} ({Path(co.co_filename).name}:{co.co_firstlineno})"] += 1
-        return None
-
-    from contextlib import contextmanager
+            calls[name] += 1
+            frame.f_trace_opcodes = True
+        elif event == "opcode":
+            ops[name] += 1
+        return tracer
 
     @contextmanager
     def by_function(enabled: bool = True):
-        _sys.settrace(tracer)
+        if enabled:
+            sys.settrace(tracer)
         try:
-            yield real(False).__enter__()
+            yield Counts()
         finally:
-            _sys.settrace(None)
+            sys.settrace(None)
+    real = globals()["counting"]
     globals()["counting"] = by_function
     try:
         measure(code, store, mix, per_read)
     finally:
         globals()["counting"] = real
     orders = per_read * READS
-    return [(name, round(count / orders, 2)) for name, count in calls.most_common(n)]
+    return [(name, calls[name] / orders, count / orders) for name, count in ops.most_common(n)]
 
 
 if __name__ == "__main__":
     if "--top" in sys.argv:  # python -m bench.order_calls --top NR memory ioc 1
         i = sys.argv.index("--top")
         code, store, mix, per_read = sys.argv[i + 1:i + 5]
-        for name, per_order in top(code, "memory" if store == "memory" else "state/sim.db", mix, int(per_read), 80):
-            print(f"{per_order:8.2f}  {name}")
+        print("   calls  bytecodes  function (per order)")
+        for name, calls, ops in top(code, "memory" if store == "memory" else "state/sim.db", mix, int(per_read), 80):
+            print(f"{calls:8.2f}  {ops:9.1f}  {name}")
     else:
         from bench.__main__ import print_table
         print_table("order_calls", run(quick="--quick" in sys.argv))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 from .codec import _UTC_SEEN, FixMessage, parse_utc
 from .fields import (ENUM_VALUES, HEADER_TAGS, INT_RANGES, MESSAGES, MSG_ENUM_VALUES, MSG_TAG_TYPES, TAG_TYPES,
@@ -169,45 +170,82 @@ _REQUIRED_SET = {mt: frozenset(tags) for mt, tags in _REQUIRED.items()}
 _GROUP_TAGS = {mt: frozenset(m.groups) for mt, m in MESSAGES.items()}
 
 
-def _fine(msg: FixMessage, pairs: list[tuple[int, str]], msg_type: str) -> bool:
-    """True when `msg` certainly has no problem (the usual case), in one pass over its fields
-    with no call per field; False sends it to the exact passes (they find the first problem in
-    their order of precedence, or none)."""
+def _plan(msg_type: str, tags: tuple[int, ...]):
+    """The checks a message of this MsgType with these tags, in this order, needs on its values
+    (grouped by kind), or False when the layout itself is not certainly fine: a tag not allowed
+    (c, d), header/body/trailer out of order (b2), a required tag missing (i) or a repeating
+    group (j: walked by the exact pass). Repeated tags and empty values are checked by _fine."""
     fast = _FAST[msg_type]
-    utc = _UTC_SEEN
     part = 0
-    for tag, value in pairs:
+    enums, ints, decimals, chars, stamps, others = [], [], [], [], [], []
+    for i, tag in enumerate(tags):
         kind = fast.get(tag, _NOT_ALLOWED)
-        if not value or kind is _NOT_ALLOWED:
+        if kind is _NOT_ALLOWED:
             return False
         p = _PART.get(tag, 1)
         if p < part:
-            return False  # out of order (code 14)
+            return False
         part = p
         if kind is None:
             continue
-        cls = kind.__class__
-        if cls is frozenset:
-            if value not in kind:
-                return False
-        elif cls is tuple:
-            if not (value.isdigit() and value.isascii() and len(value) <= 10 and kind[0] <= int(value) <= kind[1]):
-                return False
-        elif kind is _CHAR:
-            if len(value) != 1:
-                return False
+        if kind.__class__ is frozenset:
+            enums.append((i, kind))
+        elif kind.__class__ is tuple:
+            ints.append((i, *kind))
         elif kind is _DECIMAL:
-            if _decimal_ok(value) is None:
-                return False
+            decimals.append(i)
+        elif kind is _CHAR:
+            chars.append(i)
         elif kind is _UTC:
-            if value not in utc and not _timestamp(value):
-                return False
-        elif not kind(value):
+            stamps.append(i)
+        else:
+            others.append((i, kind))
+    if not _REQUIRED_SET[msg_type] <= set(tags) or not _GROUP_TAGS[msg_type].isdisjoint(tags):
+        return False
+    return tuple(enums), tuple(ints), tuple(decimals), tuple(chars), tuple(stamps), tuple(others)
+
+
+_PLANS: dict[tuple, object] = {}  # (MsgType, tags...) -> _plan(): a client sends few layouts
+_TAG = itemgetter(0)
+_VALUE = itemgetter(1)
+
+
+def _fine(msg: FixMessage, pairs: list[tuple[int, str]], msg_type: str) -> bool:
+    """True when `msg` certainly has no problem (the usual case); False sends it to the exact
+    passes (they find the first problem in their order of precedence, or none). The layout's
+    checks are worked out once per layout (_plan); a message then costs its value checks only."""
+    if len(msg) != len(pairs) or not all(map(_VALUE, pairs)):
+        return False  # a tag repeated (h, or a group) or an empty value (e)
+    key = (msg_type, *map(_TAG, pairs))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= 1024:  # bounded: a peer may send any number of layouts
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(msg_type, key[1:])
+    if plan is False:
+        return False
+    enums, ints, decimals, chars, stamps, others = plan
+    for i, values in enums:
+        if pairs[i][1] not in values:
             return False
-    # Structure (rules h, i, j): no repeated tag (every tag once: the first-occurrence dict is as
-    # long as the pairs), every required tag there, and no repeating group to walk.
-    return (len(msg) == len(pairs) and msg.keys() >= _REQUIRED_SET[msg_type]
-            and _GROUP_TAGS[msg_type].isdisjoint(msg.keys()))
+    for i, lo, hi in ints:
+        value = pairs[i][1]
+        if not (len(value) <= 10 and value.isdigit() and value.isascii() and lo <= int(value) <= hi):
+            return False
+    for i in decimals:
+        if _decimal_ok(pairs[i][1]) is None:
+            return False
+    for i in chars:
+        if len(pairs[i][1]) != 1:
+            return False
+    for i in stamps:
+        value = pairs[i][1]
+        if value not in _UTC_SEEN and not _timestamp(value):
+            return False
+    for i, check in others:
+        if not check(pairs[i][1]):
+            return False
+    return True
 
 
 # --- validation ------------------------------------------------------------------------------
