@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 
 __all__ = [
     "SOH", "BEGIN_STRING", "FixMessage", "GarbledFrame", "Framer", "parse", "encode", "RawBody",
-    "format_utc", "parse_utc", "checksum", "MAX_BODY_LENGTH",
+    "format_utc", "parse_utc", "checksum", "MAX_BODY_LENGTH", "body_pairs",
 ]
 
 SOH = b"\x01"
@@ -343,19 +343,25 @@ def _value_bytes(value: object) -> bytes:
 
 
 class RawBody(bytes):
-    """A message body already encoded as `tag=value<SOH>` pairs (the drop-copy history keeps
-    these same bytes, so a report is encoded once, issue 15 §2). `encode` appends it as is."""
+    """A message body already encoded as `tag=value<SOH>` pairs. Plain `bytes` given as a body
+    mean the same (the gateway's ExecutionReports, gateway/reports.py, which the drop-copy
+    history keeps as they are: plain bytes are not tracked by the garbage collector, a subclass
+    is); `encode` appends either as is."""
 
     __slots__ = ()
 
     def pairs(self) -> list[tuple[int, str]]:
-        """The (tag, value) pairs again, for code that inspects a body (venue fault rules); the
-        hot path never calls it."""
-        out = []
-        for field in self.split(b"\x01")[:-1]:
-            tag, _, value = field.partition(b"=")
-            out.append((int(tag), value.decode("latin-1")))
-        return out
+        return body_pairs(self)
+
+
+def body_pairs(body: bytes) -> list[tuple[int, str]]:
+    """The (tag, value) pairs of an encoded body again, for code that inspects a body (venue
+    fault rules, sinks that want pairs); the hot path never calls it."""
+    out = []
+    for field in body.split(b"\x01")[:-1]:
+        tag, _, value = field.partition(b"=")
+        out.append((int(tag), value.decode("latin-1")))
+    return out
 
 
 def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING, raw: bytes = b"") -> bytes:

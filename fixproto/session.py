@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, RawBody, encode, format_utc, parse, parse_utc
+from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, format_utc, parse, parse_utc
 from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject, TestResponse
 from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
 from .numbers import MAX_SEQ, parse_int
@@ -78,7 +78,7 @@ def record_offline(store: MessageStore, sender: str, target: str, msg_type: str,
     seq = store.next_sender_seq
     store.next_sender_seq = seq + 1
     header: list[tuple[int, object]] = [(35, msg_type), (49, sender), (56, target), (34, seq), (52, format_utc(now))]
-    store.save(seq, now, encode(header, raw=body) if isinstance(body, RawBody) else encode(header + list(body)))
+    store.save(seq, now, encode(header, raw=body) if isinstance(body, bytes) else encode(header + list(body)))
     store.flush()
     return seq
 
@@ -603,7 +603,7 @@ class Session(Retransmission):
         fields: list[tuple[int, object]] = [(35, msg_type), (49, self.config.sender_comp_id),
                                             (56, self.config.target_comp_id), (34, seq),
                                             (52, sending_time or format_utc(now + self.sending_time_skew))]
-        if isinstance(body, RawBody):  # encoded once, shared with the drop-copy history
+        if isinstance(body, bytes):  # encoded once (a RawBody or plain bytes), shared with the drop-copy history
             frame = encode(fields, raw=body)
         else:
             fields.extend(body)
