@@ -242,7 +242,11 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def send(self, msg_type: str, body: Iterable[tuple[int, object]]) -> int:
         seq = self.session.send(msg_type, body, self.clock.now())
-        self.pump()
+        if self._pumping:
+            return seq  # sent from a handler: the loop running it writes the output and re-arms after
+        self._dispatch()
+        if self._timer is None:
+            self._rearm()  # else it stays: a send only moves the session's deadlines later (_rearm)
         return seq
 
     def logout(self, text: str = "") -> None:
