@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 
 __all__ = [
     "SOH", "BEGIN_STRING", "FixMessage", "GarbledFrame", "Framer", "parse", "encode", "RawBody",
-    "format_utc", "parse_utc", "checksum", "MAX_BODY_LENGTH",
+    "format_utc", "utc_bytes", "parse_utc", "checksum", "MAX_BODY_LENGTH", "body_pairs", "encode_fields", "frame_body",
 ]
 
 SOH = b"\x01"
@@ -338,19 +338,25 @@ def _value_bytes(value: object) -> bytes:
 
 
 class RawBody(bytes):
-    """A message body already encoded as `tag=value<SOH>` pairs (the drop-copy history keeps
-    these same bytes, so a report is encoded once, issue 15 §2). `encode` appends it as is."""
+    """A message body already encoded as `tag=value<SOH>` pairs. Plain `bytes` given as a body
+    mean the same (the gateway's ExecutionReports, gateway/reports.py, which the drop-copy
+    history keeps as they are: plain bytes are not tracked by the garbage collector, a subclass
+    is); `encode` appends either as is."""
 
     __slots__ = ()
 
     def pairs(self) -> list[tuple[int, str]]:
-        """The (tag, value) pairs again, for code that inspects a body (venue fault rules); the
-        hot path never calls it."""
-        out = []
-        for field in self.split(b"\x01")[:-1]:
-            tag, _, value = field.partition(b"=")
-            out.append((int(tag), value.decode("latin-1")))
-        return out
+        return body_pairs(self)
+
+
+def body_pairs(body: bytes) -> list[tuple[int, str]]:
+    """The (tag, value) pairs of an encoded body again, for code that inspects a body (venue
+    fault rules, sinks that want pairs); the hot path never calls it."""
+    out = []
+    for field in body.split(b"\x01")[:-1]:
+        tag, _, value = field.partition(b"=")
+        out.append((int(tag), value.decode("latin-1")))
+    return out
 
 
 def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING, raw: bytes = b"") -> bytes:
@@ -362,19 +368,50 @@ def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRIN
     return frame + b"10=%03d\x01" % checksum(frame)
 
 
+def encode_fields(fields: Iterable[tuple[int, object]]) -> bytes:
+    """The `tag=value<SOH>` bytes of fields, as `encode` writes them (no framing)."""
+    return b"".join([b"%d=%s\x01" % (tag, _value_bytes(value)) for tag, value in fields])
+
+
+def frame_body(body: bytes) -> bytes:
+    """A FIXT.1.1 frame around encoded fields that start with 35: `encode` for bytes already made
+    (the session's cached header and an encoded body: one format, one checksum)."""
+    frame = b"8=FIXT.1.1\x019=%d\x01%s" % (len(body), body)
+    return frame + b"10=%03d\x01" % checksum(frame)
+
+
 # --- UTCTimestamp (spec 01 §1.1: YYYYMMDD-HH:MM:SS.mmm) -----------------------------------
 
 _fmt_cache: list = [None, ""]  # (whole second, "YYYYMMDD-HH:MM:SS") of the last call
+# The millisecond of the last call (whole seconds x 1000 + ms) with its text and bytes: every
+# frame of a busy moment carries the same SendingTime/TransactTime, formatted once (issue 16).
+_ms_cache: list = [None, "", b""]
+
+
+def _utc(now: float) -> list:
+    sec = int(now)
+    ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
+    if ms > 999:
+        ms = 999
+    key = sec * 1000 + ms
+    cache = _ms_cache
+    if cache[0] != key:
+        if _fmt_cache[0] != sec:
+            _fmt_cache[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+            _fmt_cache[0] = sec
+        text = "%s.%03d" % (_fmt_cache[1], ms)
+        cache[0], cache[1], cache[2] = key, text, text.encode("ascii")
+    return cache
 
 
 def format_utc(now: float) -> str:
     """Epoch seconds -> FIX UTCTimestamp with milliseconds (truncated, as the SDK does)."""
-    sec = int(now)
-    if _fmt_cache[0] != sec:
-        _fmt_cache[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y%m%d-%H:%M:%S")
-        _fmt_cache[0] = sec
-    ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
-    return "%s.%03d" % (_fmt_cache[1], ms if ms < 1000 else 999)
+    return _utc(now)[1]
+
+
+def utc_bytes(now: float) -> bytes:
+    """format_utc as bytes, for encoders."""
+    return _utc(now)[2]
 
 
 _parse_cache: dict[str, int] = {}

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, RawBody, encode, format_utc, parse, parse_utc
+from .codec import (BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, encode_fields, format_utc,
+                    frame_body, parse, parse_utc, utc_bytes)
 from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject, TestResponse
 from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
 from .numbers import MAX_SEQ, parse_int
@@ -78,7 +79,7 @@ def record_offline(store: MessageStore, sender: str, target: str, msg_type: str,
     seq = store.next_sender_seq
     store.next_sender_seq = seq + 1
     header: list[tuple[int, object]] = [(35, msg_type), (49, sender), (56, target), (34, seq), (52, format_utc(now))]
-    store.save(seq, now, encode(header, raw=body) if isinstance(body, RawBody) else encode(header + list(body)))
+    store.save(seq, now, encode(header, raw=body) if isinstance(body, bytes) else encode(header + list(body)))
     store.flush()
     return seq
 
@@ -110,6 +111,7 @@ class Session(Retransmission):
         self.logon_seq_offset = 0      # added to the MsgSeqNum of our Logon answer (then kept)
         self._silent_until = 0.0       # no Heartbeat/TestRequest (nor answers) before this time
         self._reject_next: list[tuple[int, str]] = []  # Reject the next inbound messages with these
+        self._heads: dict[tuple[str, str, str], bytes] = {}  # (MsgType, CompIDs) -> encoded header (_emit)
 
     # --- outputs ---------------------------------------------------------------------------
 
@@ -604,18 +606,29 @@ class Session(Retransmission):
         store = self.store
         seq = store.next_sender_seq
         store.next_sender_seq = seq + 1
-        fields: list[tuple[int, object]] = [(35, msg_type), (49, self.config.sender_comp_id),
-                                            (56, self.config.target_comp_id), (34, seq),
-                                            (52, sending_time or format_utc(now + self.sending_time_skew))]
-        if isinstance(body, RawBody):  # encoded once, shared with the drop-copy history
-            frame = encode(fields, raw=body)
-        else:
-            fields.extend(body)
-            frame = encode(fields)
+        config = self.config
+        # The header up to MsgSeqNum is the same for every message of a type on this session:
+        # encoded once (issue 16), keyed by what it holds (the CompIDs are learnt at Logon).
+        key = (msg_type, config.sender_comp_id, config.target_comp_id)
+        head = self._heads.get(key)
+        if head is None:
+            head = self._head(key)
+        stamp = sending_time.encode("ascii") if sending_time else utc_bytes(now + self.sending_time_skew)
+        # A body already encoded (bytes: the gateway's reports, shared with the drop-copy history)
+        # goes in as it is; pairs are encoded as codec.encode does.
+        encoded = body if isinstance(body, bytes) else encode_fields(body)
+        frame = frame_body(b"%s%d\x0152=%s\x01%s" % (head, seq, stamp, encoded))
         if msg_type not in ADMIN_MSG_TYPES and self.config.retransmission:
             store.save(seq, now, frame)
         self._write(frame, now)
         return seq
+
+    def _head(self, key: tuple[str, str, str]) -> bytes:
+        """`35=<type><SOH>49=<ours><SOH>56=<theirs><SOH>34=` as encode() writes those fields."""
+        if len(self._heads) >= 64:  # CompIDs changed several times (tests): start again
+            self._heads.clear()
+        head = self._heads[key] = encode_fields(zip((35, 49, 56), key)) + b"34="
+        return head
 
     def _send_admin(self, msg_type: str, body: list[tuple[int, object]], now: float) -> None:
         if now < self._silent_until and msg_type in ("0", "1"):

@@ -1,7 +1,7 @@
 """ExecutionReport history per venue and account: what KalshiDC replays (spec 04 §2).
 
 `Venue.dispatch` calls `record(account, body)` with every ExecutionReport body exactly as the
-order's own session received it. Entries are keyed by ExecID (spec 02 §8.2: `clock;event` on
+order's own session received it (the encoded bytes, gateway/reports.py; a list of pairs is encoded here). Entries are keyed by ExecID (spec 02 §8.2: `clock;event` on
 exchange index 0, `clock;event;index` elsewhere) and ordered numerically, clock first, per
 exchange index. The encoded body bytes are kept, so a replay is byte for byte the original
 body; only the header is new. Pending and rejected reports (`-1;-1`) are not kept.
@@ -100,7 +100,7 @@ class ExecHistory(Protocol):
     clock: Clock | None
     late_clock: bool
 
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None: ...
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None: ...
     def fetch(self, account: str, index: int, begin: ExecKey, end: ExecKey, limit: int) -> list[HistoryEntry]: ...
     def latest(self, index: int) -> ExecKey | None: ...
     def floor(self, index: int) -> ExecKey | None: ...
@@ -128,7 +128,17 @@ class _Base:
             self._last_now = clock()
         return self._last_now
 
-    def _parse(self, body: Body) -> tuple[str, int, int, int] | None:
+    def _parse(self, body: Body | bytes) -> tuple[str, int, int, int] | None:
+        if isinstance(body, bytes):  # an encoded body (reports.py): its ExecID found with one find
+            i = body.find(b"\x0117=")
+            if i < 0:
+                if not body.startswith(b"17="):
+                    return None
+                i = -1
+            j = body.find(b"\x01", i + 4)
+            text = body[i + 4:j].decode("latin-1")
+            parsed = parse_exec_id(text)
+            return None if parsed is None else (text, *parsed)  # "-1;-1": not kept (spec 04 §2)
         for tag, value in body:
             if tag == EXEC_ID_TAG:
                 text = str(value)
@@ -183,8 +193,8 @@ class MemoryHistory(_Base):
         super().__init__(clock, window)
         self._books: dict[tuple[str, int], _Book] = {}
 
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
-        """`data`: the body already encoded (encode_body), as the session sends it."""
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None:
+        """`body`: pairs, or the encoded bytes the session sends; `data`: pairs already encoded (encode_body)."""
         parsed = self._parse(body)
         if parsed is None:
             return
@@ -196,7 +206,7 @@ class MemoryHistory(_Base):
             book = self._books[(account, index)] = _Book()
         keys = book.keys
         if data is None:
-            data = encode_body(body)
+            data = body if isinstance(body, bytes) else encode_body(body)
         if not keys or key > keys[-1]:  # the usual case: ExecIDs increase
             keys.append(key)
             book.times.append(now)
@@ -302,8 +312,8 @@ class SqliteHistory(_Base):
                 " ON h.idx = m.idx AND h.clock = m.c WHERE h.venue=? GROUP BY h.idx, h.clock", (venue, venue)):
             self._latest[idx] = (clock_, event)
 
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
-        """`data`: the body already encoded (encode_body), as the session sends it."""
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None:
+        """`body`: pairs, or the encoded bytes the session sends; `data`: pairs already encoded (encode_body)."""
         parsed = self._parse(body)
         if parsed is None:
             return
@@ -311,7 +321,7 @@ class SqliteHistory(_Base):
         now = self._now()
         first = not self._pending
         self._pending.append((self.venue, account, index, clock, event, now, text,
-                              encode_body(body) if data is None else data))
+                              data if data is not None else body if isinstance(body, bytes) else encode_body(body)))
         self._note(index, (clock, event))
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_INTERVAL

@@ -111,6 +111,30 @@ class Transcript:
             msg_log.info("%s %-3s %s", session or f"{endpoint}/-", direction, entry.line())
         return entry
 
+    def add_sent(self, endpoint: str, session: str, frames: list[bytes]) -> None:
+        """`add("out", ...)` for each frame of one write (Recorder.outbound_all): one clock read
+        for the write, and the per-frame work in one loop (issue 16: the reply path)."""
+        now = self.clock()
+        entries = self.entries
+        count = self.count
+        cap = self.max_frame_bytes
+        kept = 0
+        for frame in frames:
+            size = len(frame)
+            if size > cap:
+                frame = frame[:cap]
+            entries.append(Entry(now, "out", endpoint, session, frame, size))
+            kept += len(frame) + ENTRY_OVERHEAD
+            if count is not None:
+                count("out", endpoint, session, frame)
+        self.added += len(frames)
+        self.bytes += kept
+        if len(entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._evict()
+        if self.log_messages:
+            for entry in list(entries)[-len(frames):]:
+                msg_log.info("%s %-3s %s", session or f"{endpoint}/-", "out", entry.line())
+
     def _evict(self) -> None:
         entries = self.entries
         while len(entries) > self.max_entries or (self.bytes > self.max_bytes and len(entries) > 1):
@@ -215,6 +239,15 @@ class Recorder:
         for out in frames:
             if isinstance(out, bytes):  # not the transport actions a fault may return
                 self._record("out", out)
+        return frames
+
+    def outbound_all(self, frames: list[bytes]) -> list[bytes] | None:
+        """The frames of one write, recorded as `outbound` records them, in one call (the
+        driver's write path, fixproto/aio.py); None when there is more to do per frame (an
+        inner interceptor, frames before the Logon, message log files): then `outbound` runs."""
+        if self.inner is not None or not self._session or self.transcript.files is not None:
+            return None
+        self.transcript.add_sent(self.endpoint, self._session, frames)
         return frames
 
     def mark(self, direction: str, frame: bytes, note: str) -> None:
