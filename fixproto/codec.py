@@ -166,7 +166,9 @@ class Framer:
             end = trailer + 7  # "10=NNN\x01"
             # A declared length running past the start of the next message is wrong: resync now
             # instead of swallowing the messages that follow.
-            nxt = _find_next_message(buf, soh2 + 1, min(trailer, n))
+            nxt = -1  # no "8=FIX" in the body at all (the usual case): nothing to look at closer
+            if buf.find(b"8=FIX", soh2 + 1, trailer) >= 0:
+                nxt = _find_next_message(buf, soh2 + 1, min(trailer, n))
             if nxt >= 0:
                 out.append(GarbledFrame(buf[pos:nxt], "BodyLength(9) does not match the message"))
                 pos = nxt

@@ -524,7 +524,8 @@ class Session(Retransmission):
         if msg.get(43) == "Y" and self._possdup_problem(msg, now):
             return
         if msg_type not in ADMIN_MSG_TYPES:
-            if self.state in RECEIVES_APP:
+            st = self.state
+            if st is State.ACTIVE or st in RECEIVES_APP:  # `is` first: a set of enums hashes in Python
                 self._events.append(AppMessage(msg, frame))
             return
         if msg_type == "0":
