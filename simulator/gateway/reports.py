@@ -66,6 +66,8 @@ def format_price(pips: int, dollars: bool) -> str:
 def parse_price(text: str, dollars: bool) -> int | None:
     """Price text -> pips; None when not representable (more than 4 dollar decimals,
     or not whole cents on a cents session: spec 02 §2.1)."""
+    if text.isdigit() and text.isascii() and len(text) <= 18:  # whole cents or dollars: no Decimal needed
+        return int(text) * (PRICE_SCALE if dollars else 100)
     try:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
@@ -80,6 +82,8 @@ def parse_price(text: str, dollars: bool) -> int | None:
 
 def parse_qty(text: str) -> int | None:
     """Quantity text -> hundredths; None if finer than 0.01 (spec 02 §2.2)."""
+    if text.isdigit() and text.isascii() and len(text) <= 18:  # whole contracts: no Decimal needed
+        return int(text) * QTY_SCALE
     try:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
