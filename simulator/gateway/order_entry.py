@@ -87,19 +87,24 @@ def _rejected(conn: Connection, msg: FixMessage, reason: Reject, side: Side, now
 
 _SIDE = {"1": Side.BUY, "2": Side.SELL}  # Side(54) after _field_problem: one of these
 _STP = {None: STP.TAKER_AT_CROSS, "1": STP.TAKER_AT_CROSS, "2": STP.MAKER}  # 2964 absent, 1 or 2
+# The NewOrderSingle fields most orders do not carry: QuoteID, ExpireTime, MaxExecutionCost,
+# ExDestination, the party, AllocAccount, ExecInst, STP, CancelOrderOnPause, order groups.
+_OPTIONAL = frozenset({117, 126, 21009, 100, 448, 452, 79, 18, 2964, 21006, 526, 20130})
 
 
 def on_new_order(conn: Connection, msg: FixMessage) -> None:
     # The hot path (issue 16): one straight line, each field read once with dict look-ups (the
-    # message is its own tag -> value dict), optional fields' helpers called only when present.
-    # The checks and their order are the documented ones (spec 02 §8.5, behaviour.md).
+    # message is its own tag -> value dict); an order without any optional field (one C-level
+    # set test) skips reading them. The checks and their order are the documented ones (spec
+    # 02 §8.5, behaviour.md).
     if conn.listener:
         _listener_refused(conn, msg)
         return
     if _field_problem(conn, msg):
         return
     get = msg.get
-    if get(117) is not None:
+    plain = _OPTIONAL.isdisjoint(msg)
+    if not plain and get(117) is not None:
         business_reject(conn, msg, BRR.APPLICATION_NOT_AVAILABLE,
                         "Application not available: RFQ quote acceptance by NewOrderSingle(117) is not handled yet")
         return
@@ -109,12 +114,14 @@ def on_new_order(conn: Connection, msg: FixMessage) -> None:
     price = parse_price(get(44) or "", flags.dollars)
     qty = parse_qty(get(38) or "")
     tif = _TIF[get(59) or "1"]  # absent TimeInForce = GTC (behaviour.md)
-    text = get(126)
-    expire = parse_utc(text) if text else None
-    max_cost_text = get(21009)
-    max_cost = _dollars_to_micros(max_cost_text) if max_cost_text is not None else None
-    dest = get(100)
-    problem = None if dest is None or dest == "-1" else _route_problem(conn, msg)
+    expire = max_cost = max_cost_text = problem = None
+    if not plain:
+        text = get(126)
+        expire = parse_utc(text) if text else None
+        max_cost_text = get(21009)
+        max_cost = _dollars_to_micros(max_cost_text) if max_cost_text is not None else None
+        dest = get(100)
+        problem = None if dest is None or dest == "-1" else _route_problem(conn, msg)
     text = get(60)
     if problem is None and text and (sent_at := parse_utc(text)) is not None and now - sent_at > conn.stale_after:
         problem = Reject.STALE_ORDER  # an order that waited too long on its way in (spec 08: "Stale order")
@@ -127,19 +134,23 @@ def on_new_order(conn: Connection, msg: FixMessage) -> None:
             problem = Reject.INCORRECT_QUANTITY
         elif max_cost_text is not None and (max_cost is None or max_cost <= 0):
             problem = Reject.INVALID_ORDER
-        elif get(448) is not None and get(452) != "24":
+        elif not plain and get(448) is not None and get(452) != "24":
             problem = Reject.CUSTOMER_ACCOUNT_NOT_FOUND
     if problem is not None:
         conn.venue.dispatch([_rejected(conn, msg, problem, side, now)])
         return
-    text = get(79)
-    exec_inst = get(18)
-    request = OrderRequest(
-        account=conn.user, client_order_id=msg[11], symbol=get(55) or "", side=side, price=price, qty=qty,
-        tif=tif, expire_time=expire, post_only=exec_inst is not None and "6" in exec_inst.split(),
-        stp=_STP[get(2964)], max_cost=max_cost, cancel_on_pause=get(21006) == "Y",
-        order_group=get(526) or get(20130), subaccount=0 if text is None else _subaccount(msg),
-        party_id=get(448), session=conn.session_id)
+    if plain:  # every optional field at its default
+        request = OrderRequest(account=conn.user, client_order_id=msg[11], symbol=get(55) or "", side=side,
+                               price=price, qty=qty, tif=tif, session=conn.session_id)
+    else:
+        text = get(79)
+        exec_inst = get(18)
+        request = OrderRequest(
+            account=conn.user, client_order_id=msg[11], symbol=get(55) or "", side=side, price=price, qty=qty,
+            tif=tif, expire_time=expire, post_only=exec_inst is not None and "6" in exec_inst.split(),
+            stp=_STP[get(2964)], max_cost=max_cost, cancel_on_pause=get(21006) == "Y",
+            order_group=get(526) or get(20130), subaccount=0 if text is None else _subaccount(msg),
+            party_id=get(448), session=conn.session_id)
     venue = conn.venue
     events = venue.exchange.new_order(request, now)
     prefix = None
