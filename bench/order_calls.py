@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.loadgen import frame
 from bench.roundtrip import SYMBOL, Workspace
-from bench.tracing import counting
+from bench.tracing import Counts, counting
 from kalshi_fixsim.fixproto.codec import format_utc
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, session_types, load_private_key, logon_payload, sign_logon
 from kalshi_fixsim.simulator.config import load_config
@@ -37,7 +37,8 @@ __all__ = ["run", "measure"]
 
 SOH = "\x01"
 NOW = 1_796_000_000.0     # 2026-11-30: a fixed, deterministic clock
-READS = 20                # measured reads per case (after 20 of warm-up)
+READS = 20                # measured reads per case
+WARMUP = 20               # reads before those
 STEP = 0.000_1            # the clock moves 100 µs per read (10k orders/s)
 
 MIXES = {  # name: (TimeInForce, SkipPendingExecReports, a resting sell to fill against)
@@ -156,25 +157,26 @@ async def _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read
         maker.feed([maker.order("2", "1", qty=5_000_000)])
         assert b"39=0" in maker.transport.out, bytes(maker.transport.out)
     loop = asyncio.get_running_loop()
-    warm = 20
-    for i in range(warm + reads):
+    total = Counts()
+    for i in range(WARMUP + reads):
         clock.t += STEP
-        frames = [taker.order("1", tif) for _ in range(per_read)]
-        if i == warm:
+        frames = [taker.order("1", tif) for _ in range(per_read)]  # the client's work: not counted
+        if i == WARMUP:
             taker.transport.out.clear()
             maker.transport.out.clear()
-            counter = counting()
-            counts = counter.__enter__()
-        taker.feed(frames)
-        while loop._ready:  # what the read scheduled (call_soon) runs before the next read
-            await asyncio.sleep(0)
-    counter.__exit__(None, None, None)
+        with counting(i >= WARMUP) as counts:
+            taker.feed(frames)
+            if loop._ready:  # what the read left for the loop (call_soon) is the order's cost too
+                await asyncio.sleep(0)
+        total.calls += counts.calls
+        total.opcodes += counts.opcodes
+        assert not loop._ready
     for client in (taker, maker):
         client.driver.abort()  # gone before sim.stop(), which would wait for Logout answers
     await asyncio.sleep(0)
     orders = per_read * reads
     reports = taker.transport.out.count(b"\x0135=8\x01") + maker.transport.out.count(b"\x0135=8\x01")
-    return counts.calls / orders, counts.opcodes / orders, reports / orders
+    return total.calls / orders, total.opcodes / orders, reports / orders
 
 
 CASES = [  # (session, store, mix)
@@ -203,43 +205,49 @@ def run(quick: bool) -> list[dict]:
     return rows
 
 
-def top(code: str, store: str, mix: str, per_read: int, n: int = 40) -> list[tuple[str, int]]:
-    """The functions called most per order in one case (where to look): `--top NR memory ioc 1`."""
+def top(code: str, store: str, mix: str, per_read: int, n: int = 40) -> list[tuple[str, float, float]]:
+    """The functions that run most per order in one case, where to look (`--top NR memory ioc
+    1`): (function, calls per order, its own bytecodes per order), most bytecodes first."""
     import collections
-    import sys as _sys
+    from contextlib import contextmanager
     calls: collections.Counter = collections.Counter()
-    real = counting
+    ops: collections.Counter = collections.Counter()
 
     def tracer(frame, event, arg):
+        co = frame.f_code
+        name = f"{co.co_qualname} ({Path(co.co_filename).name}:{co.co_firstlineno})"
         if event == "call":
-            co = frame.f_code
-            calls[f"{co.co_qualname} ({Path(co.co_filename).name}:{co.co_firstlineno})"] += 1
-        return None
-
-    from contextlib import contextmanager
+            calls[name] += 1
+            frame.f_trace_opcodes = True
+        elif event == "opcode":
+            ops[name] += 1
+        return tracer
 
     @contextmanager
     def by_function(enabled: bool = True):
-        _sys.settrace(tracer)
+        if enabled:
+            sys.settrace(tracer)
         try:
-            yield real(False).__enter__()
+            yield Counts()
         finally:
-            _sys.settrace(None)
+            sys.settrace(None)
+    real = globals()["counting"]
     globals()["counting"] = by_function
     try:
         measure(code, store, mix, per_read)
     finally:
         globals()["counting"] = real
     orders = per_read * READS
-    return [(name, round(count / orders, 2)) for name, count in calls.most_common(n)]
+    return [(name, calls[name] / orders, count / orders) for name, count in ops.most_common(n)]
 
 
 if __name__ == "__main__":
     if "--top" in sys.argv:  # python -m bench.order_calls --top NR memory ioc 1
         i = sys.argv.index("--top")
         code, store, mix, per_read = sys.argv[i + 1:i + 5]
-        for name, per_order in top(code, "memory" if store == "memory" else "state/sim.db", mix, int(per_read), 80):
-            print(f"{per_order:8.2f}  {name}")
+        print("   calls  bytecodes  function (per order)")
+        for name, calls, ops in top(code, "memory" if store == "memory" else "state/sim.db", mix, int(per_read), 80):
+            print(f"{calls:8.2f}  {ops:9.1f}  {name}")
     else:
         from bench.__main__ import print_table
         print_table("order_calls", run(quick="--quick" in sys.argv))

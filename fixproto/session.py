@@ -384,7 +384,10 @@ class Session(Retransmission):
             return
         msg_type = msg.get(35)
         seq_text = msg.get(34)
-        seq = parse_int(seq_text, 1, MAX_SEQ) if seq_text else None
+        if seq_text and len(seq_text) < 10 and seq_text.isdigit() and seq_text.isascii():
+            seq = int(seq_text) or None  # fast path: 1..999,999,999 (0 is out of range)
+        else:
+            seq = parse_int(seq_text, 1, MAX_SEQ) if seq_text else None
         if seq is None:
             # spec 01 §5 rule 2: a missing MsgSeqNum terminates the session; so does one that
             # is not a number of 1..MAX_SEQ (numbers.py), there being no number to go on with.
@@ -438,9 +441,10 @@ class Session(Retransmission):
         if self._queue and msg.get(43) != "Y":
             self._drop_stale(seq)
         self._process(msg, frame, seq, now)
-        self._drain_queue(now)
-        if self._resend_at is not None:
-            self._resend_at = now if self._queue else None  # progress: the timeout starts again
+        if self._queue or self._barriers or self._resend_at is not None:  # no gap: nothing to drain
+            self._drain_queue(now)
+            if self._resend_at is not None:
+                self._resend_at = now if self._queue else None  # progress: the timeout starts again
 
     def _on_first_message(self, msg: FixMessage, msg_type: str | None, now: float) -> None:
         # Any reply (even a refusal) goes back with the CompIDs the peer used.
@@ -511,7 +515,7 @@ class Session(Retransmission):
                 return
         tolerance = self.config.sending_time_tolerance
         if tolerance is not None:
-            sent = parse_utc(msg.get(52) or "")
+            sent = parse_utc(msg.get(52) or "")  # validation parsed it already: a memo hit
             if sent is None or abs(now - sent) > tolerance:
                 self._send_reject(msg, SRR.SENDINGTIME_ACCURACY_PROBLEM,
                                   f"SendingTime accuracy problem: more than {tolerance:g} s from server time",
