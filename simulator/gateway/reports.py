@@ -223,15 +223,23 @@ def render_events(events: list[Event], flags: ReportFlags,
                   index_of: Callable[[str], int] = lambda symbol: 0) -> list[bytes]:
     """The ExecutionReports one session receives for a batch of engine events (spec 02 §9).
     `index_of(symbol)` is the exchange index of the market (LastMkt, spec 00 §6)."""
-    traded_orders = {ev.order.order_id for ev in events if isinstance(ev, Traded)}
+    traded_orders: set[str] = set()
     # Orders that end in this batch without ever resting (IOC/FOK/MaxExecutionCost/post-only):
     # their only report is the cancel (spec 02 §9 #7-#9).
-    never_rested = {ev.order.order_id for ev in events if isinstance(ev, Canceled) and ev.reason in _NEVER_RESTS}
+    never_rested: set[str] = set()
+    for ev in events:
+        if isinstance(ev, Traded):
+            traded_orders.add(ev.order.order_id)
+        elif isinstance(ev, Canceled) and ev.reason in _NEVER_RESTS:
+            never_rested.add(ev.order.order_id)
     out: list[bytes] = []
     last_trade_of: dict[str, int] = {}  # order id -> index in `out` of its last Trade report
+    symbol, exchange_index = None, 0  # the batch's market, looked up again only when it changes
     for ev in events:
         order, now = ev.order, ev.time
-        exchange_index = index_of(order.symbol)
+        if order.symbol != symbol:
+            symbol = order.symbol
+            exchange_index = index_of(symbol)
         if isinstance(ev, Accepted):
             # spec 02 §9 #2/#3: the first Trade doubles as the ack unless 21026=Y.
             if order.order_id in traded_orders and not flags.new_before_trade:
