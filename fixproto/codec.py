@@ -102,8 +102,11 @@ def checksum(data: bytes) -> int:
     zlib.adler32's low half is 1 + the byte sum (mod 65521), exact for blocks of up to 256
     bytes (at most 255 x 256 < 65521): a C loop instead of sum() over a bytes object.
     """
-    if len(data) <= 256:
+    n = len(data)
+    if n <= 256:
         return ((zlib.adler32(data) & 0xFFFF) - 1) & 0xFF
+    if n <= 512:  # most ExecutionReports: two blocks without the loop
+        return ((zlib.adler32(data[:256]) & 0xFFFF) + (zlib.adler32(data[256:]) & 0xFFFF) - 2) & 0xFF
     view = memoryview(data)
     total = 0
     for i in range(0, len(data), 256):
@@ -387,22 +390,25 @@ def frame_body(body: bytes) -> bytes:
 _fmt_cache: list = [None, ""]  # (whole second, "YYYYMMDD-HH:MM:SS") of the last call
 # The millisecond of the last call (whole seconds x 1000 + ms) with its text and bytes: every
 # frame of a busy moment carries the same SendingTime/TransactTime, formatted once (issue 16).
-_ms_cache: list = [None, "", b""]
+_ms_cache: list = [None, "", b"", None]  # ..., and the last `now` itself
 
 
 def _utc(now: float) -> list:
+    cache = _ms_cache
+    if now == cache[3]:  # the same instant again (the events of one engine call share it)
+        return cache
     sec = int(now)
     ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
     if ms > 999:
         ms = 999
     key = sec * 1000 + ms
-    cache = _ms_cache
     if cache[0] != key:
         if _fmt_cache[0] != sec:
             _fmt_cache[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y%m%d-%H:%M:%S")
             _fmt_cache[0] = sec
         text = "%s.%03d" % (_fmt_cache[1], ms)
         cache[0], cache[1], cache[2] = key, text, text.encode("ascii")
+    cache[3] = now
     return cache
 
 

@@ -102,6 +102,37 @@ def money(micros: int) -> str:
     return f"{sign}{pips // 10_000}.{pips % 10_000:04d}"
 
 
+# The texts of quantities, prices and amounts, kept once made: reports repeat a few values
+# (0.00, 1.00, the order's price) and a lookup costs a fifth of formatting again (issue 16).
+# Bounded: once full, new values are formatted each time.
+_TEXT_MAX = 4096
+_QTY_TEXT: dict[int, str] = {}
+_PRICE_TEXT: tuple[dict[int, str], dict[int, str]] = ({}, {})  # [dollars]: cents, dollars sessions
+_MONEY_TEXT: dict[int, str] = {}
+
+
+def _qty(hundredths: int) -> str:
+    text = format_qty(hundredths)
+    if len(_QTY_TEXT) < _TEXT_MAX:
+        _QTY_TEXT[hundredths] = text
+    return text
+
+
+def _price(pips: int, dollars: bool) -> str:
+    text = format_price(pips, dollars)
+    cache = _PRICE_TEXT[dollars]
+    if len(cache) < _TEXT_MAX:
+        cache[pips] = text
+    return text
+
+
+def _money(micros: int) -> str:
+    text = money(micros)
+    if len(_MONEY_TEXT) < _TEXT_MAX:
+        _MONEY_TEXT[micros] = text
+    return text
+
+
 # --- reports ------------------------------------------------------------------------------
 
 def _report(order: Order, exec_id: str, exec_type: str, status: str, flags: ReportFlags, now: float, *,
@@ -117,32 +148,35 @@ def _report(order: Order, exec_id: str, exec_type: str, status: str, flags: Repo
     cum = order.cum
     qty = order.qty if flags.preserve_qty else cum + leaves
     dollars = flags.dollars
+    q, p = _QTY_TEXT.get, _PRICE_TEXT[dollars].get  # `q(x) or _qty(x)`: the kept text, else made
+    avg = order.avg_price
     parts = [f"37={order.order_id or 'NONE'}\x0111={cl or order.client_order_id}\x0117={exec_id}\x01"
              f"150={exec_type}\x0139={status}\x0154={int(order.side)}\x0155={order.symbol}\x01"
-             f"151={format_qty(leaves)}\x0114={format_qty(cum)}\x016={format_price(order.avg_price, dollars)}\x01"
-             f"38={format_qty(qty)}\x01"]
+             f"151={q(leaves) or _qty(leaves)}\x0114={q(cum) or _qty(cum)}\x01"
+             f"6={p(avg) or _price(avg, dollars)}\x0138={q(qty) or _qty(qty)}\x01"]
     if trade is not None:
-        parts.append(f"31={format_price(trade.fill.price, dollars)}\x0132={format_qty(trade.fill.qty)}\x01")
+        fill = trade.fill
+        parts.append(f"31={p(fill.price) or _price(fill.price, dollars)}\x0132={q(fill.qty) or _qty(fill.qty)}\x01")
     if rej_reason is not None:
         parts.append(f"103={int(rej_reason)}\x01")
     if orig_cl:
         parts.append(f"41={orig_cl}\x01")
-    parts.append(f"44={format_price(order.price, dollars)}\x0160={format_utc(now)}\x01")
+    parts.append(f"44={p(order.price) or _price(order.price, dollars)}\x0160={format_utc(now)}\x01")
     if text:
         parts.append(f"58={text}\x01")
     if order.expire_time is not None and order.tif in (TimeInForce.DAY, TimeInForce.GTD):
         parts.append(f"126={format_utc(order.expire_time)}\x01")
+    m = _MONEY_TEXT.get
     if trade is not None:
-        parts.append(f"136=1\x01137={money(trade.fill.fee)}\x01138=USD\x01139=4\x01891=0\x01")
+        parts.append(f"136=1\x01137={m(fill.fee) or _money(fill.fee)}\x01138=USD\x01139=4\x01891=0\x01")
     if order.party_id:
         parts.append(f"453=1\x01448={order.party_id}\x01452=24\x01")
     if order.subaccount:
         parts.append(f"79={int(order.subaccount)}\x01")
     if trade is not None:
-        fill = trade.fill
-        parts.append(f"704={format_qty(fill.long_qty)}\x01705={format_qty(fill.short_qty)}\x011703=1\x01"
-                     f"1704={money(fill.balance_change)}\x011705=BALANCE\x01880={fill.trade_id}\x01"
-                     f"1057={'Y' if fill.aggressor else 'N'}\x01")
+        parts.append(f"704={q(fill.long_qty) or _qty(fill.long_qty)}\x01705={q(fill.short_qty) or _qty(fill.short_qty)}"
+                     f"\x011703=1\x011704={m(fill.balance_change) or _money(fill.balance_change)}\x011705=BALANCE\x01"
+                     f"880={fill.trade_id}\x011057={'Y' if fill.aggressor else 'N'}\x01")
     parts.append(f"2964={int(order.stp)}\x0130={exchange_index}\x01")
     text_body = "".join(parts)
     try:
@@ -193,15 +227,23 @@ def render_events(events: list[Event], flags: ReportFlags,
                   index_of: Callable[[str], int] = lambda symbol: 0) -> list[bytes]:
     """The ExecutionReports one session receives for a batch of engine events (spec 02 §9).
     `index_of(symbol)` is the exchange index of the market (LastMkt, spec 00 §6)."""
-    traded_orders = {ev.order.order_id for ev in events if isinstance(ev, Traded)}
+    traded_orders: set[str] = set()
     # Orders that end in this batch without ever resting (IOC/FOK/MaxExecutionCost/post-only):
     # their only report is the cancel (spec 02 §9 #7-#9).
-    never_rested = {ev.order.order_id for ev in events if isinstance(ev, Canceled) and ev.reason in _NEVER_RESTS}
+    never_rested: set[str] = set()
+    for ev in events:
+        if isinstance(ev, Traded):
+            traded_orders.add(ev.order.order_id)
+        elif isinstance(ev, Canceled) and ev.reason in _NEVER_RESTS:
+            never_rested.add(ev.order.order_id)
     out: list[bytes] = []
     last_trade_of: dict[str, int] = {}  # order id -> index in `out` of its last Trade report
+    symbol, exchange_index = None, 0  # the batch's market, looked up again only when it changes
     for ev in events:
         order, now = ev.order, ev.time
-        exchange_index = index_of(order.symbol)
+        if order.symbol != symbol:
+            symbol = order.symbol
+            exchange_index = index_of(symbol)
         if isinstance(ev, Accepted):
             # spec 02 §9 #2/#3: the first Trade doubles as the ack unless 21026=Y.
             if order.order_id in traded_orders and not flags.new_before_trade:

@@ -79,3 +79,28 @@ def test_a_state_file_of_format_1_replays_its_pickled_rows_and_is_marked_format_
     assert [rec for _seq, rec in state.records()] == [old]
     state.db.commit()
     assert state.db.execute("SELECT value FROM journal_meta WHERE key='format'").fetchone()[0] == str(FORMAT_VERSION) == "2"
+
+
+def test_the_wal_goes_back_into_the_database_file_every_checkpoint_every_commits(tmp_path):
+    """SQLite's own checkpoint is off (it would copy the same hot pages again and again); the
+    state file checkpoints every CHECKPOINT_EVERY commits, so the WAL stays bounded."""
+    from kalshi_fixsim.simulator.journal import CHECKPOINT_EVERY
+    state = StateFile(tmp_path / "sim.db")
+    engine = _Engine()
+    state.instrument(engine, "prediction", "exchange", ("new_order",))
+    main = tmp_path / "sim.db"
+    wal = tmp_path / "sim.db-wal"
+    start = main.stat().st_size
+    for i in range(CHECKPOINT_EVERY - 1):
+        engine.new_order(_request(client_order_id=f"c{i}"), float(i))
+        state.commit()
+    assert main.stat().st_size == start  # everything so far is in the WAL only
+    engine.new_order(_request(client_order_id="last"), 1e6)
+    state.commit()
+    assert main.stat().st_size > start  # the checkpoint wrote the journal's pages into the file
+    grown = wal.stat().st_size
+    for i in range(3 * CHECKPOINT_EVERY):
+        engine.new_order(_request(client_order_id=f"d{i}"), float(i))
+        state.commit()
+    assert wal.stat().st_size <= grown * 2  # reused from its start after each checkpoint, not grown
+    assert len(list(state.records())) == 4 * CHECKPOINT_EVERY
