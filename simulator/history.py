@@ -1,7 +1,8 @@
 """ExecutionReport history per venue and account: what KalshiDC replays (spec 04 §2).
 
 `Venue.dispatch` calls `record(account, body)` with every ExecutionReport body exactly as the
-order's own session received it (the encoded bytes, gateway/reports.py; a list of pairs is encoded here). Entries are keyed by ExecID (spec 02 §8.2: `clock;event` on
+order's own session received it (the encoded bytes of gateway/reports.py; pairs are encoded
+here). Entries are keyed by ExecID (spec 02 §8.2: `clock;event` on
 exchange index 0, `clock;event;index` elsewhere) and ordered numerically, clock first, per
 exchange index. The encoded body bytes are kept, so a replay is byte for byte the original
 body; only the header is new. Pending and rejected reports (`-1;-1`) are not kept.
