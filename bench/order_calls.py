@@ -23,6 +23,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bench.loadgen import frame
@@ -123,7 +124,7 @@ class _Client:
         self.driver.buffer_updated(len(data))
 
 
-async def _measure(base: Path, code: str, store: str, mix: str, per_read: int, reads: int) -> tuple[float, float, int]:
+async def _measure(base: Path, code: str, store: str, mix: str, per_read: int, reads: int, timed: bool = False):
     tif, skip_pending, crossing = MIXES[mix]
     with open(os.devnull, "w") as quiet:  # `init` talks on stderr too
         stderr, sys.stderr = sys.stderr, quiet
@@ -143,14 +144,14 @@ async def _measure(base: Path, code: str, store: str, mix: str, per_read: int, r
         sim = Simulator(config, clock=clock)
         await sim.start(control_port=None, listen=False)
         try:
-            return await _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read, reads)
+            return await _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read, reads, timed)
         finally:
             await sim.stop()
     finally:
         os.chdir(old)
 
 
-async def _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read, reads):
+async def _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read, reads, timed=False):
     taker = _Client(sim, clock, code, accounts[0], skip_pending)
     maker = _Client(sim, clock, code, accounts[1], skip_pending)
     if crossing:
@@ -158,16 +159,20 @@ async def _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read
         assert b"39=0" in maker.transport.out, bytes(maker.transport.out)
     loop = asyncio.get_running_loop()
     total = Counts()
+    cpu = 0.0
     for i in range(WARMUP + reads):
         clock.t += STEP
         frames = [taker.order("1", tif) for _ in range(per_read)]  # the client's work: not counted
         if i == WARMUP:
             taker.transport.out.clear()
             maker.transport.out.clear()
-        with counting(i >= WARMUP) as counts:
+        started = time.thread_time()
+        with counting(i >= WARMUP and not timed) as counts:
             taker.feed(frames)
             if loop._ready:  # what the read left for the loop (call_soon) is the order's cost too
                 await asyncio.sleep(0)
+        if i >= WARMUP:
+            cpu += time.thread_time() - started
         total.calls += counts.calls
         total.opcodes += counts.opcodes
         assert not loop._ready
@@ -176,6 +181,8 @@ async def _run(sim, clock, code, accounts, tif, skip_pending, crossing, per_read
     await asyncio.sleep(0)
     orders = per_read * reads
     reports = taker.transport.out.count(b"\x0135=8\x01") + maker.transport.out.count(b"\x0135=8\x01")
+    if timed:
+        return cpu / orders * 1e6
     return total.calls / orders, total.opcodes / orders, reports / orders
 
 
@@ -186,10 +193,12 @@ CASES = [  # (session, store, mix)
 ]
 
 
-def measure(code: str, store: str, mix: str, per_read: int, reads: int = READS) -> tuple[float, float, float]:
-    """(calls, bytecodes, ExecutionReports) per order for one case, in a fresh workspace."""
+def measure(code: str, store: str, mix: str, per_read: int, reads: int = READS, timed: bool = False):
+    """(calls, bytecodes, ExecutionReports) per order for one case, in a fresh workspace; with
+    `timed`, the CPU time per order in µs instead (this thread's, so another process running on
+    the core does not count; still noisy on a shared machine, unlike the counts)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_measure(Path(tmp), code, store, mix, per_read, reads))
+        return asyncio.run(_measure(Path(tmp), code, store, mix, per_read, reads, timed))
 
 
 def run(quick: bool) -> list[dict]:
@@ -201,6 +210,8 @@ def run(quick: bool) -> list[dict]:
             row[f"calls ({per_read}/read)"] = round(calls, 1)
             row[f"bytecodes ({per_read}/read)"] = round(ops)
         row["reports/order"] = round(reports, 2)
+        row["cpu µs/order (10/read)"] = round(min(measure(code, store, mix, 10, 200, timed=True)
+                                                  for _ in range(1 if quick else 3)), 1)
         rows.append(row)
     return rows
 
