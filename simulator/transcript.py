@@ -117,8 +117,8 @@ class Transcript:
         return entry
 
     def add_sent(self, endpoint: str, session: str, frames: list[bytes]) -> None:
-        """`add("out", ...)` for each frame of one write (Recorder.outbound_all): one clock read
-        for the write, and the per-frame work in one loop (issue 16: the reply path)."""
+        """`add("out", ...)` for each frame of one write (Recorder.outbound_all, never with the
+        message log on): one clock read for the write, the per-frame work in one loop (issue 16)."""
         now = self.clock()
         entries = self.entries
         count = self.count
@@ -139,9 +139,6 @@ class Transcript:
         self.bytes += kept
         if len(entries) > self.max_entries or self.bytes > self.max_bytes:
             self._evict()
-        if self.log_messages:
-            for entry in list(entries)[-len(frames):]:
-                msg_log.info("%s %-3s %s", session or f"{endpoint}/-", "out", entry.line())
 
     def _evict(self) -> None:
         entries = self.entries
@@ -252,10 +249,11 @@ class Recorder:
     def outbound_all(self, frames: list[bytes]) -> list[bytes] | None:
         """The frames of one write, recorded as `outbound` records them, in one call (the
         driver's write path, fixproto/aio.py); None when there is more to do per frame (an
-        inner interceptor, frames before the Logon, message log files): then `outbound` runs."""
-        if self.inner is not None or not self._session or self.transcript.files is not None:
+        inner interceptor, frames before the Logon, message log or files): then `outbound` runs."""
+        transcript = self.transcript
+        if self.inner is not None or not self._session or transcript.files is not None or transcript.log_messages:
             return None
-        self.transcript.add_sent(self.endpoint, self._session, frames)
+        transcript.add_sent(self.endpoint, self._session, frames)
         return frames
 
     def mark(self, direction: str, frame: bytes, note: str) -> None:
