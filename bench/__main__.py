@@ -11,8 +11,8 @@ import platform
 import sys
 import time
 
-from bench import (connections, decoder, durability, engine, faults, market_data, memory, metrics, roundtrip,
-                   virtual_clock)
+from bench import (connections, decoder, durability, engine, faults, market_data, memory, metrics, order_calls,
+                   roundtrip, virtual_clock)
 
 BENCHMARKS = [
     ("decoder", decoder.run),
@@ -22,6 +22,7 @@ BENCHMARKS = [
     ("connections", connections.run),
     ("virtual_clock", virtual_clock.run),
     ("faults", faults.run),
+    ("order_calls", order_calls.run),
     ("roundtrip", roundtrip.run),
     ("durability", durability.run),
     ("metrics", metrics.run),

@@ -51,6 +51,8 @@ class Interceptor(Protocol):
 
     def inbound(self, frame: bytes) -> Iterable[bytes]: ...
     def outbound(self, frame: bytes) -> Iterable[bytes]: ...
+    # Optional: `outbound_all(frames) -> list | None`, the frames of one write at once (None:
+    # call `outbound` per frame instead).
 
 
 Handler = Callable[["SessionDriver", Event], None]
@@ -64,9 +66,11 @@ class WriteBatch:
     Drivers given a batch queue their output instead of writing it. A read is one batch: every
     frame of it is handled, then `flush()` runs `commit` once (the durable state of everything
     the batch did, on every connection) and writes each connection's queued frames in one
-    write(). Output made outside a read (clock work, timers, the control plane) is flushed at
-    the end of the loop turn. A batch of one is flushed at once: one order in flight waits for
-    nothing. `stage`, if set, is called with "commit", "write" and "written" (crash tests)."""
+    write(). When more reads wait in the same loop turn (other connections were readable in the
+    same poll), their batches join this one: one commit and one write per connection for the
+    whole turn (issue 16). Output made outside a read (clock work, timers, the control plane) is
+    flushed at the end of the loop turn. A batch of one is flushed at once: one order in flight
+    waits for nothing. `stage`, if set, is called with "commit", "write" and "written" (crash tests)."""
 
     def __init__(self, commit: Callable[[], None] | None = None) -> None:
         self.commit = commit
@@ -74,6 +78,11 @@ class WriteBatch:
         self._dirty: dict["SessionDriver", None] = {}
         self._depth = 0
         self._scheduled = False
+        self._outside = False  # something outside a read is in the batch (clock work, control plane)
+        # A read from a socket is in this batch: it may wait for the reads of the other sockets
+        # readable in the same poll. In-memory connections (tests, the virtual clock) never wait:
+        # their interleaving stays what it was, read by read.
+        self.socket_read = False
         self.reading = False
 
     def __enter__(self) -> "WriteBatch":
@@ -83,22 +92,38 @@ class WriteBatch:
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self.reading = True  # the commit knows this batch is a read's (not clock or control work)
-            try:
-                self.flush()
-            finally:
-                self.reading = False
+            if self.socket_read and _more_this_turn():
+                self.socket_read = False
+                self._schedule()  # flushed after the reads still waiting in this loop turn
+                return
+            self.socket_read = False
+            self._end_of_batch()
 
     def touch(self) -> None:
         """Something needs committing: flush at the end of this batch or loop turn."""
-        if self._depth == 0 and not self._scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop (a script driving the venue directly): at once
-                self.flush()
-                return
-            self._scheduled = True
-            loop.call_soon(self.flush)
+        if self._depth == 0:
+            self._outside = True
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script driving the venue directly): at once
+            self._end_of_batch()
+            return
+        self._scheduled = True
+        loop.call_soon(self._end_of_batch)
+
+    def _end_of_batch(self) -> None:
+        # The commit knows whether only reads are in the batch (no clock or control work).
+        self.reading = not self._outside
+        self._outside = False
+        try:
+            self.flush()
+        finally:
+            self.reading = False
 
     def queue(self, driver: "SessionDriver") -> None:
         self._dirty[driver] = None
@@ -125,6 +150,15 @@ class WriteBatch:
             driver._write_out()
         if stage is not None:
             stage("written")
+
+def _more_this_turn() -> bool:
+    """Do other callbacks wait in this turn of the running loop (reads of connections readable
+    in the same poll)? asyncio's own loops keep them in `_ready`; another loop: no."""
+    try:
+        return bool(getattr(asyncio.get_running_loop(), "_ready", None))
+    except RuntimeError:
+        return False
+
 
 # The read buffer starts small (a silent or quiet connection holds little, issue 11 §4) and
 # doubles whenever a read fills it, up to _READ_MAX, and halves again after _SHRINK_AFTER small
@@ -161,6 +195,7 @@ class SessionDriver(asyncio.BufferedProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._pumping = False
+        self._socket = False
         self._in_lane: _Lane | None = None   # made by enable_actions (fault rules installed)
         self._out_lane: _Lane | None = None
 
@@ -168,6 +203,7 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._socket = transport.get_extra_info("socket") is not None  # not an in-memory pipe (WriteBatch)
         if self.on_connection_made is not None:
             self.on_connection_made(self)  # after a TLS handshake that succeeded
         self.pump()
@@ -217,6 +253,8 @@ class SessionDriver(asyncio.BufferedProtocol):
             self._feed(data)
         else:
             with batch:  # every frame of the read, then one commit and one write per connection
+                if self._socket:
+                    batch.socket_read = True
                 self._feed(data)
 
     def _feed(self, data: bytes) -> None:
@@ -242,7 +280,11 @@ class SessionDriver(asyncio.BufferedProtocol):
 
     def send(self, msg_type: str, body: Iterable[tuple[int, object]]) -> int:
         seq = self.session.send(msg_type, body, self.clock.now())
-        self.pump()
+        if self._pumping:
+            return seq  # sent from a handler: the loop running it writes the output and re-arms after
+        self._dispatch()
+        if self._timer is None:
+            self._rearm()  # else it stays: a send only moves the session's deadlines later (_rearm)
         return seq
 
     def logout(self, text: str = "") -> None:
@@ -358,9 +400,18 @@ class SessionDriver(asyncio.BufferedProtocol):
             for frame in frames:
                 lane.run(self._intercept(interceptor.outbound, frame))
             return
-        out: list[bytes] = []
-        for frame in frames:
-            out.extend(self._intercept(interceptor.outbound, frame))
+        out: list[bytes] | None = None
+        whole = getattr(interceptor, "outbound_all", None)
+        if whole is not None:  # an observer that takes a whole write at once (the simulator's journal)
+            try:
+                out = whole(frames)
+            except Exception as exc:  # as _intercept: a bug there passes the frames on unchanged
+                log.error("unhandled exception in the frame interceptor on %s", self.describe(), exc_info=exc)
+                out = frames
+        if out is None:
+            out = []
+            for frame in frames:
+                out.extend(self._intercept(interceptor.outbound, frame))
         if out:
             transport.write(b"".join(out))  # one write for what the interceptor passed on
 

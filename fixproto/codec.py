@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 
 __all__ = [
     "SOH", "BEGIN_STRING", "FixMessage", "GarbledFrame", "Framer", "parse", "encode", "RawBody",
-    "format_utc", "parse_utc", "checksum", "MAX_BODY_LENGTH",
+    "format_utc", "utc_bytes", "parse_utc", "checksum", "MAX_BODY_LENGTH", "body_pairs", "encode_fields", "frame_body",
 ]
 
 SOH = b"\x01"
@@ -44,56 +44,51 @@ class GarbledFrame:
         return isinstance(other, GarbledFrame) and (self.data, self.reason) == (other.data, other.reason)
 
 
-class FixMessage:
+class FixMessage(dict):
     """An ordered list of (tag, value) pairs with first-occurrence lookup.
 
     `pairs` holds every field in wire order; parsed messages include 8, 9 and 10.
     Tag 0 marks a field whose tag was not a valid tag number (kept so validation can reject
     it); `invalid_tags` holds those tags' texts as sent, in order (a Reject names them).
+
+    The message is itself the dict tag -> first value, built once when it is made (in C):
+    `msg.get(tag)`, `msg[tag]` and `tag in msg` are dict operations with no Python call, the
+    hot path's most frequent ones (issue 16: 35 gets and 39 index look-ups per order before).
+    Code that changes `pairs` afterwards updates the dict too (subaccounts._set_field).
     """
 
-    __slots__ = ("pairs", "_first", "invalid_tags")
+    __slots__ = ("pairs", "invalid_tags")
 
     def __init__(self, pairs: list[tuple[int, str]], invalid_tags: list[str] | None = None) -> None:
+        # reversed: the first occurrence of a repeated tag is assigned last, so it wins
+        dict.__init__(self, reversed(pairs))
         self.pairs = pairs
-        self._first: dict[int, str] | None = None
         self.invalid_tags = invalid_tags or []
-
-    def _index(self) -> dict[int, str]:
-        first = self._first
-        if first is None:
-            first = {}
-            for tag, value in self.pairs:
-                if tag not in first:
-                    first[tag] = value
-            self._first = first
-        return first
-
-    def get(self, tag: int, default: str | None = None) -> str | None:
-        return self._index().get(tag, default)
-
-    def __getitem__(self, tag: int) -> str:
-        return self._index()[tag]
-
-    def __contains__(self, tag: int) -> bool:
-        return tag in self._index()
 
     def get_all(self, tag: int) -> list[str]:
         return [v for t, v in self.pairs if t == tag]
 
     @property
     def msg_type(self) -> str | None:
-        return self._index().get(35)
+        return self.get(35)
 
     def body(self) -> list[tuple[int, str]]:
         """Fields after the standard header, without the trailer."""
         return [(t, v) for t, v in self.pairs if t not in _HEADER_OR_TRAILER]
+
+    def __bool__(self) -> bool:
+        return True  # a message, even an empty one, is something (as before it was a dict)
 
     def __repr__(self) -> str:
         return "FixMessage(" + "|".join(f"{t}={v}" for t, v in self.pairs) + ")"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FixMessage) and self.pairs == other.pairs
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by content (as before)
 
 
 _HEADER_OR_TRAILER = frozenset(
@@ -107,8 +102,11 @@ def checksum(data: bytes) -> int:
     zlib.adler32's low half is 1 + the byte sum (mod 65521), exact for blocks of up to 256
     bytes (at most 255 x 256 < 65521): a C loop instead of sum() over a bytes object.
     """
-    if len(data) <= 256:
+    n = len(data)
+    if n <= 256:
         return ((zlib.adler32(data) & 0xFFFF) - 1) & 0xFF
+    if n <= 512:  # most ExecutionReports: two blocks without the loop
+        return ((zlib.adler32(data[:256]) & 0xFFFF) + (zlib.adler32(data[256:]) & 0xFFFF) - 2) & 0xFF
     view = memoryview(data)
     total = 0
     for i in range(0, len(data), 256):
@@ -171,7 +169,9 @@ class Framer:
             end = trailer + 7  # "10=NNN\x01"
             # A declared length running past the start of the next message is wrong: resync now
             # instead of swallowing the messages that follow.
-            nxt = _find_next_message(buf, soh2 + 1, min(trailer, n))
+            nxt = -1  # no "8=FIX" in the body at all (the usual case): nothing to look at closer
+            if buf.find(b"8=FIX", soh2 + 1, trailer) >= 0:
+                nxt = _find_next_message(buf, soh2 + 1, min(trailer, n))
             if nxt >= 0:
                 out.append(GarbledFrame(buf[pos:nxt], "BodyLength(9) does not match the message"))
                 pos = nxt
@@ -343,19 +343,25 @@ def _value_bytes(value: object) -> bytes:
 
 
 class RawBody(bytes):
-    """A message body already encoded as `tag=value<SOH>` pairs (the drop-copy history keeps
-    these same bytes, so a report is encoded once, issue 15 §2). `encode` appends it as is."""
+    """A message body already encoded as `tag=value<SOH>` pairs. Plain `bytes` given as a body
+    mean the same (the gateway's ExecutionReports, gateway/reports.py, which the drop-copy
+    history keeps as they are: plain bytes are not tracked by the garbage collector, a subclass
+    is); `encode` appends either as is."""
 
     __slots__ = ()
 
     def pairs(self) -> list[tuple[int, str]]:
-        """The (tag, value) pairs again, for code that inspects a body (venue fault rules); the
-        hot path never calls it."""
-        out = []
-        for field in self.split(b"\x01")[:-1]:
-            tag, _, value = field.partition(b"=")
-            out.append((int(tag), value.decode("latin-1")))
-        return out
+        return body_pairs(self)
+
+
+def body_pairs(body: bytes) -> list[tuple[int, str]]:
+    """The (tag, value) pairs of an encoded body again, for code that inspects a body (venue
+    fault rules, sinks that want pairs); the hot path never calls it."""
+    out = []
+    for field in body.split(b"\x01")[:-1]:
+        tag, _, value = field.partition(b"=")
+        out.append((int(tag), value.decode("latin-1")))
+    return out
 
 
 def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRING, raw: bytes = b"") -> bytes:
@@ -367,26 +373,75 @@ def encode(fields: Iterable[tuple[int, object]], begin_string: str = BEGIN_STRIN
     return frame + b"10=%03d\x01" % checksum(frame)
 
 
+def encode_fields(fields: Iterable[tuple[int, object]]) -> bytes:
+    """The `tag=value<SOH>` bytes of fields, as `encode` writes them (no framing)."""
+    return b"".join([b"%d=%s\x01" % (tag, _value_bytes(value)) for tag, value in fields])
+
+
+def frame_body(body: bytes) -> bytes:
+    """A FIXT.1.1 frame around encoded fields that start with 35: `encode` for bytes already made
+    (the session's cached header and an encoded body: one format, one checksum)."""
+    frame = b"8=FIXT.1.1\x019=%d\x01%s" % (len(body), body)
+    return frame + b"10=%03d\x01" % checksum(frame)
+
+
 # --- UTCTimestamp (spec 01 §1.1: YYYYMMDD-HH:MM:SS.mmm) -----------------------------------
 
 _fmt_cache: list = [None, ""]  # (whole second, "YYYYMMDD-HH:MM:SS") of the last call
+# The millisecond of the last call (whole seconds x 1000 + ms) with its text and bytes: every
+# frame of a busy moment carries the same SendingTime/TransactTime, formatted once (issue 16).
+_ms_cache: list = [None, "", b"", None]  # ..., and the last `now` itself
+
+
+def _utc(now: float) -> list:
+    cache = _ms_cache
+    if now == cache[3]:  # the same instant again (the events of one engine call share it)
+        return cache
+    sec = int(now)
+    ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
+    if ms > 999:
+        ms = 999
+    key = sec * 1000 + ms
+    if cache[0] != key:
+        if _fmt_cache[0] != sec:
+            _fmt_cache[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+            _fmt_cache[0] = sec
+        text = "%s.%03d" % (_fmt_cache[1], ms)
+        cache[0], cache[1], cache[2] = key, text, text.encode("ascii")
+    cache[3] = now
+    return cache
 
 
 def format_utc(now: float) -> str:
     """Epoch seconds -> FIX UTCTimestamp with milliseconds (truncated, as the SDK does)."""
-    sec = int(now)
-    if _fmt_cache[0] != sec:
-        _fmt_cache[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y%m%d-%H:%M:%S")
-        _fmt_cache[0] = sec
-    ms = int((now - sec) * 1000 + 0.0005)  # epoch floats carry ~1e-7 s of noise
-    return "%s.%03d" % (_fmt_cache[1], ms if ms < 1000 else 999)
+    return _utc(now)[1]
+
+
+def utc_bytes(now: float) -> bytes:
+    """format_utc as bytes, for encoders."""
+    return _utc(now)[2]
 
 
 _parse_cache: dict[str, int] = {}
+# Whole texts parse_utc took, and their value: an order's SendingTime(52) and TransactTime(60)
+# are looked at by validation, the session's SendingTime check and the order handler, and in
+# a busy second every order of a millisecond carries the same text (issue 16). Bounded.
+_UTC_SEEN: dict[str, float] = {}
 
 
 def parse_utc(text: str) -> float | None:
     """FIX UTCTimestamp (with or without fraction) -> epoch seconds; None if malformed."""
+    value = _UTC_SEEN.get(text)
+    if value is None:
+        value = _parse_utc(text)
+        if value is not None:
+            if len(_UTC_SEEN) >= 4096:
+                _UTC_SEEN.clear()
+            _UTC_SEEN[text] = value
+    return value
+
+
+def _parse_utc(text: str) -> float | None:
     if len(text) < 17 or text[8] != "-" or text[11] != ":" or text[14] != ":":
         return None
     head = text[:17]

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .codec import BEGIN_STRING, Framer, FixMessage, GarbledFrame, RawBody, encode, format_utc, parse, parse_utc
+from .codec import (BEGIN_STRING, Framer, FixMessage, GarbledFrame, encode, encode_fields, format_utc,
+                    frame_body, parse, parse_utc, utc_bytes)
 from .events import AppMessage, Disconnect, Event, Garbled, LoggedOn, LogonRequest, SessionReject, TestResponse
 from .fields import ADMIN_MSG_TYPES, SessionRejectReason as SRR
 from .numbers import MAX_SEQ, parse_int
@@ -78,7 +79,7 @@ def record_offline(store: MessageStore, sender: str, target: str, msg_type: str,
     seq = store.next_sender_seq
     store.next_sender_seq = seq + 1
     header: list[tuple[int, object]] = [(35, msg_type), (49, sender), (56, target), (34, seq), (52, format_utc(now))]
-    store.save(seq, now, encode(header, raw=body) if isinstance(body, RawBody) else encode(header + list(body)))
+    store.save(seq, now, encode(header, raw=body) if isinstance(body, bytes) else encode(header + list(body)))
     store.flush()
     return seq
 
@@ -110,6 +111,7 @@ class Session(Retransmission):
         self.logon_seq_offset = 0      # added to the MsgSeqNum of our Logon answer (then kept)
         self._silent_until = 0.0       # no Heartbeat/TestRequest (nor answers) before this time
         self._reject_next: list[tuple[int, str]] = []  # Reject the next inbound messages with these
+        self._heads: dict[tuple[str, str, str], bytes] = {}  # (MsgType, CompIDs) -> encoded header (_emit)
 
     # --- outputs ---------------------------------------------------------------------------
 
@@ -382,7 +384,10 @@ class Session(Retransmission):
             return
         msg_type = msg.get(35)
         seq_text = msg.get(34)
-        seq = parse_int(seq_text, 1, MAX_SEQ) if seq_text else None
+        if seq_text and len(seq_text) < 10 and seq_text.isdigit() and seq_text.isascii():
+            seq = int(seq_text) or None  # fast path: 1..999,999,999 (0 is out of range)
+        else:
+            seq = parse_int(seq_text, 1, MAX_SEQ) if seq_text else None
         if seq is None:
             # spec 01 §5 rule 2: a missing MsgSeqNum terminates the session; so does one that
             # is not a number of 1..MAX_SEQ (numbers.py), there being no number to go on with.
@@ -436,9 +441,10 @@ class Session(Retransmission):
         if self._queue and msg.get(43) != "Y":
             self._drop_stale(seq)
         self._process(msg, frame, seq, now)
-        self._drain_queue(now)
-        if self._resend_at is not None:
-            self._resend_at = now if self._queue else None  # progress: the timeout starts again
+        if self._queue or self._barriers or self._resend_at is not None:  # no gap: nothing to drain
+            self._drain_queue(now)
+            if self._resend_at is not None:
+                self._resend_at = now if self._queue else None  # progress: the timeout starts again
 
     def _on_first_message(self, msg: FixMessage, msg_type: str | None, now: float) -> None:
         # Any reply (even a refusal) goes back with the CompIDs the peer used.
@@ -509,7 +515,7 @@ class Session(Retransmission):
                 return
         tolerance = self.config.sending_time_tolerance
         if tolerance is not None:
-            sent = parse_utc(msg.get(52) or "")
+            sent = parse_utc(msg.get(52) or "")  # validation parsed it already: a memo hit
             if sent is None or abs(now - sent) > tolerance:
                 self._send_reject(msg, SRR.SENDINGTIME_ACCURACY_PROBLEM,
                                   f"SendingTime accuracy problem: more than {tolerance:g} s from server time",
@@ -518,7 +524,8 @@ class Session(Retransmission):
         if msg.get(43) == "Y" and self._possdup_problem(msg, now):
             return
         if msg_type not in ADMIN_MSG_TYPES:
-            if self.state in RECEIVES_APP:
+            st = self.state
+            if st is State.ACTIVE or st in RECEIVES_APP:  # `is` first: a set of enums hashes in Python
                 self._events.append(AppMessage(msg, frame))
             return
         if msg_type == "0":
@@ -600,18 +607,29 @@ class Session(Retransmission):
         store = self.store
         seq = store.next_sender_seq
         store.next_sender_seq = seq + 1
-        fields: list[tuple[int, object]] = [(35, msg_type), (49, self.config.sender_comp_id),
-                                            (56, self.config.target_comp_id), (34, seq),
-                                            (52, sending_time or format_utc(now + self.sending_time_skew))]
-        if isinstance(body, RawBody):  # encoded once, shared with the drop-copy history
-            frame = encode(fields, raw=body)
-        else:
-            fields.extend(body)
-            frame = encode(fields)
+        config = self.config
+        # The header up to MsgSeqNum is the same for every message of a type on this session:
+        # encoded once (issue 16), keyed by what it holds (the CompIDs are learnt at Logon).
+        key = (msg_type, config.sender_comp_id, config.target_comp_id)
+        head = self._heads.get(key)
+        if head is None:
+            head = self._head(key)
+        stamp = sending_time.encode("ascii") if sending_time else utc_bytes(now + self.sending_time_skew)
+        # A body already encoded (bytes: the gateway's reports, shared with the drop-copy history)
+        # goes in as it is; pairs are encoded as codec.encode does.
+        encoded = body if isinstance(body, bytes) else encode_fields(body)
+        frame = frame_body(b"%s%d\x0152=%s\x01%s" % (head, seq, stamp, encoded))
         if msg_type not in ADMIN_MSG_TYPES and self.config.retransmission:
             store.save(seq, now, frame)
         self._write(frame, now)
         return seq
+
+    def _head(self, key: tuple[str, str, str]) -> bytes:
+        """`35=<type><SOH>49=<ours><SOH>56=<theirs><SOH>34=` as encode() writes those fields."""
+        if len(self._heads) >= 64:  # CompIDs changed several times (tests): start again
+            self._heads.clear()
+        head = self._heads[key] = encode_fields(zip((35, 49, 56), key)) + b"34="
+        return head
 
     def _send_admin(self, msg_type: str, body: list[tuple[int, object]], now: float) -> None:
         if now < self._silent_until and msg_type in ("0", "1"):

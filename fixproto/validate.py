@@ -11,17 +11,21 @@ order of precedence (a problem of an earlier rule wins wherever it stands in the
   e. empty value -> 4            j. group count -> 16, entry order -> 15 (or a required
                                     group member missing -> 1)
 
-A message that passes costs two linear passes with dict/set lookups only.
+A message that passes costs one pass over its fields with no call per field (`_fine`); one
+that does not goes through the exact passes below, in the order of precedence above.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
-from .codec import FixMessage, parse_utc
+from .codec import _UTC_SEEN, FixMessage, parse_utc
 from .fields import (ENUM_VALUES, HEADER_TAGS, INT_RANGES, MESSAGES, MSG_ENUM_VALUES, MSG_TAG_TYPES, TAG_TYPES,
                      TRAILER_TAGS, GroupDef, MessageDef, SessionRejectReason as R, tag_label)
-from .numbers import FORMAT, INT32_MAX, INT32_MIN, decimal_problem, int_problem
+from .numbers import (FORMAT, INT32_MAX, INT32_MIN, MAX_DECIMAL_DIGITS, MAX_FRACTION_DIGITS, decimal_problem,
+                      int_problem)
 
 __all__ = ["Problem", "validate"]
 
@@ -119,18 +123,129 @@ _MSG_ENUMS = {mt: {**ENUM_VALUES, **{t: e for (m, t), e in MSG_ENUM_VALUES.items
               for mt in {m for m, _ in MSG_ENUM_VALUES}}
 
 
-def _fast_check(tag: int, checks: dict, enums: dict):
-    """Format, range and closed-enum check of one tag in a single predicate (fast path only)."""
-    fmt, enum = checks.get(tag), enums.get(tag)
+# --- the fast path's tables, one per MsgType (issue 16) ----------------------------------------
+# For each tag allowed in the message, what proves its value fine without a call where that is
+# possible: None (free text), a frozenset (a closed enum: its values all pass the format check,
+# asserted below), (lo, hi) (an unsigned int text of at most 10 digits within lo..hi), _DECIMAL
+# (a plain decimal within the digit caps, by one C regex), _CHAR (one character), _UTC (a timestamp parse_utc already
+# took), or the field's own check (a callable returning True when fine). A value the table
+# cannot vouch for sends the message down the exact, ranked pass: the table only ever says
+# "fine" where the ranked pass would too, so answers never change.
+
+_DECIMAL = object()
+_UTC = object()
+_CHAR = object()
+_NOT_ALLOWED = object()
+_decimal_ok = re.compile(r"[0-9]{1,%d}(?:\.[0-9]{1,%d})?" % (MAX_DECIMAL_DIGITS, MAX_FRACTION_DIGITS)).fullmatch
+
+
+def _fast_entry(tag: int, msg_type: str):
+    typ = MSG_TAG_TYPES.get((msg_type, tag), TAG_TYPES.get(tag))
+    checks = _MSG_TAG_CHECKS.get(msg_type, _TAG_CHECKS)
+    enum = _MSG_ENUMS.get(msg_type, ENUM_VALUES).get(tag)
+    fmt = checks.get(tag)
     if enum is not None:
-        return enum.__contains__ if fmt is None else (lambda v: fmt(v) is None and v in enum)
-    return (lambda v: fmt(v) is None) if fmt is not None else (lambda v: True)
+        assert fmt is None or all(fmt(v) is None for v in enum), (msg_type, tag)  # enum alone suffices
+        return frozenset(enum)
+    if fmt is None:
+        return None
+    if tag in INT_RANGES or typ == "INT":
+        lo, hi = INT_RANGES.get(tag, (INT32_MIN, INT32_MAX))
+        return (max(lo, 0), hi)  # negative texts take the ranked pass
+    if fmt is decimal_problem:
+        return _DECIMAL
+    if typ == "UTCTIMESTAMP":
+        return _UTC
+    if typ == "CHAR":
+        return _CHAR
+    if typ == "BOOLEAN":
+        return frozenset({"Y", "N"})
+    return lambda v: fmt(v) is None
 
 
-_FAST_CHECKS = {t: _fast_check(t, _TAG_CHECKS, ENUM_VALUES) for t in TAG_TYPES}
-_MSG_FAST_CHECKS = {mt: {t: _fast_check(t, _MSG_TAG_CHECKS.get(mt, _TAG_CHECKS), _MSG_ENUMS.get(mt, ENUM_VALUES))
-                         for t in TAG_TYPES}
-                    for mt in set(_MSG_TAG_CHECKS) | set(_MSG_ENUMS)}
+_FAST = {mt: {t: _fast_entry(t, mt) for t in _ALLOWED[mt]} for mt in MESSAGES}
+# Header 0, body 1, trailer 2: a message in order never goes down in this (spec 01 §1.1-§1.2).
+_PART = {**{t: 0 for t in HEADER_TAGS}, **{t: 2 for t in TRAILER_TAGS}}
+_REQUIRED_SET = {mt: frozenset(tags) for mt, tags in _REQUIRED.items()}
+_GROUP_TAGS = {mt: frozenset(m.groups) for mt, m in MESSAGES.items()}
+
+
+def _plan(msg_type: str, tags: tuple[int, ...]):
+    """The checks a message of this MsgType with these tags, in this order, needs on its values
+    (grouped by kind), or False when the layout itself is not certainly fine: a tag not allowed
+    (c, d), header/body/trailer out of order (b2), a required tag missing (i) or a repeating
+    group (j: walked by the exact pass). Repeated tags and empty values are checked by _fine."""
+    fast = _FAST[msg_type]
+    part = 0
+    enums, ints, decimals, chars, stamps, others = [], [], [], [], [], []
+    for i, tag in enumerate(tags):
+        kind = fast.get(tag, _NOT_ALLOWED)
+        if kind is _NOT_ALLOWED:
+            return False
+        p = _PART.get(tag, 1)
+        if p < part:
+            return False
+        part = p
+        if kind is None:
+            continue
+        if kind.__class__ is frozenset:
+            enums.append((i, kind))
+        elif kind.__class__ is tuple:
+            ints.append((i, *kind))
+        elif kind is _DECIMAL:
+            decimals.append(i)
+        elif kind is _CHAR:
+            chars.append(i)
+        elif kind is _UTC:
+            stamps.append(i)
+        else:
+            others.append((i, kind))
+    if not _REQUIRED_SET[msg_type] <= set(tags) or not _GROUP_TAGS[msg_type].isdisjoint(tags):
+        return False
+    return tuple(enums), tuple(ints), tuple(decimals), tuple(chars), tuple(stamps), tuple(others)
+
+
+_PLANS: dict[tuple, object] = {}  # (MsgType, tags...) -> _plan(): a client sends few layouts
+_TAG = itemgetter(0)
+_VALUE = itemgetter(1)
+
+
+def _fine(msg: FixMessage, pairs: list[tuple[int, str]], msg_type: str) -> bool:
+    """True when `msg` certainly has no problem (the usual case); False sends it to the exact
+    passes (they find the first problem in their order of precedence, or none). The layout's
+    checks are worked out once per layout (_plan); a message then costs its value checks only."""
+    if len(msg) != len(pairs) or not all(map(_VALUE, pairs)):
+        return False  # a tag repeated (h, or a group) or an empty value (e)
+    key = (msg_type, *map(_TAG, pairs))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= 1024:  # bounded: a peer may send any number of layouts
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(msg_type, key[1:])
+    if plan is False:
+        return False
+    enums, ints, decimals, chars, stamps, others = plan
+    for i, values in enums:
+        if pairs[i][1] not in values:
+            return False
+    for i, lo, hi in ints:
+        value = pairs[i][1]
+        if not (len(value) <= 10 and value.isdigit() and value.isascii() and lo <= int(value) <= hi):
+            return False
+    for i in decimals:
+        if _decimal_ok(pairs[i][1]) is None:
+            return False
+    for i in chars:
+        if len(pairs[i][1]) != 1:
+            return False
+    for i in stamps:
+        value = pairs[i][1]
+        if value not in _UTC_SEEN and not _timestamp(value):
+            return False
+    for i, check in others:
+        if not check(pairs[i][1]):
+            return False
+    return True
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -139,7 +254,7 @@ def validate(msg: FixMessage) -> Problem | None:
     """The first session-level problem of `msg` (spec 09 §1), or None if it is acceptable."""
     if 0 in msg:  # a. spec 09 §1 code 0; RefTagID is the tag as it was sent (issue 11 §1)
         return _invalid_tag(msg)
-    msg_type = msg.msg_type
+    msg_type = msg.get(35)
     if msg_type is None:
         return Problem(R.REQUIRED_TAG_MISSING, 35, "Required tag missing: MsgType(35)")
     if msg_type == "":
@@ -149,17 +264,14 @@ def validate(msg: FixMessage) -> Problem | None:
     if mdef is None:  # b. spec 09 §1 code 11, spec 12 §2
         return Problem(R.INVALID_MSGTYPE, 35, f"Invalid MsgType: {_show(msg_type)}")
     pairs = msg.pairs
+    if _fine(msg, pairs, msg_type):
+        return None
     problem = _order_problem(pairs)  # b2. code 14
     if problem is not None:
         return problem
-    allowed = _ALLOWED[msg_type]
-    checks = _MSG_FAST_CHECKS.get(msg_type, _FAST_CHECKS)
-    for tag, value in pairs:  # fast path: every field fine -> skip the ranked pass
-        if tag not in allowed or not value or not checks[tag](value):
-            problem = _check_fields(pairs, allowed, msg_type)
-            if problem is not None:
-                return problem
-            break
+    problem = _check_fields(pairs, _ALLOWED[msg_type], msg_type)  # c-g
+    if problem is not None:
+        return problem
     return _check_structure(pairs, mdef)
 
 

@@ -1,7 +1,8 @@
 """ExecutionReport history per venue and account: what KalshiDC replays (spec 04 §2).
 
 `Venue.dispatch` calls `record(account, body)` with every ExecutionReport body exactly as the
-order's own session received it. Entries are keyed by ExecID (spec 02 §8.2: `clock;event` on
+order's own session received it (the encoded bytes of gateway/reports.py; pairs are encoded
+here). Entries are keyed by ExecID (spec 02 §8.2: `clock;event` on
 exchange index 0, `clock;event;index` elsewhere) and ordered numerically, clock first, per
 exchange index. The encoded body bytes are kept, so a replay is byte for byte the original
 body; only the header is new. Pending and rejected reports (`-1;-1`) are not kept.
@@ -57,6 +58,25 @@ def parse_exec_id(text: str | None) -> tuple[int, int, int] | None:
     return int(clock), int(event), int(index) if index else 0
 
 
+def _exec_id_in(body: bytes) -> tuple[str, int, int, int] | None:
+    """(ExecID text, clock, event, index) of an encoded body, None without one: parse_exec_id's
+    rule on the bytes, without a regex (every report recorded passes here). bytes.isdigit is
+    ASCII digits only, as \\d is for latin-1 text; "-1;-1" (pending) is not an ExecID."""
+    i = body.find(b"\x0117=") + 4
+    if i == 3:
+        if not body.startswith(b"17="):
+            return None
+        i = 3
+    raw = body[i:body.find(b"\x01", i)]
+    clock, _, rest = raw.partition(b";")
+    event, more, index = rest.partition(b";")
+    if not (clock.isdigit() and event.isdigit() and len(clock) <= 18 and len(event) <= 18):
+        return None
+    if more and not (index.isdigit() and len(index) <= 18):
+        return None
+    return raw.decode("ascii"), int(clock), int(event), int(index) if more else 0
+
+
 def format_exec_id(clock: int, event: int, index: int = 0) -> str:
     return f"{clock};{event};{index}" if index else f"{clock};{event}"
 
@@ -100,7 +120,7 @@ class ExecHistory(Protocol):
     clock: Clock | None
     late_clock: bool
 
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None: ...
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None: ...
     def fetch(self, account: str, index: int, begin: ExecKey, end: ExecKey, limit: int) -> list[HistoryEntry]: ...
     def latest(self, index: int) -> ExecKey | None: ...
     def floor(self, index: int) -> ExecKey | None: ...
@@ -128,7 +148,9 @@ class _Base:
             self._last_now = clock()
         return self._last_now
 
-    def _parse(self, body: Body) -> tuple[str, int, int, int] | None:
+    def _parse(self, body: Body | bytes) -> tuple[str, int, int, int] | None:
+        if isinstance(body, bytes):  # an encoded body (reports.py)
+            return _exec_id_in(body)
         for tag, value in body:
             if tag == EXEC_ID_TAG:
                 text = str(value)
@@ -183,8 +205,8 @@ class MemoryHistory(_Base):
         super().__init__(clock, window)
         self._books: dict[tuple[str, int], _Book] = {}
 
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
-        """`data`: the body already encoded (encode_body), as the session sends it."""
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None:
+        """`body`: pairs, or the encoded bytes the session sends; `data`: pairs already encoded (encode_body)."""
         parsed = self._parse(body)
         if parsed is None:
             return
@@ -196,7 +218,7 @@ class MemoryHistory(_Base):
             book = self._books[(account, index)] = _Book()
         keys = book.keys
         if data is None:
-            data = encode_body(body)
+            data = body if isinstance(body, bytes) else encode_body(body)
         if not keys or key > keys[-1]:  # the usual case: ExecIDs increase
             keys.append(key)
             book.times.append(now)
@@ -302,8 +324,8 @@ class SqliteHistory(_Base):
                 " ON h.idx = m.idx AND h.clock = m.c WHERE h.venue=? GROUP BY h.idx, h.clock", (venue, venue)):
             self._latest[idx] = (clock_, event)
 
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None:
-        """`data`: the body already encoded (encode_body), as the session sends it."""
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None:
+        """`body`: pairs, or the encoded bytes the session sends; `data`: pairs already encoded (encode_body)."""
         parsed = self._parse(body)
         if parsed is None:
             return
@@ -311,7 +333,7 @@ class SqliteHistory(_Base):
         now = self._now()
         first = not self._pending
         self._pending.append((self.venue, account, index, clock, event, now, text,
-                              encode_body(body) if data is None else data))
+                              data if data is not None else body if isinstance(body, bytes) else encode_body(body)))
         self._note(index, (clock, event))
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_INTERVAL

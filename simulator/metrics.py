@@ -128,15 +128,15 @@ class Metrics:
                     started = None
                 if started is not None:
                     self.orders.observe(perf_counter() - started)
-        if msg_type in _WATCH:
+        if msg_type == b"8":  # the usual answer: only a rejected report counts beyond messages
+            if b"\x01150=8\x01" in frame:  # ExecType Rejected: OrdRejReason(103)
+                self._reject("order_reject", _field(frame, b"103") or "none", endpoint, frame)
+        elif msg_type in _WATCH:
             self._answer(msg_type, endpoint, session, frame)
 
     def _answer(self, msg_type: bytes, endpoint: str, session: str, frame: bytes) -> None:
-        """An outbound Reject, BMR, cancel reject, ExecutionReport, Logon or Logout."""
-        if msg_type == b"8":
-            if b"\x01150=8\x01" in frame:  # ExecType Rejected: OrdRejReason(103)
-                self._reject("order_reject", _field(frame, b"103") or "none", endpoint, frame)
-        elif msg_type == b"A":
+        """An outbound Reject, BMR, cancel reject, Logon or Logout (ExecutionReports: `frame`)."""
+        if msg_type == b"A":
             self._logon(endpoint, "accepted", "")
         elif msg_type == b"5":
             if not session:  # a Logout before any Logon was accepted: the Logon was refused

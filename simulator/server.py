@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from kalshi_fixsim.fixproto.aio import Clock, Interceptor, SessionDriver, WriteBatch, default_clock
-from kalshi_fixsim.fixproto.codec import RawBody
+from kalshi_fixsim.fixproto.codec import body_pairs
 from kalshi_fixsim.fixproto.kalshi import LogonOptions, SessionType, session_types
 from kalshi_fixsim.fixproto.session import ACCEPTOR, AppMessage, Disconnect, Event, LoggedOn, LogonRequest, Session, SessionConfig
 from kalshi_fixsim.fixproto.state import State
@@ -138,8 +138,8 @@ class GatewayConnection:
 
     def send(self, msg_type: str, body: list[tuple[int, object]], hooked: bool = True) -> int:
         if hooked and self.send_hook is not None:
-            if isinstance(body, RawBody):  # venue fault rules read the body's fields
-                body = body.pairs()
+            if isinstance(body, bytes):  # an encoded body (RawBody or bytes): venue fault rules read its fields
+                body = body_pairs(body)
             return self.send_hook(self, msg_type, body)
         driver = self.driver
         assert driver is not None

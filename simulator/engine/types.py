@@ -55,9 +55,10 @@ class OrderStatus(enum.Enum):
     REJECTED = "8"
     EXPIRED = "C"
 
-    @property
-    def final(self) -> bool:
-        return self in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
+    def __init__(self, value: str) -> None:
+        # Plain member attributes, not properties: read for every order and report, and an
+        # enum property costs a Python call per read (issue 16).
+        self.final: bool = value in ("2", "4", "8", "C")  # FILLED, CANCELED, REJECTED, EXPIRED
 
 
 class MarketStatus(enum.Enum):
@@ -174,13 +175,8 @@ class Reject(enum.Enum):
     TOO_MANY_OPEN_ORDERS = (3, "EXCEEDED_PER_MARKET_RISK_LIMIT")
     STALE_ORDER = (8, "STALE_ORDER")  # "expired timestamp on request"; margin's code is 5 (spec 08)
 
-    @property
-    def code(self) -> int:
-        return self.value[0]
-
-    @property
-    def text(self) -> str:
-        return self.value[1]
+    def __init__(self, code: int, text: str) -> None:
+        self.code, self.text = code, text  # attributes, not properties (OrderStatus.__init__)
 
 
 class CancelReason(enum.Enum):
@@ -201,14 +197,10 @@ class CancelReason(enum.Enum):
     EXPIRY = ("expiry", "")                   # Day/GTD: OrderExpiryCancel
     CLOSE = ("close", "")                     # market close: CloseCancel
 
-    @property
-    def text(self) -> str:
-        return self.value[1]
-
-    @property
-    def expiry_style(self) -> bool:
-        """Reported as Expired (C/C) with UseExpiredOrdStatus=Y (spec 01 §2.2, 21012)."""
-        return self in (CancelReason.EXPIRY, CancelReason.CLOSE)
+    def __init__(self, label: str, text: str) -> None:
+        self.text = text  # attributes, not properties (OrderStatus.__init__)
+        # Reported as Expired (C/C) with UseExpiredOrdStatus=Y (spec 01 §2.2, 21012).
+        self.expiry_style: bool = label in ("expiry", "close")
 
 
 class CxlReject(enum.Enum):
@@ -229,13 +221,8 @@ class CxlReject(enum.Enum):
     PERMISSION_DENIED = (99, "PERMISSION_DENIED_FOR_CUSTOMER_ACCOUNT")  # a restricted key, another sub-account
     POST_ONLY_CROSS = (99, "POST_ONLY_CROSS")  # a replace would make a post-only order take (engine choice)
 
-    @property
-    def code(self) -> int:
-        return self.value[0]
-
-    @property
-    def text(self) -> str:
-        return self.value[1]
+    def __init__(self, code: int, text: str) -> None:
+        self.code, self.text = code, text  # attributes, not properties (OrderStatus.__init__)
 
 
 # --- events: what an engine call produced, in order --------------------------------------

@@ -73,11 +73,11 @@ def business_reject(conn: Connection, msg: FixMessage, reason: int, text: str) -
 
 def route(conn: Connection, msg: FixMessage) -> None:
     msg_type = msg.get(35) or ""
-    name = f"{MSG_TYPE_NAMES.get(msg_type, 'message')}(35={msg_type})"
     if msg_type not in APP_MESSAGES_IN[(conn.product, conn.session_code)]:
         # spec 01 §11: a known MsgType not offered on this session.
         business_reject(conn, msg, BRR.UNSUPPORTED_MESSAGE_TYPE,
-                        f"Unsupported Message Type: {name} is not accepted on {conn.comp_id} ({conn.product})")
+                        f"Unsupported Message Type: {_name(msg_type)} is not accepted on {conn.comp_id} "
+                        f"({conn.product})")
         return
     for gate in GATES:
         if gate(conn, msg):
@@ -85,6 +85,10 @@ def route(conn: Connection, msg: FixMessage) -> None:
     handler = HANDLERS.get((conn.session_code, msg_type))
     if handler is None:
         business_reject(conn, msg, BRR.APPLICATION_NOT_AVAILABLE,
-                        f"Application not available: kalshi-fixsim does not handle {name} yet")
+                        f"Application not available: kalshi-fixsim does not handle {_name(msg_type)} yet")
         return
     handler(conn, msg)
+
+
+def _name(msg_type: str) -> str:
+    return f"{MSG_TYPE_NAMES.get(msg_type, 'message')}(35={msg_type})"

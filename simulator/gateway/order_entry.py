@@ -85,50 +85,79 @@ def _rejected(conn: Connection, msg: FixMessage, reason: Reject, side: Side, now
     return Rejected(order, time=now, reason=reason)
 
 
+_SIDE = {"1": Side.BUY, "2": Side.SELL}  # Side(54) after _field_problem: one of these
+_STP = {None: STP.TAKER_AT_CROSS, "1": STP.TAKER_AT_CROSS, "2": STP.MAKER}  # 2964 absent, 1 or 2
+# The NewOrderSingle fields most orders do not carry: QuoteID, ExpireTime, MaxExecutionCost,
+# ExDestination, the party, AllocAccount, ExecInst, STP, CancelOrderOnPause, order groups.
+_OPTIONAL = frozenset({117, 126, 21009, 100, 448, 452, 79, 18, 2964, 21006, 526, 20130})
+
+
 def on_new_order(conn: Connection, msg: FixMessage) -> None:
-    if _listener_refused(conn, msg) or _field_problem(conn, msg):
+    # The hot path (issue 16): one straight line, each field read once with dict look-ups (the
+    # message is its own tag -> value dict); an order without any optional field (one C-level
+    # set test) skips reading them. The checks and their order are the documented ones (spec
+    # 02 §8.5, behaviour.md).
+    if conn.listener:
+        _listener_refused(conn, msg)
         return
-    if msg.get(117) is not None:
+    if _field_problem(conn, msg):
+        return
+    get = msg.get
+    plain = _OPTIONAL.isdisjoint(msg)
+    if not plain and get(117) is not None:
         business_reject(conn, msg, BRR.APPLICATION_NOT_AVAILABLE,
                         "Application not available: RFQ quote acceptance by NewOrderSingle(117) is not handled yet")
         return
     now = conn.now()
-    side = Side(int(msg[54]))
+    side = _SIDE[msg[54]]
     flags = conn.flags
-    price = parse_price(msg.get(44) or "", flags.dollars)
-    qty = parse_qty(msg.get(38) or "")
-    tif = _TIF[msg.get(59) or TimeInForce.GTC.value]  # absent TimeInForce = GTC (behaviour.md)
-    expire = parse_utc(msg.get(126) or "") if msg.get(126) else None
-    max_cost = _dollars_to_micros(msg.get(21009))
-    problem = _route_problem(conn, msg)
-    sent_at = parse_utc(msg.get(60) or "") if msg.get(60) else None
-    if problem is None and sent_at is not None and now - sent_at > conn.stale_after:
+    price = parse_price(get(44) or "", flags.dollars)
+    qty = parse_qty(get(38) or "")
+    tif = _TIF[get(59) or "1"]  # absent TimeInForce = GTC (behaviour.md)
+    expire = max_cost = max_cost_text = problem = None
+    if not plain:
+        text = get(126)
+        expire = parse_utc(text) if text else None
+        max_cost_text = get(21009)
+        max_cost = _dollars_to_micros(max_cost_text) if max_cost_text is not None else None
+        dest = get(100)
+        problem = None if dest is None or dest == "-1" else _route_problem(conn, msg)
+    text = get(60)
+    if problem is None and text and (sent_at := parse_utc(text)) is not None and now - sent_at > conn.stale_after:
         problem = Reject.STALE_ORDER  # an order that waited too long on its way in (spec 08: "Stale order")
-    if problem is None and msg.get(40) != "2":
-        problem = Reject.INVALID_ORDER  # only limit orders exist (spec 02 §1)
-    if problem is None and price is None:
-        problem = Reject.INVALID_PRICE
-    if problem is None and (qty is None or qty <= 0):
-        problem = Reject.INCORRECT_QUANTITY
-    if problem is None and msg.get(21009) is not None and (max_cost is None or max_cost <= 0):
-        problem = Reject.INVALID_ORDER
-    if problem is None and (msg.get(448) is not None and msg.get(452) != "24"):
-        problem = Reject.CUSTOMER_ACCOUNT_NOT_FOUND
+    if problem is None:
+        if get(40) != "2":
+            problem = Reject.INVALID_ORDER  # only limit orders exist (spec 02 §1)
+        elif price is None:
+            problem = Reject.INVALID_PRICE
+        elif qty is None or qty <= 0:
+            problem = Reject.INCORRECT_QUANTITY
+        elif max_cost_text is not None and (max_cost is None or max_cost <= 0):
+            problem = Reject.INVALID_ORDER
+        elif not plain and get(448) is not None and get(452) != "24":
+            problem = Reject.CUSTOMER_ACCOUNT_NOT_FOUND
     if problem is not None:
         conn.venue.dispatch([_rejected(conn, msg, problem, side, now)])
         return
-    request = OrderRequest(
-        account=conn.user, client_order_id=msg[11], symbol=msg.get(55) or "", side=side, price=price, qty=qty,
-        tif=tif, expire_time=expire, post_only="6" in (msg.get(18) or "").split(),
-        stp=STP(int(msg.get(2964) or 1)), max_cost=max_cost, cancel_on_pause=msg.get(21006) == "Y",
-        order_group=msg.get(526) or msg.get(20130), subaccount=_subaccount(msg), party_id=_party(msg),
-        session=conn.session_id)
-    events = conn.venue.exchange.new_order(request, now)
+    if plain:  # every optional field at its default
+        request = OrderRequest(account=conn.user, client_order_id=msg[11], symbol=get(55) or "", side=side,
+                               price=price, qty=qty, tif=tif, session=conn.session_id)
+    else:
+        text = get(79)
+        exec_inst = get(18)
+        request = OrderRequest(
+            account=conn.user, client_order_id=msg[11], symbol=get(55) or "", side=side, price=price, qty=qty,
+            tif=tif, expire_time=expire, post_only=exec_inst is not None and "6" in exec_inst.split(),
+            stp=_STP[get(2964)], max_cost=max_cost, cancel_on_pause=get(21006) == "Y",
+            order_group=get(526) or get(20130), subaccount=0 if text is None else _subaccount(msg),
+            party_id=get(448), session=conn.session_id)
+    venue = conn.venue
+    events = venue.exchange.new_order(request, now)
     prefix = None
-    if events and not isinstance(events[0], Rejected) and not flags.skip_pending:
+    if not flags.skip_pending and events and not isinstance(events[0], Rejected):
         prefix = {conn: [pending_report(events[0].order, "A", flags, now,
-                                        exchange_index=conn.venue.exchange_index(request.symbol))]}
-    conn.venue.dispatch(events, prefix)
+                                        exchange_index=venue.exchange_index(request.symbol))]}
+    venue.dispatch(events, prefix)
 
 
 def _dollars_to_micros(text: str | None) -> int | None:

@@ -353,11 +353,8 @@ def _order_reject(conn: Connection, msg: FixMessage, code: int, text: str, now: 
         order = Order(order_id="", account=conn.user, client_order_id=msg[11], symbol=msg.get(55) or "",
                       side=side, price=price, qty=0, original_qty=0, tif=TimeInForce.IOC, leaves=0,
                       status=OrderStatus.REJECTED, session=conn.session_id)
-        body = pending_report(order, "8", sink.flags, now, exchange_index=venue.exchange_index(order.symbol))
-        at = next(i for i, (t, _v) in enumerate(body) if t == 44)
-        body.insert(at, (103, code))
-        at = next(i for i, (t, _v) in enumerate(body) if t == 60)
-        body.insert(at + 1, (58, text))
+        body = pending_report(order, "8", sink.flags, now, exchange_index=venue.exchange_index(order.symbol),
+                              rej_reason=code, text=text)  # 103 before Price(44), Text after TransactTime(60)
         if sink is conn and venue.history is not None:
             venue.history.record(conn.user, body)
         sink.deliver("8", body)

@@ -39,7 +39,7 @@ def _set_field(msg: FixMessage, tag: int, value: str) -> None:
     pairs = msg.pairs
     at = len(pairs) - 1 if pairs and pairs[-1][0] == 10 else len(pairs)
     pairs.insert(at, (tag, value))
-    msg._first = None  # re-index on the next lookup
+    msg.setdefault(tag, value)  # the message's first-occurrence look-up (codec.FixMessage)
 
 
 def pin_gate(conn: Connection, msg: FixMessage) -> bool:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Callable, Iterable, Protocol
 
-from kalshi_fixsim.fixproto.codec import RawBody
+from kalshi_fixsim.fixproto.codec import body_pairs
 from kalshi_fixsim.fixproto.session import record_offline
 from kalshi_fixsim.fixproto.store import MessageStore
 
 from ..engine.exchange import Exchange
 from ..engine.types import Event
-from ..history import encode_body
 from .reports import Body, ReportFlags, render_events
 from ..ordered import OrderedSet
 
@@ -31,13 +30,13 @@ class ReportSink(Protocol):
 
 
 class ReportHistory(Protocol):
-    def record(self, account: str, body: Body, data: bytes | None = None) -> None: ...
+    def record(self, account: str, body: Body | bytes, data: bytes | None = None) -> None: ...
 
 
 class OfflineSink:
     """A KalshiRT session with no live connection: reports go into its store for resend."""
 
-    accepts_raw = True  # takes a RawBody (encoded once, shared with the history)
+    accepts_raw = True  # takes an encoded body (bytes: encoded once, shared with the history)
 
     def __init__(self, store: MessageStore, sender: str, target: str, flags: ReportFlags,
                  clock: Callable[[], float]) -> None:
@@ -123,14 +122,10 @@ class Venue:
                     log.exception("rendering %d event(s) for %s failed", len(batch), _name(sink))
                     continue
                 if history is not None and sink in origins:
-                    # Encoded once: the history keeps the bytes the session sends (issue 15 §2).
-                    account, raw = origins[sink], getattr(sink, "accepts_raw", False)
-                    encoded = []
+                    # Encoded once (reports.py): the history keeps the bytes the session sends (issue 15 §2).
+                    account = origins[sink]
                     for body in rendered:
-                        data = encode_body(body)
-                        history.record(account, body, data)
-                        encoded.append(RawBody(data) if raw else body)
-                    rendered = encoded
+                        history.record(account, body)
                 bodies = bodies + rendered
             _deliver(sink, bodies)
         if history is not None:
@@ -152,9 +147,10 @@ def _deliver(sink: ReportSink, bodies: list[Body]) -> None:
     """One sink's share of a batch. Delivery to one sink never stops delivery to the others
     (issue 11 §4): an exception here is our bug, logged once with the sink, and the rest of
     that sink's share is skipped."""
+    raw = getattr(sink, "accepts_raw", False)
     for body in bodies:
         try:
-            sink.deliver("8", body)
+            sink.deliver("8", body if raw or not isinstance(body, bytes) else body_pairs(body))
         except Exception:
             log.exception("delivery to %s failed; %d report(s) of this batch not sent to it",
                           _name(sink), len(bodies))

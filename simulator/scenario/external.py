@@ -59,20 +59,18 @@ def watch_journal(sim_loop, sim, runner_loop, sink) -> callable:
     """Forward every journal entry (time, session, direction, frame) of `sim` to sink() on the
     runner's loop; returns the function that stops it. Entries already there are replayed."""
     transcript = sim.transcript
-    original = transcript.add
 
-    def add(direction, endpoint, session, frame, note=""):
-        entry = original(direction, endpoint, session, frame, note)
-        runner_loop.call_soon_threadsafe(sink, entry.time, session, direction, frame)
-        return entry
+    def watcher(entry, frame):
+        runner_loop.call_soon_threadsafe(sink, entry.time, entry.session, entry.direction, frame)
 
     async def install():
         for e in list(transcript.entries):
             runner_loop.call_soon_threadsafe(sink, e.time, e.session, e.direction, e.frame)
-        transcript.add = add
+        transcript.watchers.append(watcher)
 
     async def remove():
-        transcript.__dict__.pop("add", None)
+        if watcher in transcript.watchers:
+            transcript.watchers.remove(watcher)
 
     asyncio.run_coroutine_threadsafe(install(), sim_loop).result(10)
     return lambda: asyncio.run_coroutine_threadsafe(remove(), sim_loop).result(10)

@@ -182,16 +182,20 @@ def test_read_buffer_starts_empty_grows_with_a_big_frame_and_shrinks_back_after_
 # --- group commit (issue 15 §2) ----------------------------------------------------------------
 
 class CountingTransport(FakeTransport):
-    def __init__(self, log):
+    def __init__(self, log, socket=None):
         super().__init__()
         self.log = log
+        self.socket = socket
+
+    def get_extra_info(self, name, default=None):
+        return self.socket if name == "socket" and self.socket is not None else super().get_extra_info(name, default)
 
     def write(self, data):
         self.log.append(("write", data.count(b"\x0135=")))
         super().write(data)
 
 
-def batched_driver(batch, log, name):
+def batched_driver(batch, log, name, socket=None):
     clock = Clock(1_767_623_400.0)
     session = Session(SessionConfig(role=ACCEPTOR, sender_comp_id="KalshiNR", session_name="KalshiNR"), now=clock.t)
 
@@ -200,7 +204,7 @@ def batched_driver(batch, log, name):
             driver.session.accept_logon(clock.now())
 
     driver = SessionDriver(session, handler, clock=clock, batch=batch)
-    transport = CountingTransport(log)
+    transport = CountingTransport(log, socket)
     driver.connection_made(transport)
     driver.feed(frame("A", 1, [(98, 0), (108, 30), (95, 3), (96, "sig"), (141, "Y"), (1137, "9")]))
     log.clear()
@@ -227,4 +231,29 @@ def test_one_read_is_committed_once_then_written_in_one_write_per_connection():
         log.clear()
         a.feed(frame("1", 6, [(112, "t2")]))
         assert log == [("commit", 0), ("write", 1)]  # a batch of one is written at once, after its commit
+    asyncio.run(scenario())
+
+
+def test_socket_reads_of_one_loop_turn_share_one_commit_and_one_write_per_connection():
+    """Issue 16: connections readable in the same poll are read in one loop turn; their batches
+    join, so the turn costs one commit (and each connection one write), still before any write."""
+    from kalshi_fixsim.fixproto.aio import WriteBatch
+
+    async def scenario():
+        log: list = []
+        batch = WriteBatch(commit=lambda: log.append(("commit", 0)))
+        a, _ = batched_driver(batch, log, "a", socket=object())
+        b, _ = batched_driver(batch, log, "b", socket=object())
+        await asyncio.sleep(0)
+        log.clear()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.call_soon(a.feed, frame("1", 2, [(112, "a1")]))  # both readable in one poll
+        loop.call_soon(b.feed, frame("1", 2, [(112, "b1")]))
+        loop.call_soon(lambda: loop.call_soon(done.set_result, None))
+        await done
+        assert log == [("commit", 0), ("write", 1), ("write", 1)]
+        log.clear()
+        a.feed(frame("1", 3, [(112, "a2")]))  # alone in its turn: at once, as before
+        assert log == [("commit", 0), ("write", 1)]
     asyncio.run(scenario())

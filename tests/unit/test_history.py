@@ -207,3 +207,17 @@ def test_memory_and_sqlite_backends_agree(tmp_path):
             assert memory.fetch(account, index, *ALL, 100) == sqlite.fetch(account, index, *ALL, 100)
     assert [memory.floor(i) for i in (0, 1)] == [sqlite.floor(i) for i in (0, 1)]
     assert [memory.latest(i) for i in (0, 1)] == [sqlite.latest(i) for i in (0, 1)]
+
+
+def test_an_encoded_body_is_kept_as_sent_and_keyed_by_its_exec_id(make):
+    """The gateway records the bytes it sends (gateway/reports.py): kept as they are, ExecID
+    found in them, pending ones (-1;-1) not kept, same entries as the pairs would give."""
+    h = make(FakeClock())
+    for exec_id in ("2;1;3", "1;7;3"):
+        h.record("alice", encode_body(body(exec_id)))
+    h.record("alice", encode_body(body("-1;-1")))
+    h.record("alice", encode_body([(17, "4;1;3"), (37, "o-9")]))  # ExecID as the first field
+    got = h.fetch("alice", 3, *ALL, 100)
+    assert ids(got) == ["1;7;3", "2;1;3", "4;1;3"]
+    assert got[0].body == encode_body(body("1;7;3")) and decode_body(got[1].body) == decode_body(encode_body(body("2;1;3")))
+    assert h.latest(3) == (4, 1)

@@ -81,3 +81,41 @@ def test_a_write_error_stops_the_files_with_one_warning_and_never_raises(tmp_pat
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert len(t.entries) == 3  # the journal goes on
     t.close()
+
+
+def test_a_write_recorded_at_once_leaves_the_journal_a_frame_by_frame_recording_leaves():
+    """Recorder.outbound_all (the driver's whole write, issue 16): the same entries, bounds,
+    truncation, counter calls and watcher calls as `outbound` for each frame."""
+    frames = [frame(2), frame(3, size=300), frame(4, cl="c1", msg_type="8"), frame(5)]
+
+    def journal(at_once: bool):
+        t = Transcript(lambda: 7.0, 3, max_bytes=10**6, max_frame_bytes=200)
+        counted, watched = [], []
+        t.count = lambda *args: counted.append(args)
+        t.watchers.append(lambda entry, whole: watched.append((entry.frame, whole)))
+        r = t.recorder("prediction", "NR")
+        r.session = "prediction/NR/k"
+        t.add("in", "prediction/NR", "prediction/NR/k", frame(1))
+        if at_once:
+            assert r.outbound_all(frames) == frames
+        else:
+            assert [f for x in frames for f in r.outbound(x)] == frames
+        rows = [(e.time, e.direction, e.endpoint, e.session, e.frame, e.size, e.note) for e in t.entries]
+        return rows, t.bytes, t.added, counted, watched
+
+    assert journal(True) == journal(False)
+    rows, _bytes, added, counted, watched = journal(True)
+    assert len(rows) == 3 and added == 5 and len(counted) == 5 and watched[1][1] == frames[0]
+    assert rows[0][4] == frame(3, size=300)[:200] and rows[0][5] == len(frame(3, size=300))
+
+
+def test_a_write_is_recorded_frame_by_frame_when_more_is_asked_per_frame(tmp_path):
+    t = Transcript(lambda: 0.0)
+    r = t.recorder("prediction", "NR")
+    assert r.outbound_all([frame(1)]) is None  # before the Logon: its frames wait for the session id
+    r.session = "prediction/NR/k"
+    t.log_messages = True
+    assert r.outbound_all([frame(2)]) is None  # the message log renders each frame
+    t.log_messages = False
+    r.inner = type("Inner", (), {"outbound": lambda self, f: [f]})()
+    assert r.outbound_all([frame(3)]) is None  # an inner interceptor (faults) sees each frame
