@@ -75,36 +75,39 @@ class EndedOrder:
         return f"EndedOrder({self.order_id}, {self.client_order_id!r}, {self.status.name})"
 
 
-def compact(lookups: list[KeyLog], open_orders: dict | None = None, parked: dict | None = None) -> int:
+def compact(lookups: dict, open_orders: dict | None = None, parked: dict | None = None) -> int:
     """Replace the ended Orders set in these dicts since the last call by EndedOrders (one per
     order, shared by every dict and key that names it); keys of orders still working are
-    looked at again next time. Returns how many orders were compacted.
+    looked at again next time. Returns how many orders were compacted. `lookups`: name -> KeyLog
+    (the Exchange: None for its orders by id, an account's name for its ClOrdIDs).
 
     With `open_orders` (the resting orders by id) and `parked` (a dict the caller keeps from
     call to call), the keys of a resting order are not looked at again on every call: they wait
-    in `parked` (order id -> [dict, key, dict, key, ...]) until their order leaves the open set,
-    found with one filter in C (a resting order is never final: Exchange.check_invariants), so a call
-    costs what changed plus a C-speed pass over the resting orders' ids, not a Python loop over
-    every key of every working order (issue 16)."""
+    in `parked` (order id -> (name, key, name, key, ...)) until their order leaves the open set,
+    found with one filter in C (a resting order is never final: Exchange.check_invariants), so a
+    call costs what changed plus a C-speed pass over the resting orders' ids, not a Python loop
+    over every key of every working order (issue 16). The tuples hold only strings (and None):
+    the garbage collector stops tracking them, so resting orders cost it nothing more."""
     made: dict[int, EndedOrder] = {}  # id(order) -> its EndedOrder (the orders stay alive meanwhile)
-    back: dict[int, list] = {}
+    back: dict = {}  # name -> keys of orders that left the book since the last call
     if parked:
         for oid in list(filterfalse(open_orders.__contains__, parked)):  # left the book since: look again
             pairs = parked.pop(oid)
             for i in range(0, len(pairs), 2):
-                back.setdefault(id(pairs[i]), []).append(pairs[i + 1])
-    for d in lookups:
+                back.setdefault(pairs[i], []).append(pairs[i + 1])
+    for name, d in lookups.items():
         keep = []
         keys = d.new
         if back:
-            keys = keys + back.pop(id(d), [])
+            keys = keys + back.pop(name, [])
         for key in keys:
             value = d.get(key)
             if value is None or value.__class__ is not Order:
                 continue  # forgotten since, or already compact
             if not value.status.final:
                 if parked is not None and open_orders.get(value.order_id) is value:
-                    parked.setdefault(value.order_id, []).extend((d, key))  # until it leaves the book
+                    oid = value.order_id
+                    parked[oid] = parked.get(oid, ()) + (name, key)  # until it leaves the book
                 else:
                     keep.append(key)
                 continue
