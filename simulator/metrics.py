@@ -110,18 +110,23 @@ class Metrics:
         key = (endpoint, direction, msg_type)
         messages = self.messages
         messages[key] = messages.get(key, 0) + 1
+        # The ClOrdID (11) of an order and of its first report, found inline (issue 16).
         if direction == "in":
             if msg_type in _ORDERS:  # its answer's time goes into the histogram
-                waiting = self._pending.setdefault(session, {})
-                if len(waiting) >= _MAX_WAITING:  # answers a fault suppressed: forget the oldest
+                waiting = self._pending.get(session)
+                if waiting is None:
+                    waiting = self._pending[session] = {}
+                elif len(waiting) >= _MAX_WAITING:  # answers a fault suppressed: forget the oldest
                     del waiting[next(iter(waiting))]
-                waiting[_cl_ord_id(frame)] = perf_counter()
+                i = frame.find(b"\x0111=")
+                waiting[frame[i + 4:frame.find(b"\x01", i + 4)] if i >= 0 else b""] = perf_counter()
             return
         if self._pending:
             waiting = self._pending.get(session)
             if waiting:
                 if msg_type in (b"8", b"9"):  # the first report naming the order's ClOrdID
-                    started = waiting.pop(_cl_ord_id(frame), None)
+                    i = frame.find(b"\x0111=")
+                    started = waiting.pop(frame[i + 4:frame.find(b"\x01", i + 4)] if i >= 0 else b"", None)
                 elif msg_type in (b"3", b"j"):  # a reject names no ClOrdID: the oldest order
                     started = waiting.pop(next(iter(waiting)))
                 else:
@@ -198,11 +203,6 @@ class Metrics:
 
 
 _MAX_WAITING = 10_000  # orders per session waiting for their first answer
-
-
-def _cl_ord_id(frame: bytes) -> bytes:
-    i = frame.find(b"\x0111=")
-    return frame[i + 4:frame.find(b"\x01", i + 4)] if i >= 0 else b""
 
 
 class _TimedDb:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
@@ -115,6 +116,23 @@ class Transcript:
         for watcher in self.watchers:
             watcher(entry, frame_in)
         return entry
+
+    def add_received(self, endpoint: str, session: str, frame: bytes) -> None:
+        """`add("in", ...)` of one frame, for `Recorder.inbound_recorder` (never with the message
+        log on, no fault mark): what `add` does for it, without the checks that cannot apply."""
+        size = len(frame)
+        kept = frame[:self.max_frame_bytes] if size > self.max_frame_bytes else frame
+        entry = Entry(self.clock(), "in", endpoint, session, kept, size)
+        self.added += 1
+        if self.count is not None:
+            self.count("in", endpoint, session, kept)
+        entries = self.entries
+        entries.append(entry)
+        self.bytes += len(kept) + ENTRY_OVERHEAD
+        if len(entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._evict()
+        for watcher in self.watchers:
+            watcher(entry, frame)
 
     def add_sent(self, endpoint: str, session: str, frames: list[bytes]) -> None:
         """`add("out", ...)` for each frame of one write (Recorder.outbound_all, never with the
@@ -235,6 +253,19 @@ class Recorder:
     def inbound(self, frame: bytes) -> Iterable[bytes]:
         self._record("in", frame)
         return self.inner.inbound(frame) if self.inner is not None else (frame,)
+
+    def inbound_recorder(self) -> Callable[[bytes], None] | None:
+        """For the frames of one read (the driver's read path, fixproto/aio.py): a callable that
+        records one inbound frame exactly as `inbound` does, one C-level call to
+        `Transcript.add_received` instead of three Python calls per frame (issue 16); None when
+        `inbound` must run per frame: an inner interceptor (faults, tests), frames before the
+        Logon, the message log or files, or `_record`/`inbound` replaced on this recorder (a
+        connection watch wraps `_record`)."""
+        transcript = self.transcript
+        if self.inner is not None or not self._session or transcript.files is not None or transcript.log_messages \
+                or "_record" in self.__dict__ or "inbound" in self.__dict__:
+            return None
+        return partial(transcript.add_received, self.endpoint, self._session)
 
     def outbound(self, frame: bytes) -> Iterable[bytes]:
         if self.inner is None:  # the usual case: one frame out, as it was sent

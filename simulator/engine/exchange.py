@@ -306,7 +306,13 @@ class Exchange(MatchingMixin, AmendMixin, GroupOpsMixin):
     def compact_ended(self) -> int:
         """Keep the orders that ended since the last call in compact form (engine/memory.py);
         costs what changed since then. Returns how many were compacted."""
-        return compact([self._orders] + [acct.clids for acct in self._ledger.accounts.values()])
+        parked = self.__dict__.get("_parked")
+        if parked is None:  # made here, not in __init__: journal.engine_layout (state files) stays as it was
+            parked = self._parked = {}
+        lookups = {None: self._orders}
+        for name, acct in self._ledger.accounts.items():
+            lookups[name] = acct.clids
+        return compact(lookups, self._open, parked)
 
     def forget_final_orders(self, before: float, max_ended: int | None = None) -> int:
         """The sweep of ended orders (engine/memory.py): the orders that ended since the last sweep

@@ -14,13 +14,15 @@ Nothing else reads an ended order (drop copy replays from its own 3-hour history
 So each sweep of the clock work (`Exchange.forget_final_orders`) replaces every ended `Order`
 in the lookups by an `EndedOrder`: the fields those rules read, in slots (about 120 bytes
 instead of the Order's 890). The lookups are `KeyLog` dicts, which remember the keys set since
-the last sweep, so a sweep touches only what changed since the last one (plus the keys of
-orders still working), never the whole history. Ended orders are then forgotten when they
+the last sweep, so a sweep touches only what changed since the last one (the keys of resting
+orders wait aside until their order leaves the book), never the whole history. Ended orders are then forgotten when they
 ended more than the configured time ago, and the oldest go first when more than the
 configured number are known. (An Exchange driven without that clock work, as in unit tests
 and bench/engine.py, keeps its ended orders whole and its key logs grow by a pointer per key.)
 """
 from __future__ import annotations
+
+from itertools import filterfalse
 
 from .types import Order, OrderStatus
 
@@ -73,19 +75,41 @@ class EndedOrder:
         return f"EndedOrder({self.order_id}, {self.client_order_id!r}, {self.status.name})"
 
 
-def compact(lookups: list[KeyLog]) -> int:
+def compact(lookups: dict, open_orders: dict | None = None, parked: dict | None = None) -> int:
     """Replace the ended Orders set in these dicts since the last call by EndedOrders (one per
     order, shared by every dict and key that names it); keys of orders still working are
-    looked at again next time. Returns how many orders were compacted."""
+    looked at again next time. Returns how many orders were compacted. `lookups`: name -> KeyLog
+    (the Exchange: None for its orders by id, an account's name for its ClOrdIDs).
+
+    With `open_orders` (the resting orders by id) and `parked` (a dict the caller keeps from
+    call to call), the keys of a resting order are not looked at again on every call: they wait
+    in `parked` (order id -> (name, key, name, key, ...)) until their order leaves the open set,
+    found with one filter in C (a resting order is never final: Exchange.check_invariants), so a
+    call costs what changed plus a C-speed pass over the resting orders' ids, not a Python loop
+    over every key of every working order (issue 16). The tuples hold only strings (and None):
+    the garbage collector stops tracking them, so resting orders cost it nothing more."""
     made: dict[int, EndedOrder] = {}  # id(order) -> its EndedOrder (the orders stay alive meanwhile)
-    for d in lookups:
+    back: dict = {}  # name -> keys of orders that left the book since the last call
+    if parked:
+        for oid in list(filterfalse(open_orders.__contains__, parked)):  # left the book since: look again
+            pairs = parked.pop(oid)
+            for i in range(0, len(pairs), 2):
+                back.setdefault(pairs[i], []).append(pairs[i + 1])
+    for name, d in lookups.items():
         keep = []
-        for key in d.new:
+        keys = d.new
+        if back:
+            keys = keys + back.pop(name, [])
+        for key in keys:
             value = d.get(key)
             if value is None or value.__class__ is not Order:
                 continue  # forgotten since, or already compact
             if not value.status.final:
-                keep.append(key)
+                if parked is not None and open_orders.get(value.order_id) is value:
+                    oid = value.order_id
+                    parked[oid] = parked.get(oid, ()) + (name, key)  # until it leaves the book
+                else:
+                    keep.append(key)
                 continue
             ended = made.get(id(value))
             if ended is None:

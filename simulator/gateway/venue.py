@@ -97,24 +97,28 @@ class Venue:
         (drop copy replays them, spec 04 §2); then every observer (market data, ...) sees
         the batch."""
         events = list(events)
+        if prefix is None and self._dispatch_one(events):
+            return
         batches: dict[ReportSink, list[Event]] = {}
         origins: dict[ReportSink, str] = {}      # origin sink -> account
         orphans: dict[str, list[Event]] = {}     # account -> events no session of it receives
         for sink in prefix or ():
             batches[sink] = []
+        sessions, offline, listeners = self.sessions, self.offline, self.listeners
         for event in events:
             order = event.order
-            sink = self.origin(order.session)
+            session = order.session
+            sink = None if session is None else sessions.get(session) or offline.get(session)  # origin()
             if sink is not None:
                 batches.setdefault(sink, []).append(event)
                 origins[sink] = order.account
             elif self.history is not None and order.session is not None:
                 orphans.setdefault(order.account, []).append(event)
-            for listener in self.listeners.get(order.account, ()):
+            for listener in listeners.get(order.account, ()):
                 batches.setdefault(listener, []).append(event)
         history = self.history
         for sink, batch in batches.items():
-            bodies = (prefix or {}).get(sink, [])
+            bodies = prefix.get(sink, []) if prefix else []
             if batch:
                 try:
                     rendered = render_events(batch, sink.flags, self.exchange_index)
@@ -137,6 +141,42 @@ class Venue:
                 observer(events)
             except Exception:  # our bug; the other observers still see the batch
                 log.exception("observer %r failed on a batch of %d events", observer, len(events))
+
+    def _dispatch_one(self, events: list[Event]) -> bool:
+        """`dispatch` of a batch whose events are all of one session and account (a GTC's New,
+        an IOC's New and Canceled: most orders), straight: the same rendering, history, delivery
+        and observers, for a session that is known and an account with no listener (drop copy).
+        False, having done nothing, otherwise."""
+        if not events:
+            return False
+        order = events[0].order
+        session = order.session
+        account = order.account
+        last = events[-1].order  # a fill's last event is the maker's: usually another session
+        if session is None or last.session != session or last.account != account or self.listeners.get(account):
+            return False
+        for event in events:
+            if event.order.session != session or event.order.account != account:
+                return False
+        sink = self.sessions.get(session) or self.offline.get(session)  # origin()
+        if sink is None:
+            return False
+        try:
+            rendered = render_events(events, sink.flags, self.exchange_index)
+        except Exception:  # our bug: this sink misses the batch
+            log.exception("rendering %d event(s) for %s failed", len(events), _name(sink))
+        else:
+            history = self.history
+            if history is not None:
+                for body in rendered:
+                    history.record(account, body)
+            _deliver(sink, rendered)
+        for observer in self.observers:
+            try:
+                observer(events)
+            except Exception:  # our bug; the other observers still see the batch
+                log.exception("observer %r failed on a batch of %d events", observer, len(events))
+        return True
 
     def exchange_index(self, symbol: str) -> int:
         market = self.exchange.market(symbol)

@@ -106,3 +106,31 @@ def test_heap_per_ended_order_and_cancel_is_small_once_swept():
         tracemalloc.stop()
     # about 460-510 bytes (docs/benchmarks.md "Memory"); a whole Order kept was about 1,270
     assert per_order < 700, per_order
+
+
+def test_a_resting_orders_keys_are_compacted_once_it_leaves_the_book_however_it_ends():
+    """The keys of resting orders wait aside between sweeps (not looked at again while they
+    rest): filled as a maker, cancelled after a replace (its superseded ClOrdID too), or kept
+    through a snapshot's pickling, each is compact at the first sweep after it ended."""
+    import pickle
+    ex = make_exchange()
+    maker = ex.new_order(req("bob", "m1", Side.SELL, 60, 1), T0)[0].order.order_id
+    ex.new_order(req("alice", "r1", Side.BUY, 30, 1), T0)
+    assert not isinstance(ex.replace_order("alice", "r1", "r2", qty=100, price=3100, side=Side.BUY, symbol=TICKER,
+                                          now=T0), CxlReject)  # a new place in the queue
+    ex.new_order(req("alice", "p1", Side.BUY, 20, 1), T0)
+    ex.forget_final_orders(FAR)
+    assert type(ex.order(maker)) is Order and type(ex.order_by_client_id("alice", "r2")) is Order
+    ex.new_order(req("alice", "t1", Side.BUY, 60, 1, tif=TimeInForce.IOC), T0 + 1)   # fills the maker
+    ex.cancel_order("alice", "r2", "r3", side=Side.BUY, symbol=TICKER, now=T0 + 1)
+    ex.forget_final_orders(FAR)
+    assert type(ex.order(maker)) is EndedOrder and type(ex.order_by_client_id("bob", "m1")) is EndedOrder
+    clids = ex._ledger.accounts["alice"].clids
+    assert all(type(clids[c]) is EndedOrder for c in ("r1", "r2", "r3"))
+    assert clids["r1"] is clids["r3"]
+    again = pickle.loads(pickle.dumps(ex))                          # a snapshot while p1 rests
+    again.cancel_order("alice", "p1", "p2", side=Side.BUY, symbol=TICKER, now=T0 + 2)
+    again.forget_final_orders(FAR)
+    assert type(again._ledger.accounts["alice"].clids["p1"]) is EndedOrder
+    again.check_invariants()
+    ex.check_invariants()

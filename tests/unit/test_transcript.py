@@ -119,3 +119,46 @@ def test_a_write_is_recorded_frame_by_frame_when_more_is_asked_per_frame(tmp_pat
     t.log_messages = False
     r.inner = type("Inner", (), {"outbound": lambda self, f: [f]})()
     assert r.outbound_all([frame(3)]) is None  # an inner interceptor (faults) sees each frame
+
+
+def test_a_read_recorded_through_the_inbound_recorder_leaves_the_journal_inbound_leaves():
+    """Recorder.inbound_recorder (the driver's read path, issue 16): the same entries, bounds,
+    truncation, counter calls and watcher calls as `inbound` for each frame."""
+    frames = [frame(2), frame(3, size=300), frame(4, cl="c1", msg_type="D"), frame(5)]
+
+    def journal(quick: bool):
+        t = Transcript(lambda: 7.0, 3, max_bytes=10**6, max_frame_bytes=200)
+        counted, watched = [], []
+        t.count = lambda *args: counted.append(args)
+        t.watchers.append(lambda entry, whole: watched.append((entry.frame, whole)))
+        r = t.recorder("prediction", "NR")
+        r.session = "prediction/NR/k"
+        if quick:
+            record = r.inbound_recorder()
+            for f in frames:
+                record(f)
+        else:
+            assert [f for x in frames for f in r.inbound(x)] == frames
+        rows = [(e.time, e.direction, e.endpoint, e.session, e.frame, e.size, e.note) for e in t.entries]
+        return rows, t.bytes, t.added, counted, watched
+
+    assert journal(True) == journal(False)
+    rows, _bytes, added, counted, watched = journal(True)
+    assert len(rows) == 3 and added == 4 and len(counted) == 4 and watched[1][1] == frames[1]
+    assert rows[0][4] == frame(3, size=300)[:200] and rows[0][5] == len(frame(3, size=300))
+
+
+def test_a_read_is_recorded_frame_by_frame_when_more_is_asked_per_frame(tmp_path):
+    t = Transcript(lambda: 0.0)
+    r = t.recorder("prediction", "NR")
+    assert r.inbound_recorder() is None  # before the Logon: its frames wait for the session id
+    r.session = "prediction/NR/k"
+    assert r.inbound_recorder() is not None
+    t.log_messages = True
+    assert r.inbound_recorder() is None  # the message log renders each frame
+    t.log_messages = False
+    r._record = lambda *args: None       # a connection watch wraps _record on this recorder
+    assert r.inbound_recorder() is None
+    del r._record
+    r.inner = type("Inner", (), {"inbound": lambda self, f: [f]})()
+    assert r.inbound_recorder() is None  # an inner interceptor (faults) sees each frame
