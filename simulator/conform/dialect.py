@@ -88,6 +88,8 @@ class Dialect:
         self.last_mass_cancel: float | None = None
         self.checked = 0                          # client application messages judged
         self._pending: dict[str, _Order] = {}     # ClOrdID of a replace sent -> its order
+        self.last_exec: dict[int, tuple[int, int]] = {}  # drop copy: exchange index -> latest ExecID seen
+        self._resend_asked = True
         self._invalid: set[str] = set()           # MsgSeqNums validate() already found wrong
 
     # --- the stream ------------------------------------------------------------------------
@@ -102,6 +104,7 @@ class Dialect:
         mt = msg.msg_type or ""
         seq = msg.get(34) or "?"
         if mt == "A":
+            self._resend_asked = False  # spec 04 §6: the first U1 of each connection resumes
             if self.product == "prediction":
                 self.dollars = msg.get(21005) == "Y"  # spec 01 §2.2: units follow the Logon
             return []
@@ -131,6 +134,11 @@ class Dialect:
     def venue(self, msg: FixMessage, time: float = 0.0) -> list[Finding]:
         mt = msg.msg_type or ""
         if mt == "8":
+            key = exec_id_key(msg.get(17) or "")
+            if key is not None and self.session == "DC":
+                index, point = key[0], key[1:]
+                if point > self.last_exec.get(index, (-1, -1)):
+                    self.last_exec[index] = point
             self._on_report(msg)
         elif mt == "9":
             request = self.requests.get(msg.get(11) or "")
@@ -415,6 +423,11 @@ class Dialect:
         b = exec_id_key(begin or "") if begin is not None else None
         if begin is not None and b is None:
             out.add(21001, begin, "an ExecID clock;event or clock;event;exchange_index", "04 §3, 02 §8.2")
+        first, self._resend_asked = not self._resend_asked, True
+        seen = self.last_exec.get(b[0]) if b is not None else None
+        if first and seen is not None and b[1:] < seen:
+            out.add(21001, begin, f"a request from the last ExecID the client has seen ({seen[0]};{seen[1]}"
+                                  f"{';%d' % b[0] if b[0] else ''}) after a reconnect, not an older one", "04 §3, §6")
         if end is None:
             return
         e = exec_id_key(end)

@@ -497,3 +497,10 @@ def _ld(args: LDict, drop: str) -> LDict:
     out.line = args.line
     out.lines = {k: v for k, v in args.lines.items() if k != drop}
     return out
+
+
+# Steps judging an external client (conform profiles): checked in conform_steps.py.
+from . import conform_steps as _conform  # noqa: E402
+
+for _kind in _conform.KINDS:
+    setattr(StepChecker, f"_{_kind}", lambda self, args, line, at, _k=_kind: _conform.check(self, _k, args, line, at))

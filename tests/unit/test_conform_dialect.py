@@ -321,3 +321,16 @@ def test_units_follow_the_clients_logon():
     w = Wire()
     w.client("A", (98, "0"), (108, "30"), (21005, "Y"))
     assert w.order("c1", price="0.40") == []
+
+
+def test_drop_copy_request_after_a_reconnect_resumes_from_the_last_exec_id_seen():
+    w = Wire(session="DC")
+    assert w.client("U1", (21001, "1;1")) == []
+    w.report("c1", "0")  # ExecID 1;1
+    w.venue("8", (37, "o"), (11, "c2"), (17, "7;3"), (150, "0"), (39, "0"), (54, "1"), (55, SYM), (151, "1"),
+            (14, "0"), (6, "0"))
+    w.client("A", (98, "0"), (108, "30"), (141, "Y"))
+    line = one(w.client("U1", (21001, "1;1")))
+    assert "BeginExecID(21001)='1;1'" in line and "last ExecID the client has seen (7;3)" in line
+    w.client("A", (98, "0"), (108, "30"), (141, "Y"))
+    assert w.client("U1", (21001, "7;3")) == []
