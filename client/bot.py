@@ -74,7 +74,8 @@ class Bot:
         self.prefix = f"bot{self.rng.getrandbits(32):08x}"  # ClOrdIDs unique across restarts (spec 02 §12)
         self.orders_sent = 0
         self.resting: dict[str, int] = {}       # ClOrdID -> Side of our orders that rest
-        self.retry: list[str] = []              # ClOrdIDs answered EXCHANGE_UNAVAILABLE
+        self.retry: list[str] = []              # ClOrdIDs answered EXCHANGE_UNAVAILABLE, to resend
+        self.retried: set[str] = set()          # ... and resent: ORDER_ALREADY_EXISTS means it lives
         self.slow_until = 0.0                   # loop time until which we send nothing (rate limit)
         self.books = MarketDataBooks()
         self.settlements = SettlementReassembler()
@@ -238,6 +239,10 @@ class Bot:
             return
         if status == "8" and text == "EXCHANGE_UNAVAILABLE":
             self.retry.append(cl_ord_id)  # spec 09 §7: its fate is unknown; resend it as it was
+            self.retried.add(cl_ord_id)
+        elif status == "8" and text == "ORDER_ALREADY_EXISTS" and cl_ord_id in self.retried:
+            self.retried.discard(cl_ord_id)  # spec 02 §12: the first copy was booked after all
+            self.resting[cl_ord_id] = int(msg.get(54) or 1)
         elif status in DONE:
             self.resting.pop(cl_ord_id, None)
         elif msg.get(41) is None and status in ("0", "1"):

@@ -64,6 +64,9 @@ class Client:
         self.last_sent = self.last_recv = 0.0
         self.order_n = 0
         self.resting: list[str] = []
+        self.orders: dict[str, list] = {}  # ClOrdID -> NewOrderSingle body (for a retry)
+        self.retry: list[str] = []
+        self.slow_until = 0.0              # rate limited (380=8, spec 11): no new orders until then
         self.prefix = f"raw{self.rng.getrandbits(32):08x}"
 
     # --- wire -------------------------------------------------------------------------------
@@ -254,6 +257,9 @@ class Client:
             log(f"session reject ref={msg.get(45)} tag={msg.get(371)}: {msg.get(58)}")
         elif kind == "8":
             self.on_report(msg)
+        elif kind == "j" and msg.get(380) == "8":
+            self.slow_until = time.monotonic() + 5 * self.a.interval
+            log(f"rate limited: {msg.get(58)}")
         elif kind not in ("0", "A"):
             log(f"received {kind}" + (f" {msg.get(58)}" if msg.get(58) else ""))
 
@@ -315,6 +321,12 @@ class Client:
             self.send("F", [(11, f"{self.prefix}-{self.order_n}"), (41, cl_ord_id), (54, 1),
                             (55, self.a.symbol)])
         self.resting.clear()
+        if time.monotonic() < self.slow_until:
+            return
+        for cl_ord_id, body in [(c, self.orders[c]) for c in self.retry if c in self.orders]:
+            self.send("D", body)
+            log(f"order {cl_ord_id} sent again")
+        self.retry.clear()
         self.order_n += 1
         cl_ord_id = f"{self.prefix}-{self.order_n}"
         if self.bug == "reuse-clordid":
@@ -323,14 +335,21 @@ class Client:
         price = "3000.0000" if self.a.product == "margin" else "0.10" if dollars else "10"
         if self.bug == "dollars-on-cents" and not dollars:
             price = "0.10"
-        self.send("D", [(11, cl_ord_id), (38, 1), (40, 2), (44, price), (54, 1), (55, self.a.symbol), (59, 1)])
+        body = [(11, cl_ord_id), (38, 1), (40, 2), (44, price), (54, 1), (55, self.a.symbol), (59, 1)]
+        self.orders[cl_ord_id] = body
+        self.send("D", body)
         log(f"order {cl_ord_id} buy 1 @ {price}")
 
     def on_report(self, msg: Message) -> None:
-        cl_ord_id, status = msg.get(11, ""), msg.get(39)
-        log(f"execution report {cl_ord_id} {msg.get(150)}/{status} {msg.get(58, '')}".rstrip())
-        if status == "0" and msg.get(41) is None and cl_ord_id not in self.resting:
+        cl_ord_id, status, text = msg.get(11, ""), msg.get(39), msg.get(58, "")
+        log(f"execution report {cl_ord_id} {msg.get(150)}/{status} {text}".rstrip())
+        if status == "8" and text == "EXCHANGE_UNAVAILABLE":  # spec 09 §7: unknown fate, resend as is
+            self.retry.append(cl_ord_id)
+        elif (status == "0" and msg.get(41) is None or status == "8" and text == "ORDER_ALREADY_EXISTS") \
+                and cl_ord_id not in self.resting:  # the latter: a retried order was booked after all
             self.resting.append(cl_ord_id)
+        elif status in ("2", "4", "C"):  # filled, cancelled, expired: nothing more to retry
+            self.orders.pop(msg.get(41) or cl_ord_id, None)
 
     # --- process ----------------------------------------------------------------------------
 
