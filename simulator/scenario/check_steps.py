@@ -23,10 +23,10 @@ LOGON_OPTIONS = tuple(f for f in LogonOptions.__dataclass_fields__)
 CONTROL_ACTIONS = {  # action -> (required keys, optional keys)
     "pause": ((), ("kind", "product")), "resume": ((), ("product",)),
     "halt": (("symbol",), ("product",)), "unhalt": (("symbol",), ("product",)),
-    "close": (("symbol",), ("product",)), "settle": (("symbol", "result"), ("price", "product")),
+    "close": (("symbol",), ("product",)), "settle": (("symbol", "result"), ("price", "product", "page_size")),
     "reset": ((), ()), "maintenance": ((), ("mode", "sessions", "pause", "duration")),
     "balance": (("account", "balance"), ("product",)), "tier": (("account", "tier"), ("product",)),
-    "place_order": (("account", "symbol", "side", "price", "qty"), ("tif", "product", "cl_ord_id")),
+    "place_order": (("account", "symbol", "side", "price", "qty"), ("tif", "product", "cl_ord_id", "subaccount")),
 }
 _KEYS = {
     "connect": ("as", "session", "product", "name", "options", "raw", "client", "heartbeat", "reset", "logon",

@@ -3,7 +3,7 @@ market-data, drop-copy and post-trade (issue 14 §2; docs/scenarios.md "Judging 
 
     check_dialect:        {session: c, at_least: 3}
     expect_client:        {session: c, one_of: [{msg: D, fields: {ClOrdID: "${cl}"}}, {msg: F, ...}],
-                           within: 20s, capture: {var: Tag}}
+                           within: 20s, capture: {var: Tag}, new: false}
     expect_client_none:   {session: c, one_of: [{msg: F, fields: {OrigClOrdID: "${cl}"}}], for: 5s}
     expect_client_count:  {session: c, msg: [D, F, G], at_most: 8, at_least: 1, for: 4s}
     capture_fault:        {id: drop, capture: {cl: ClOrdID}}
@@ -28,7 +28,7 @@ __all__ = ["KINDS", "check", "run"]
 KINDS = ("check_dialect", "expect_client", "expect_client_none", "expect_client_count", "capture_fault")
 _KEYS = {
     "check_dialect": ("session", "at_least", "show"),
-    "expect_client": ("session", "one_of", "within", "capture"),
+    "expect_client": ("session", "one_of", "within", "capture", "new"),
     "expect_client_none": ("session", "one_of", "for"),
     "expect_client_count": ("session", "msg", "at_most", "at_least", "for"),
     "capture_fault": ("id", "capture"),
@@ -92,6 +92,7 @@ def check(checker, kind: str, args: Any, line: int, at: str) -> Step | None:
         out["id"] = str(args.get("id"))
     if kind == "expect_client":
         out["within"] = checker._duration(args, "within", at, 10.0)
+        out["new"] = checker._bool(args, "new", at, False)
     if kind in ("expect_client_none", "expect_client_count"):
         out["for"] = checker._duration(args, "for", at, None)
     if kind == "expect_client_count":
@@ -210,6 +211,8 @@ async def _run_expect_client(runner, step: Step) -> str:
     deadline = loop.time() + a["within"]
     start = runner.__dict__.setdefault("_client_cursor", {}).get(a["session"], 0)
     since = _since(runner)
+    if a["new"]:  # only what the client sends from now on
+        since, start = runner.venue.clock.now(), len(feed.rows)
     seen = 0
     while True:
         for i, _t, msg in list(feed.client_rows(since, start)):

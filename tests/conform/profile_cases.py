@@ -1,0 +1,48 @@
+"""Play a conform case (scenarios/conform/<profile>/*.yaml) on a fix_exchange against a client
+process, with the kit's variables filled in. Until the conform runner (simulator/conform/, h1)
+plays case files itself, this does what it will: ${session}, ${product}, ${symbol} and the
+account `subject` (here: alice) are substituted, `meta.conform` is set aside and the top-level
+`clock:` becomes `setup.clock`."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from .procs import PYTHON, ClientProcess, contract_env
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ROOT / "scenarios" / "conform"
+BOT = [PYTHON, "-m", "kalshi_fixsim.client.bot"]
+SYMBOL = {"prediction": "KXTEST-26JAN01-A", "margin": "ETH-PERP"}
+
+
+def case_meta(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())["meta"]
+
+
+def scenario_text(path: Path, session: str, product: str) -> str:
+    text = path.read_text()
+    text = re.sub(r"(?m)^  conform:\n(?:    .*\n)+", "", text)
+    text = re.sub(r"(?m)^clock: (\{.*\})$", r"setup: {clock: \1}", text)
+    text = text.replace("client: external, as: subject,",
+                        f"client: external, as: alice, session: {session}, product: {product},")
+    text = text.replace("account: subject", "account: alice")
+    for name, value in (("session", session), ("product", product), ("symbol", SYMBOL[product])):
+        text = text.replace("${" + name + "}", value)
+    return text
+
+
+def play(fx, tmp_path: Path, case: str, client: ClientProcess | None, *, session: str, product: str = "prediction"):
+    """Play one case file (profile/name.yaml) on fx; raises ScenarioFailed with the diff."""
+    path = CASES / case
+    out = tmp_path / path.name
+    out.write_text(scenario_text(path, session, product))
+    lines: list[str] = []
+    return fx.run_scenario(out, out=lines.append)
+
+
+def bot(fx, *, session: str, product: str = "prediction", use_dollars: str = "N", extra=()) -> ClientProcess:
+    return ClientProcess(BOT + ["--interval", "1", *extra],
+                         contract_env(fx, session=session, product=product, use_dollars=use_dollars, heartbeat=5))
