@@ -23,8 +23,8 @@ class ExternalPeer:
 
     def feed(self, time: float, session: str, direction: str, frame: bytes) -> None:
         """On the runner's loop: one journal entry of any session."""
-        if not session.startswith(self.prefix):
-            return
+        if not session.startswith(self.prefix) or not frame.startswith(b"8="):
+            return  # another session, or a fault mark (a frame without BeginString: never on the wire)
         try:
             message = parse(frame)
         except Exception:  # noqa: BLE001

@@ -7,10 +7,14 @@ import pytest
 
 from kalshi_fixsim.simulator.scenario.pytest_glue import ScenarioFailed
 
-from .profile_cases import bot, play
+from .profile_cases import CASES, bot, play
+
+ORDER_ENTRY = sorted(p.name for p in (CASES / "order-entry").glob("*.yaml"))
+MANDATORY = [c for c in ORDER_ENTRY if c != "cancel_order_on_pause.yaml"]
 
 
-def test_reference_bot_passes_the_dialect_case(fix_exchange, tmp_path):
+@pytest.mark.parametrize("case", MANDATORY)
+def test_reference_bot_passes_order_entry_case(fix_exchange, tmp_path, case):
     with bot(fix_exchange, session="NR") as client:
         client.wait_line(r"logged on prediction NR")
-        play(fix_exchange, tmp_path, "order-entry/dialect.yaml", client, session="NR")
+        play(fix_exchange, tmp_path, f"order-entry/{case}", client, session="NR")
