@@ -9,7 +9,7 @@ from .problems import Problems
 from .yamlnodes import LDict, LList
 
 _SETUP_KEYS = ("config", "clock", "accounts", "markets", "orders", "pauses")
-_ORDER_KEYS = ("account", "symbol", "side", "price", "qty", "tif", "product", "cl_ord_id")
+_ORDER_KEYS = ("account", "symbol", "side", "price", "qty", "tif", "product", "cl_ord_id", "subaccount")
 TIFS = ("gtc", "ioc", "fok", "day")
 SIDES = ("buy", "sell")
 

@@ -43,6 +43,30 @@ def play(fx, tmp_path: Path, case: str, client: ClientProcess | None, *, session
     return fx.run_scenario(out, out=lines.append)
 
 
-def bot(fx, *, session: str, product: str = "prediction", use_dollars: str = "N", extra=()) -> ClientProcess:
-    return ClientProcess(BOT + ["--interval", "1", *extra],
-                         contract_env(fx, session=session, product=product, use_dollars=use_dollars, heartbeat=5))
+FLAWED = [PYTHON, str(Path(__file__).parent / "flawed_bot.py")]
+RAW = [PYTHON, str(Path(__file__).parent / "clients" / "rawclient.py")]
+
+
+def bot(fx, *, session: str, product: str = "prediction", use_dollars: str = "N", flaw: str | None = None,
+        extra=()) -> ClientProcess:
+    """The reference bot (or, with `flaw`, tests/conform/flawed_bot.py) on one endpoint of fx."""
+    argv = (FLAWED + ["--flaw", flaw] if flaw else BOT) + ["--interval", "1", *extra]
+    return ClientProcess(argv, contract_env(fx, session=session, product=product, use_dollars=use_dollars,
+                                            heartbeat=5))
+
+
+def raw(fx, *, session: str, bug: str | None = None, product: str = "prediction") -> ClientProcess:
+    """h2's raw-socket client (no kalshi_fixsim code), correct or with one --bug."""
+    return ClientProcess(RAW + (["--bug", bug] if bug else []), contract_env(fx, session=session, product=product,
+                                                                             heartbeat=5))
+
+
+def failure(fx, tmp_path: Path, case: str, client: ClientProcess, *, session: str, product: str = "prediction") -> str:
+    """Play a case that must fail; the failure report."""
+    from kalshi_fixsim.simulator.scenario.pytest_glue import ScenarioFailed
+    try:
+        play(fx, tmp_path, case, client, session=session, product=product)
+    except ScenarioFailed as exc:
+        return str(exc)
+    raise AssertionError(f"{case} passed for a client that should fail it; client log:\n"
+                         + "\n".join(client.lines[-15:]))
