@@ -130,13 +130,27 @@ class ClientFeed:
 
     def __init__(self, prefix: str, loop: asyncio.AbstractEventLoop) -> None:
         self.prefix, self.loop = prefix, loop
+        _product, code, self.api_key = (prefix.split("/") + ["", "", ""])[:3]
+        self.comp_id = f"Kalshi{code}"
         self.rows: list[tuple[float, str, FixMessage]] = []   # (time, "in"/"out", message)
         self._waiters: list[asyncio.Future] = []
 
     def feed(self, time: float, session: str, direction: str, frame: bytes) -> None:
-        if not session or not session.startswith(self.prefix) or not frame.startswith(b"8="):
+        if not frame.startswith(b"8="):
             return
-        self.rows.append((time, direction, parse(frame)))
+        if not session:
+            # A connection's frames before its Logon is accepted carry no session id yet: the
+            # client's Logon (a reconnect) is known by its SenderCompID and TargetCompID.
+            if direction != "in" or b"\x0135=A\x01" not in frame:
+                return
+            msg = parse(frame)
+            if msg.get(49) != self.api_key or msg.get(56) != self.comp_id:
+                return
+        elif not session.startswith(self.prefix):
+            return
+        else:
+            msg = parse(frame)
+        self.rows.append((time, direction, msg))
         for w in self._waiters:
             if not w.done():
                 w.set_result(None)

@@ -6,6 +6,7 @@ account `subject` (here: alice) are substituted, `meta.conform` is set aside and
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "scenarios" / "conform"
 BOT = [PYTHON, "-m", "kalshi_fixsim.client.bot"]
 SYMBOL = {"prediction": "KXTEST-26JAN01-A", "margin": "ETH-PERP"}
+PRICE = {"prediction": "10", "margin": "3000.0000"}  # ${price}: a resting buy on ${symbol} in the session's units
 
 
 def case_meta(path: Path) -> dict:
@@ -28,19 +30,38 @@ def scenario_text(path: Path, session: str, product: str) -> str:
     text = re.sub(r"(?m)^clock: (\{.*\})$", r"setup: {clock: \1}", text)
     text = text.replace("client: external, as: subject,",
                         f"client: external, as: alice, session: {session}, product: {product},")
-    text = text.replace("account: subject", "account: alice")
-    for name, value in (("session", session), ("product", product), ("symbol", SYMBOL[product])):
+    text = text.replace("account: subject", "account: alice").replace("as: subject", "as: alice")
+    for name, value in (("session", session), ("product", product), ("symbol", SYMBOL[product]),
+                        ("price", PRICE[product])):
         text = text.replace("${" + name + "}", value)
     return text
 
 
-def play(fx, tmp_path: Path, case: str, client: ClientProcess | None, *, session: str, product: str = "prediction"):
-    """Play one case file (profile/name.yaml) on fx; raises ScenarioFailed with the diff."""
+def play(fx, tmp_path: Path, case: str, start_client, *, session: str, product: str = "prediction") -> list[str]:
+    """Play one case file (profile/name.yaml) on fx with a client that starts once the case has
+    begun, as the kit (re)starts one (`start_client()` returns a ClientProcess); raises
+    ScenarioFailed with the diff. Returns the client's log lines."""
     path = CASES / case
     out = tmp_path / path.name
     out.write_text(scenario_text(path, session, product))
-    lines: list[str] = []
-    return fx.run_scenario(out, out=lines.append)
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["outcomes"] = fx.run_scenario(out, out=lambda _line: None)
+        except BaseException as exc:  # noqa: BLE001 - raised again on the test's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True, name="conform-case")
+    thread.start()
+    with start_client() as client:
+        thread.join(240)
+        lines = list(client.lines)
+    if thread.is_alive():
+        raise AssertionError(f"{case} did not finish within 240 s")
+    if "error" in done:
+        raise done["error"]
+    return lines
 
 
 FLAWED = [PYTHON, str(Path(__file__).parent / "flawed_bot.py")]
@@ -61,12 +82,11 @@ def raw(fx, *, session: str, bug: str | None = None, product: str = "prediction"
                                                                              heartbeat=5))
 
 
-def failure(fx, tmp_path: Path, case: str, client: ClientProcess, *, session: str, product: str = "prediction") -> str:
+def failure(fx, tmp_path: Path, case: str, start_client, *, session: str, product: str = "prediction") -> str:
     """Play a case that must fail; the failure report."""
     from kalshi_fixsim.simulator.scenario.pytest_glue import ScenarioFailed
     try:
-        play(fx, tmp_path, case, client, session=session, product=product)
+        lines = play(fx, tmp_path, case, start_client, session=session, product=product)
     except ScenarioFailed as exc:
         return str(exc)
-    raise AssertionError(f"{case} passed for a client that should fail it; client log:\n"
-                         + "\n".join(client.lines[-15:]))
+    raise AssertionError(f"{case} passed for a client that should fail it; client log:\n" + "\n".join(lines[-15:]))

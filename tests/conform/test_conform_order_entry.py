@@ -15,9 +15,7 @@ MANDATORY = [c for c in ORDER_ENTRY if c != "cancel_order_on_pause.yaml"]
 
 @pytest.mark.parametrize("case", MANDATORY)
 def test_reference_bot_passes_order_entry_case(fix_exchange, tmp_path, case):
-    with bot(fix_exchange, session="NR") as client:
-        client.wait_line(r"logged on prediction NR")
-        play(fix_exchange, tmp_path, f"order-entry/{case}", client, session="NR")
+    play(fix_exchange, tmp_path, f"order-entry/{case}", lambda: bot(fix_exchange, session="NR"), session="NR")
 
 
 # (case, flaw of tests/conform/flawed_bot.py, what the failure must say)
@@ -37,9 +35,7 @@ FLAWED = [
 
 @pytest.mark.parametrize("case, flaw, says", FLAWED, ids=[f[1] for f in FLAWED])
 def test_flawed_bot_fails_its_order_entry_case_saying_what_was_expected(fix_exchange, tmp_path, case, flaw, says):
-    with bot(fix_exchange, session="NR", flaw=flaw) as client:
-        client.wait_line(r"logged on prediction NR")
-        report = failure(fix_exchange, tmp_path, f"order-entry/{case}", client, session="NR")
+    report = failure(fix_exchange, tmp_path, f"order-entry/{case}", lambda: bot(fix_exchange, session="NR", flaw=flaw), session="NR")
     assert says in report, report
     assert "the client sent" in report or "dialect finding" in report
 
@@ -49,13 +45,9 @@ def test_flawed_bot_fails_its_order_entry_case_saying_what_was_expected(fix_exch
     ("dollars-on-cents", "Price(44)='0.10': expected integer cents 1-99 on a cents session"),
 ])
 def test_raw_client_bug_fails_the_dialect_case_with_one_line_per_finding(fix_exchange, tmp_path, bug, says):
-    with raw(fix_exchange, session="NR", bug=bug) as client:
-        client.wait_line(r"logged on")
-        report = failure(fix_exchange, tmp_path, "order-entry/dialect.yaml", client, session="NR")
+    report = failure(fix_exchange, tmp_path, "order-entry/dialect.yaml", lambda: raw(fix_exchange, session="NR", bug=bug), session="NR")
     assert "dialect finding(s) in" in report and says in report and "(spec 02 §" in report, report
 
 
 def test_correct_raw_client_passes_the_dialect_case(fix_exchange, tmp_path):
-    with raw(fix_exchange, session="NR") as client:
-        client.wait_line(r"logged on")
-        play(fix_exchange, tmp_path, "order-entry/dialect.yaml", client, session="NR")
+    play(fix_exchange, tmp_path, "order-entry/dialect.yaml", lambda: raw(fix_exchange, session="NR"), session="NR")
