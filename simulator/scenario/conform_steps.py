@@ -125,32 +125,30 @@ def _code(value: Any) -> str | None:
 # --- running (glue) --------------------------------------------------------------------------
 
 class ClientFeed:
-    """Frames of one session (every connection of its key and type) from the venue's journal,
-    as they are recorded; fault marks (frames without BeginString) are left out."""
+    """Frames of one external session (every connection of its key on its endpoint), in the
+    order the venue saw them, from the venue's connection events (external.ConnFeed); fault
+    marks (frames that did not cross as recorded) are left out. Unlike the peer's queues
+    nothing is consumed: a step reads from any point."""
 
-    def __init__(self, prefix: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.prefix, self.loop = prefix, loop
-        _product, code, self.api_key = (prefix.split("/") + ["", "", ""])[:3]
-        self.comp_id = f"Kalshi{code}"
+    def __init__(self, product: str, code: str, api_key: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.endpoint, self.api_key, self.loop = f"{product}/{code}", api_key, loop
+        self.prefix = f"{product}/{code}/{api_key}"
+        self.mine: set[int] = set()   # connection numbers that are this key's
         self.rows: list[tuple[float, str, FixMessage]] = []   # (time, "in"/"out", message)
         self._waiters: list[asyncio.Future] = []
 
-    def feed(self, time: float, session: str, direction: str, frame: bytes) -> None:
-        if not frame.startswith(b"8="):
+    def on_event(self, ev) -> None:
+        if ev.kind != "frame" or ev.endpoint != self.endpoint or ev.note or not ev.frame.startswith(b"8="):
             return
-        if not session:
-            # A connection's frames before its Logon is accepted carry no session id yet: the
-            # client's Logon (a reconnect) is known by its SenderCompID and TargetCompID.
-            if direction != "in" or b"\x0135=A\x01" not in frame:
+        if ev.session == self.prefix:
+            self.mine.add(ev.conn)
+        msg = parse(ev.frame)
+        if ev.conn not in self.mine:
+            # before its Logon is accepted a connection has no session id: the Logon names the key
+            if ev.direction != "in" or msg.get(35) != "A" or msg.get(49) != self.api_key:
                 return
-            msg = parse(frame)
-            if msg.get(49) != self.api_key or msg.get(56) != self.comp_id:
-                return
-        elif not session.startswith(self.prefix):
-            return
-        else:
-            msg = parse(frame)
-        self.rows.append((time, direction, msg))
+            self.mine.add(ev.conn)
+        self.rows.append((ev.time, ev.direction, msg))
         for w in self._waiters:
             if not w.done():
                 w.set_result(None)
@@ -181,15 +179,13 @@ def _feed(runner, step: Step) -> ClientFeed:
     if name in feeds:
         return feeds[name]
     peer = runner.peers.get(name)
-    venue = runner.venue
-    if peer is None or not hasattr(peer, "prefix") or not hasattr(venue, "external"):
+    conn_feed = getattr(runner.venue, "feed", None)
+    if peer is None or not hasattr(peer, "api_key") or conn_feed is None:
         raise StepFailed(step, f"session {name!r} is not a connected client: external session")
-    if getattr(venue, "_peers", None) is None:
-        venue.external(f"{name}~feed", peer.prefix)  # starts the venue's journal watch
-    feed = ClientFeed(peer.prefix, asyncio.get_running_loop())
-    for row in venue._seen:  # noqa: SLF001 - the watch's history (simulator/scenario/venues.py)
-        feed.feed(*row)
-    venue._peers.append(feed)  # noqa: SLF001
+    feed = ClientFeed(peer.product, peer.code, peer.api_key, asyncio.get_running_loop())
+    for event in conn_feed.history:
+        feed.on_event(event)
+    conn_feed.peers.append(feed)
     feeds[name] = feed
     return feed
 
@@ -321,9 +317,9 @@ async def _run_check_dialect(runner, step: Step) -> str:
 
     a = step.args
     peer = runner.peers.get(a["session"])
-    if peer is None or not hasattr(peer, "prefix"):
+    if peer is None or not hasattr(peer, "api_key"):
         raise StepFailed(step, f"session {a['session']!r} is not a connected client: external session")
-    product, code = peer.prefix.split("/")[:2]
+    product, code = peer.product, peer.code
     markets = await runner.venue.control("markets", product=product)
     journal = await runner.venue.journal() or []
     dialect = Dialect(product, code, markets)
