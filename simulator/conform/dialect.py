@@ -94,6 +94,11 @@ class Dialect:
 
     # --- the stream ------------------------------------------------------------------------
 
+    def begin_window(self) -> None:
+        """The judged part of the stream begins (a case may start with a restarted client): what
+        the client saw before no longer sets where its drop-copy requests must resume."""
+        self.last_exec.clear()
+
     def observe(self, direction: str, msg: FixMessage, time: float = 0.0) -> list[Finding]:
         """One frame in wire order: "in" = sent by the client, "out" = sent by the venue."""
         if direction == "in":

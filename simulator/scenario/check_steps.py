@@ -424,7 +424,7 @@ class StepChecker(ClientStepChecks):
             if key not in args:
                 self.p.add(args.line, f"{at}.{key}", f"missing: {action} needs {', '.join(required)}")
         if action == "place_order":
-            check_order(_ld(args, "action"), line, at, self.p)
+            check_order(_ld(args, "action"), line, at, self.p, self.accounts)
         if action == "pause" and args.get("kind", "trading") not in ("trading", "exchange"):
             self.p.add(args.line_of("kind"), f"{at}.kind", "expected trading or exchange")
         if action == "maintenance" and args.get("mode", "continuity") not in ("continuity", "reset"):

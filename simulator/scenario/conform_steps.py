@@ -324,12 +324,15 @@ async def _run_check_dialect(runner, step: Step) -> str:
     journal = await runner.venue.journal() or []
     dialect = Dialect(product, code, markets)
     since = _since(runner)
-    findings, judged = [], 0
+    findings, judged, inside = [], 0, False
     for entry in journal:
         if not entry.session or not entry.session.startswith(peer.prefix) or entry.note \
                 or not entry.frame.startswith(b"8="):
             continue
         msg = parse(entry.frame)
+        if not inside and entry.time >= since:
+            inside = True
+            dialect.begin_window()
         before = dialect.checked
         got = dialect.observe(entry.direction, msg, entry.time)
         if entry.time >= since:
