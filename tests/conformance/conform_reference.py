@@ -16,8 +16,9 @@ _ids = itertools.count(1)
 
 
 class ReferenceClient:
-    def __init__(self, info, *, orders: bool = True, seed: int = 0) -> None:
+    def __init__(self, info, *, orders: bool = True, seed: int = 0, interceptor=None) -> None:
         self.info = info
+        self.interceptor = interceptor  # a broken client for the tests: e.g. drop what it receives
         self.orders = orders and info.session in ("NR", "RT")
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="reference-client")
@@ -36,7 +37,7 @@ class ReferenceClient:
             product=info.product, session=info.session, host=info.host, port=info.port, api_key=info.api_key,
             private_key=info.key_file, ca_file=info.ca_file, heartbeat=int(info.heartbeat), reconnect=True,
             max_reconnects=10**9, backoff_base=0.5, backoff_cap=4.0, store=MemoryStore(),
-            rng=random.Random(self.seed), connect_timeout=10.0)
+            rng=random.Random(self.seed), connect_timeout=10.0, interceptor=self.interceptor)
         while not client._closing:
             try:
                 await client.connect_with_retry(10**9)
@@ -86,3 +87,29 @@ class ReferenceClient:
 def reference_client(info):
     """conform.run(client=reference_client)."""
     return ReferenceClient(info).start()
+
+
+def main() -> int:
+    """As a process (`--client-cmd 'python tests/conformance/conform_reference.py'`): the
+    endpoint from the KALSHI_FIX_* environment; SIGTERM logs out and exits 0."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    env = os.environ
+    info = SimpleNamespace(host=env["KALSHI_FIX_HOST"], port=int(env["KALSHI_FIX_PORT"]),
+                           api_key=env["KALSHI_FIX_API_KEY"], key_file=env["KALSHI_FIX_KEY_FILE"],
+                           ca_file=env["KALSHI_FIX_CA_FILE"], session=env["KALSHI_FIX_SESSION"],
+                           product=env["KALSHI_FIX_PRODUCT"], symbol=env["KALSHI_FIX_SYMBOL"],
+                           heartbeat=int(env["KALSHI_FIX_HEARTBEAT"]))
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    client = ReferenceClient(info).start()
+    print(f"reference client on {info.host}:{info.port} {info.session}", flush=True)
+    done.wait()
+    client.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
