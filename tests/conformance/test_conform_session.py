@@ -4,6 +4,7 @@ quick cases (no inherent waits) on prediction NR and margin NR; `-m conform_full
 case on every session type of both products."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,38 @@ class _DropTestRequests:
 
 def _deaf_client(info):
     return ReferenceClient(info, orders=False, interceptor=_DropTestRequests()).start()
+
+
+def test_without_client_cmd_the_endpoint_is_printed_and_the_users_client_is_awaited(tmp_path):
+    """The user starts their own client from the printed endpoint (here: the reference client
+    as a process, its environment built from what was printed)."""
+    import os
+    import re as _re
+
+    kit = subprocess.Popen([sys.executable, "-m", "kalshi_fixsim", "conform", "--session", "NR", "--case", "S06",
+                            "--wait", "60", "--report", str(tmp_path / "rep")], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    seen: dict[str, str] = {}
+    client = None
+    try:
+        for line in kit.stdout:
+            m = _re.match(r"^  (host|port|api key \(SenderCompID\)|private key|CA file|HeartBtInt|symbol)\s{2,}(.*)$",
+                          line.rstrip("\n"))
+            if m:
+                seen[m[1]] = m[2]
+            if "symbol" in seen:
+                break
+        env = dict(os.environ, KALSHI_FIX_HOST=seen["host"], KALSHI_FIX_PORT=seen["port"],
+                   KALSHI_FIX_API_KEY=seen["api key (SenderCompID)"], KALSHI_FIX_KEY_FILE=seen["private key"],
+                   KALSHI_FIX_CA_FILE=seen["CA file"], KALSHI_FIX_SESSION="NR", KALSHI_FIX_PRODUCT="prediction",
+                   KALSHI_FIX_SYMBOL=seen["symbol"], KALSHI_FIX_HEARTBEAT=seen["HeartBtInt"].split()[0])
+        client = subprocess.Popen([sys.executable, str(Path(__file__).parent / "conform_reference.py")], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out, err = kit.communicate(timeout=120)
+    finally:
+        kit.kill()
+        if client is not None:
+            client.terminate()
+            client.wait(10)
+    assert kit.returncode == 0, out + err
+    assert re.search(r"^PASS S06 ", out, re.M)
