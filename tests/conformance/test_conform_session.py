@@ -151,3 +151,36 @@ def test_without_client_cmd_the_endpoint_is_printed_and_the_users_client_is_awai
             client.wait(10)
     assert kit.returncode == 0, out + err
     assert re.search(r"^PASS S06 ", out, re.M)
+
+
+def test_a_case_that_says_restart_gets_a_fresh_client(tmp_path):
+    starts = []
+
+    def counting(info):
+        starts.append(info.port)
+        return reference_client(info)
+    result = conform.run(profile="session", product="prediction", session="NR", client=counting,
+                         only=["S01", "S02"], report=tmp_path, out=lambda _: None)
+    assert result.passed, result.summary()
+    assert len(starts) == 2  # S02 says restart: true
+
+
+def test_a_client_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
+    import asyncio
+    import time
+
+    from kalshi_fixsim.simulator.conform.clients import ClientInfo, ProcessClient
+
+    proc = ProcessClient(f"{sys.executable} -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                         "print(\"re\" + \"ady\", flush=True); time.sleep(60)'", tmp_path, grace=0.5)
+    info = ClientInfo("127.0.0.1", 1, "k", "", "", "NR", "KalshiNR", "prediction", "S", 4, "N", str(tmp_path))
+
+    async def go():
+        await proc.start(info)
+        while "ready" not in (tmp_path / "client-stdout.log").read_text():
+            await asyncio.sleep(0.05)  # the child's first line: it has installed its handler
+        began = time.monotonic()
+        status = await proc.stop()
+        return status, time.monotonic() - began
+    status, took = asyncio.run(go())
+    assert proc.killed and 0.4 < took < 5, status  # SIGTERM ignored: SIGKILL after the 0.5 s grace
