@@ -28,7 +28,10 @@ class ReferenceClient:
 
     def start(self) -> "ReferenceClient":
         self.thread.start()
-        self.task = asyncio.run_coroutine_threadsafe(self._main(), self.loop)
+
+        async def spawn():
+            return asyncio.get_running_loop().create_task(self._main())
+        self.task = asyncio.run_coroutine_threadsafe(spawn(), self.loop).result(5)
         return self
 
     async def _main(self) -> None:
@@ -70,16 +73,20 @@ class ReferenceClient:
         async def close():
             if self.client is not None:
                 await self.client.close()
+            if self.task is not None:
+                self.task.cancel()
+                try:
+                    await self.task
+                except BaseException:  # noqa: BLE001 - cancelled, as asked
+                    pass
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:  # the client's reconnect loop, if one was waiting
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
         try:
             asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         except Exception:  # noqa: BLE001 - already gone
             pass
-        if self.task is not None:
-            self.loop.call_soon_threadsafe(self.task.cancel)
-            try:
-                self.task.result(5)
-            except BaseException:  # noqa: BLE001 - cancelled, as asked
-                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

@@ -184,3 +184,13 @@ def test_a_client_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_pat
         return status, time.monotonic() - began
     status, took = asyncio.run(go())
     assert proc.killed and 0.4 < took < 5, status  # SIGTERM ignored: SIGKILL after the 0.5 s grace
+
+
+def test_assert_conforms_passes_a_good_client_and_fails_a_test_with_the_summary(assert_conforms, tmp_path):
+    result = assert_conforms(profile="session", session="NR", client=reference_client, only="S06",
+                             report=tmp_path / "good")
+    assert result.verdicts() == {"S06 prediction/NR": "PASS"}
+    with pytest.raises(pytest.fail.Exception) as info:
+        assert_conforms(profile="session", session="NR", client=_deaf_client, only="S06", report=tmp_path / "bad")
+    assert "a mandatory case failed" in str(info.value) and "FAIL S06 conform_session_test_request_answered" in \
+        str(info.value)
