@@ -220,3 +220,26 @@ def test_docs_conform_md_lists_every_case_as_the_files_say():
         assert spec == ", ".join(case.spec), case.id
         assert fix == (case.fix_test_case or "–"), case.id
         assert mandatory == ("yes" if case.mandatory else "optional"), case.id
+
+
+def test_the_kit_venue_makes_a_fresh_subject_or_takes_the_users_own_key(tmp_path):
+    from kalshi_fixsim.simulator.conform.venue import start_venue
+    from kalshi_fixsim.simulator.keys import new_key_pair
+
+    kit = start_venue(tmp_path / "fresh")
+    try:
+        assert kit.key_file is not None and kit.key_file.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+        assert kit.ca_file.exists() and kit.endpoint("prediction", "RT").port > 0
+        assert kit.sim.auth is not None and "subject" in kit.accounts
+    finally:
+        kit.stop()
+    mine = new_key_pair(tmp_path / "mine", "me")
+    kit = start_venue(tmp_path / "own", api_key="my-key-id", public_key=mine.public_key_path,
+                      private_key=mine.private_key_path)
+    try:
+        assert kit.api_key == "my-key-id" and kit.key_file == mine.private_key_path
+    finally:
+        kit.stop()
+    with pytest.raises(ValueError, match="--public-key .*: .*give the PEM RSA public key"):
+        (tmp_path / "bad.pem").write_text("not a key")
+        start_venue(tmp_path / "bad", api_key="x", public_key=tmp_path / "bad.pem")
