@@ -48,7 +48,7 @@ class Options:
     wait: float = 300.0          # manual client: how long the first case waits for its Logon
     grace: float = 5.0           # SIGTERM -> SIGKILL
     case_limit: float = CASE_LIMIT
-    out: Callable[[str], None] = print
+    out: Callable[[str], None] = lambda line: print(line, flush=True)  # live: a pipe sees each line at once
 
 
 @dataclass
@@ -62,6 +62,11 @@ class CaseResult:
     seconds: float = 0.0
     transcript: list = field(default_factory=list)   # the case's journal rows
     transcript_file: Path | None = None
+    expected: str = ""           # the case's `expect` with this run's values (HeartBtInt, ...)
+
+    @property
+    def expect(self) -> str:
+        return self.expected or self.case.expect
 
     @property
     def mandatory(self) -> bool:
@@ -250,7 +255,8 @@ async def _play(p: Planned, kit, feed, opts: Options, info: ClientInfo, report: 
     rows = [r for r in records if r[0] >= t0 - 0.001]
     return CaseResult(p.case, p.product, p.session, "PASS" if passed else "FAIL",
                       came="" if passed else _came(failure), failure=failure,
-                      seconds=time.perf_counter() - started, transcript=rows)
+                      seconds=time.perf_counter() - started, transcript=rows,
+                      expected=str((sc.conform or {}).get("expect", p.case.expect)))
 
 
 def _say(opts: Options, r: CaseResult) -> CaseResult:

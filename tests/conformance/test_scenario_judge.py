@@ -196,3 +196,42 @@ def test_kit_variables_are_put_in_before_the_check():
     assert sc.steps[1].args["within"] == 6.0 and sc.conform == {"profile": "session", "id": "X1"}
     (sc,) = load(text, "k.yaml", kit=kit_values("prediction", "NR", heartbeat=5))
     assert sc.steps[0].args["session"] == "NR" and sc.steps[1].args["within"] == 10.0
+
+
+def test_clock_may_be_written_at_the_top_as_conformance_cases_do():
+    (sc,) = load("clock: {mode: real}\nsteps:\n  - connect: {as: alice, client: external, name: c}\n", "t.yaml")
+    assert sc.setup.clock == "real" and sc.needs_external_client
+    from kalshi_fixsim.simulator.scenario import ScenarioErrors
+    with pytest.raises(ScenarioErrors, match="expected clock either at the top or in setup, not both"):
+        load("clock: {mode: real}\nsetup: {clock: {mode: real}}\nsteps: []\n", "t.yaml")
+
+
+def test_expect_resend_passes_replays_and_fails_a_gap_fill_over_an_order(fix_exchange):
+    from kalshi_fixsim.fixproto.store import MemoryStore
+
+    class Forgetful(MemoryStore):
+        def fetch(self, begin, end):  # a client that keeps nothing: it can only gap-fill
+            return []
+
+    rt = HEAD.replace("within: 10s", "within: 10s") % "RT"
+    steps = """
+  - fault: {add: {id: %s, fault: resend_request, begin: 1, end: 0, session: RT, now: true}}
+  - expect_resend: {session: c, begin: 1, within: 5s}
+"""
+    for store, rule in ((None, "rr1"), (Forgetful, "rr2")):
+        with BackgroundClient(fix_exchange, session="RT") as bg:
+            if store is not None:
+                bg.client.store.__class__ = store
+            order = [(11, f"o-{rule}"), (55, "KXTEST-26JAN01-A"), (54, 1), (38, 1), (40, 2), (44, 1), (59, 1)]
+            bg.run(_send(bg.client, order))
+            outcome = judge(fix_exchange, rt + steps % rule)
+        if store is None:
+            assert outcome.passed, outcome.failure
+        else:
+            assert not outcome.passed
+            assert "skips application message(s)" in outcome.failure and "NewOrderSingle(D)" in outcome.failure
+
+
+async def _send(client, body):
+    client.send("D", body)
+    await client.expect("8")
