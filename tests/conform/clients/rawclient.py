@@ -237,6 +237,7 @@ class Client:
     def handle(self, msg: Message) -> None:
         kind = msg.type
         if kind == "1":
+            log(f"TestRequest {msg.get(112)} from the venue")
             if self.bug == "ignore-test-request":
                 return
             self.send("0", [(112, msg.get(112, ""))])
