@@ -17,7 +17,7 @@ from .yamlnodes import LDict, LList, YamlError, parse
 __all__ = ["ScenarioError", "ScenarioErrors", "load", "load_path", "scenario_files"]
 
 _TOP_KEYS = ("meta", "setup", "faults", "steps", "seed")
-_META_KEYS = ("name", "description", "spec", "tags", "products", "sessions", "portable")
+_META_KEYS = ("name", "description", "spec", "tags", "products", "sessions", "portable", "conform")
 _PRODUCTS = ("prediction", "margin")
 _SESSIONS = ("NR", "DC", "RT", "PT", "RFQ", "MD")
 
@@ -59,10 +59,17 @@ def load_path(path: Path | str) -> list[Scenario]:
     return scenarios
 
 
-def load(text: str, file: Path | str = "<scenario>") -> list[Scenario]:
-    """The scenarios of one YAML text (a mapping, or a list of mappings)."""
+def load(text: str, file: Path | str = "<scenario>", kit: dict | None = None) -> list[Scenario]:
+    """The scenarios of one YAML text (a mapping, or a list of mappings). A conformance case
+    (meta.conform) gets the kit's variables put in first (`kit`, else its meta's defaults)."""
+    from .kitvars import defaults_for, substitute
+
     file = Path(file)
     problems = Problems(file)
+    if kit is None and "conform" in text:
+        kit = defaults_for(text)
+    if kit is not None:
+        text = substitute(text, kit)
     try:
         doc = parse(text)
     except YamlError as exc:
@@ -84,6 +91,7 @@ def load(text: str, file: Path | str = "<scenario>") -> list[Scenario]:
         if isinstance(d, LDict):
             stem = file.stem if len(docs) == 1 else f"{file.stem}[{i}]"
             out.append(_scenario(d, pre, stem, file, problems))
+            out[-1].kit = dict(kit or {})
     problems.raise_if_any()
     return out
 
@@ -113,6 +121,12 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
     for key, allowed in (("spec", None), ("tags", None), ("products", _PRODUCTS), ("sessions", _SESSIONS)):
         if key in meta:
             setattr(sc, key, _str_list(meta, key, f"{pre}meta.{key}", allowed, problems))
+    if "conform" in meta:
+        if isinstance(meta["conform"], LDict):
+            sc.conform = plain(meta["conform"])  # checked by simulator/conform/cases.py
+        else:
+            problems.add(meta.line_of("conform"), f"{pre}meta.conform", "expected a mapping (profile, id, mandatory, "
+                                                                         "...): see docs/conform.md")
     if "portable" in meta:
         if isinstance(meta["portable"], bool):
             sc.portable = meta["portable"]

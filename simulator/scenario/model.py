@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 STEP_KINDS = ("connect", "send", "expect", "expect_nothing", "expect_disconnect", "advance", "control", "fault",
-              "wait_fault", "repeat", "parallel", "disconnect", "logout")
+              "wait_fault", "repeat", "parallel", "disconnect", "logout",
+              # judging a client the runner does not drive (client: external; scenario/judge.py)
+              "expect_logon", "expect_connections", "expect_heartbeats", "expect_sending_time")
 # Steps that need control of the venue: skipped (with the reason) under --target.
 VENUE_CONTROL = {"advance": "needs the venue's clock", "control": "needs the venue's control plane",
                  "fault": "needs the venue's fault engine", "wait_fault": "needs the venue's fault engine"}
@@ -48,6 +50,8 @@ class Scenario:
     setup: Setup = field(default_factory=Setup)
     faults: list[tuple[dict, int]] = field(default_factory=list)   # (rule, line)
     steps: list[Step] = field(default_factory=list)
+    conform: dict | None = None       # meta.conform of a conformance case (simulator/conform/cases.py)
+    kit: dict = field(default_factory=dict)   # the kit variables it was loaded with (scenario/kitvars.py)
 
     @property
     def where(self) -> str:
