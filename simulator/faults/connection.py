@@ -309,11 +309,12 @@ class ConnectionFaults:
         if name == "resend":
             if session.config.retransmission:
                 last = session.store.next_sender_seq - 1
-                count = session.resend_stored(now, max(1, last - p["count"] + 1), last)
+                count = session.resend_stored(now, max(1, last - p["count"] + 1), last,
+                                              orig_sending_time=p["orig_sending_time"])
             else:
                 earlier = self.sent() if self.sent is not None else list(self.recent_out)
                 frames = earlier[-p["count"]:]
-                session.resend_frames(frames, now)
+                session.resend_frames(frames, now, orig_sending_time=p["orig_sending_time"])
                 count = len(frames)
             return f"resent {count} message(s) with PossDup"
         if name == "test_request":

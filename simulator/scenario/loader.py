@@ -154,7 +154,7 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
 
 def _known_accounts() -> list[str]:
     from ..testvenue import TEST_ACCOUNTS
-    return list(TEST_ACCOUNTS)
+    return list(TEST_ACCOUNTS) + ["subject"]  # subject: the conformance kit's client under test
 
 
 def _faults(doc: LDict, pre: str, sc: Scenario, accounts: set[str], problems: Problems) -> set[str]:
