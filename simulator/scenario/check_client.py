@@ -15,6 +15,7 @@ CLIENT_KEYS = {
     "expect_connections": ("session", "for", "at_most", "at_least"),
     "expect_heartbeats": ("session", "for", "interval", "slack"),
     "expect_sending_time": ("session", "for", "tolerance"),
+    "expect_resend": ("session", "begin", "within"),
 }
 FROM = ("venue", "client")
 BY = ("client", "venue", "any")
@@ -117,3 +118,14 @@ class ClientStepChecks:
         return Step("expect_sending_time", {"session": self._judged(a, at, "expect_sending_time"),
                                             "for": self._duration(a, "for", at, None),
                                             "tolerance": self._duration(a, "tolerance", at, 1.0)}, line, at)
+
+    def _expect_resend(self, args: Any, line: int, at: str) -> Step | None:
+        a = self._client_map(args, line, at, "expect_resend")
+        if a is None:
+            return None
+        begin = a.get("begin", 1)
+        if isinstance(begin, bool) or not isinstance(begin, int) or begin < 1:
+            self.p.add(a.line_of("begin"), f"{at}.begin", "expected a MsgSeqNum (an integer, 1 or more)")
+            begin = 1
+        return Step("expect_resend", {"session": self._judged(a, at, "expect_resend"), "begin": begin,
+                                      "within": self._duration(a, "within", at, 5.0)}, line, at)

@@ -152,6 +152,7 @@ class ExternalPeer:
         self.attempts: list[Conn] = []     # connections accepted (the subject's or not yet known)
         self.closes: list[Conn] = []       # the subject's connections that ended, in order
         self.current: Conn | None = None   # the connection of the latest accepted Logon
+        self.originals: dict[int, tuple] = {}  # MsgSeqNum -> (MsgType, SendingTime, arrival) as first sent
         self.logged_on: asyncio.Future = self.loop.create_future()
         self.closed: asyncio.Future = self.loop.create_future()
         self._changed: asyncio.Future | None = None
@@ -195,6 +196,9 @@ class ExternalPeer:
         except Exception:  # noqa: BLE001 - a garbled frame is queued as what it is
             message = FixMessage([])
         kind = message.get(35)
+        if ev.direction == "in" and self.mine(conn) or (ev.direction == "in" and kind == "A"
+                                                        and message.get(49) == self.api_key):
+            self._original(message, kind, ev.time)
         if ev.direction == "in":
             if kind == "A" and conn.logged_on is None:
                 conn.api_key = conn.api_key or (message.get(49) or "")
@@ -232,6 +236,19 @@ class ExternalPeer:
             conn.logouts.add("out")
         self.inbox.append(Heard(ev.time, ev.frame, message, ev.conn))
         self._logout_both_ways(conn, ev.time)
+
+    def _original(self, message: FixMessage, kind: str | None, when: float) -> None:
+        """What the client sent first under each MsgSeqNum (a Logon with 141=Y starts again at 1):
+        what a resend must replay (`expect_resend`)."""
+        if message.get(43) == "Y":
+            return
+        if kind == "A" and message.get(141) == "Y":
+            self.originals.clear()
+        try:
+            seq = int(message.get(34) or "")
+        except ValueError:
+            return
+        self.originals[seq] = (kind or "", message.get(52) or "", when)
 
     def _logged_on(self, conn: Conn, queue: bool) -> None:
         if queue:

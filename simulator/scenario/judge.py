@@ -1,6 +1,6 @@
 """The runner's steps that judge a client it does not drive (`client: external`; issue 14):
 `expect ... from: client`, `expect_disconnect by:`, `expect_logon`, `expect_connections`,
-`expect_heartbeats`, `expect_sending_time`. A mixin of runner.Runner; the session handle is an
+`expect_heartbeats`, `expect_sending_time`, `expect_resend`. A mixin of runner.Runner; the session handle is an
 external.ExternalPeer fed by the venue's connection events (simulator/conn_watch.py).
 """
 from __future__ import annotations
@@ -233,3 +233,115 @@ class JudgeSteps:
             text = f": {how.text}" if getattr(how, "text", "") else ""
             raise self._failed_step(step, f"the connection was ended by the {got or 'unknown side'} "
                                           f"({how.reason}{text}), expected by the {want}")
+
+    async def _do_expect_resend(self, step) -> str:
+        """The client's answer to the venue's ResendRequest (spec 01 §6, FIX test case 8): every
+        application message it sent in [begin, its last number] again with PossDupFlag(43)=Y and
+        OrigSendingTime(122) = its first SendingTime; admin messages only gap-filled
+        (SequenceReset 123=Y), never over an application message; NewSeqNo(36) never past the
+        next number."""
+        ext, a = self._external(step), step.args
+        conn = self._live(step, ext)
+        begin = a["begin"]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + a["within"]
+        asked = None  # the venue's ResendRequest: the answer covers what the client had sent before it
+        while asked is None:
+            asked = next((r for r in reversed(ext.inbox) if r.msg_type == "2" and r.conn == conn.number), None)
+            if asked is None:
+                if loop.time() >= deadline:
+                    raise self._failed_step(step, "the venue sent no ResendRequest (add a resend_request fault first)")
+                await ext.wait_change(deadline - loop.time())
+        originals = {seq: v for seq, v in ext.originals.items() if v[2] <= asked.time}
+        hi = max(originals) if originals else 0
+        if hi < begin:
+            raise self._failed_step(step, f"the client has sent nothing from MsgSeqNum {begin} on: nothing to resend")
+        start = asked.time
+        covered: set[int] = set()
+        looked = 0
+        replays = fills = 0
+        while True:
+            items = [r for r in ext.sent if r.conn == conn.number and r.time >= start]
+            for got in items[looked:]:
+                m = got.message
+                kind = got.msg_type
+                gap_fill = kind == "4" and m.get(123) == "Y"
+                if m.get(43) != "Y" and not gap_fill:
+                    if kind == "4":
+                        raise self._failed_step(step, "a SequenceReset-Reset (no GapFillFlag(123)=Y) answers a "
+                                                      "ResendRequest: expected replays and gap fills\n"
+                                                      + diff(m, got.frame, "4", []))
+                    continue
+                try:
+                    seq = int(m.get(34) or "")
+                except ValueError:
+                    continue
+                if gap_fill:
+                    try:
+                        new_seq = int(m.get(36) or "")
+                    except ValueError:
+                        new_seq = 0
+                    top = max(max(ext.originals or {0: 0}), hi) + 1
+                    if new_seq <= seq or new_seq > top:
+                        raise self._failed_step(step, f"SequenceReset-GapFill at MsgSeqNum {seq} has NewSeqNo(36)="
+                                                      f"{m.get(36)}: expected more than {seq} and at most {top} "
+                                                      "(the next number)\n" + diff(m, got.frame, "4", []))
+                    apps = [t for t in range(seq, new_seq) if originals.get(t, ("0",))[0] not in _ADMIN]
+                    if apps:
+                        names = ", ".join(f"{t} ({_type_name(originals[t][0])})" for t in apps[:5])
+                        raise self._failed_step(step, f"a gap fill {seq}..{new_seq - 1} skips application message(s) "
+                                                      f"{names}: expected them resent with PossDupFlag(43)=Y\n"
+                                                      + diff(m, got.frame, "4", []))
+                    covered.update(range(seq, new_seq))
+                    fills += 1
+                    continue
+                first = originals.get(seq)
+                if first is not None:
+                    if first[0] in _ADMIN and first[0] != "3":
+                        raise self._failed_step(step, f"MsgSeqNum {seq} ({_type_name(first[0])}) was resent: "
+                                                      "expected admin messages gap-filled (SequenceReset 123=Y)\n"
+                                                      + diff(m, got.frame, None, []))
+                    if kind != first[0]:
+                        raise self._failed_step(step, f"MsgSeqNum {seq} resent as {_type_name(kind)}, first sent as "
+                                                      f"{_type_name(first[0])}\n" + diff(m, got.frame, first[0], []))
+                    if m.get(122) != first[1]:
+                        raise self._failed_step(step, f"MsgSeqNum {seq} resent with OrigSendingTime(122)="
+                                                      f"{m.get(122)!r}, expected its first SendingTime "
+                                                      f"{first[1]!r}\n" + diff(m, got.frame, first[0], []))
+                covered.add(seq)
+                replays += 1
+            looked = len(items)
+            missing = [t for t in range(begin, hi + 1) if t not in covered]
+            if not missing:
+                return f"{a['session']}: {begin}..{hi} answered: {replays} replayed, {fills} gap fill(s)"
+            if conn.closed is not None:
+                raise self._failed_step(step, f"the connection closed before the resend of {_ranges(missing)} "
+                                              f"({conn.closed.by or '?'}: {conn.closed.reason})")
+            left = deadline - loop.time()
+            if left <= 0:
+                raise self._failed_step(step, f"the client's answer to ResendRequest {begin}..0 did not cover "
+                                              f"MsgSeqNum {_ranges(missing)} within {a['within']:g}s "
+                                              f"({replays} replayed, {fills} gap fill(s) seen)")
+            await ext.wait_change(left)
+
+
+_ADMIN = {"0", "1", "2", "3", "4", "5", "A"}
+
+
+def _type_name(code: str) -> str:
+    from ...fixproto.fields import MSG_TYPE_NAMES
+    return f"{MSG_TYPE_NAMES.get(code, code)}({code})"
+
+
+def _ranges(numbers: list[int]) -> str:
+    out, run = [], []
+    for n in numbers:
+        if run and n == run[-1] + 1:
+            run.append(n)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [n]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(out[:8]) + (" ..." if len(out) > 8 else "")

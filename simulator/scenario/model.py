@@ -8,7 +8,7 @@ from typing import Any
 STEP_KINDS = ("connect", "send", "expect", "expect_nothing", "expect_disconnect", "advance", "control", "fault",
               "wait_fault", "repeat", "parallel", "disconnect", "logout",
               # judging a client the runner does not drive (client: external; scenario/judge.py)
-              "expect_logon", "expect_connections", "expect_heartbeats", "expect_sending_time")
+              "expect_logon", "expect_connections", "expect_heartbeats", "expect_sending_time", "expect_resend")
 # Steps that need control of the venue: skipped (with the reason) under --target.
 VENUE_CONTROL = {"advance": "needs the venue's clock", "control": "needs the venue's control plane",
                  "fault": "needs the venue's fault engine", "wait_fault": "needs the venue's fault engine"}
