@@ -165,6 +165,11 @@ class FixClient:
         self._connected.set()
         return reply
 
+    def reset_next_logon(self) -> None:
+        """Log on with ResetSeqNumFlag=Y next time, on RT/PT too: what a client does when the
+        venue refuses a continuity Logon because its side reset (maintenance, spec 01 §5)."""
+        self._reset_next = True
+
     async def logout(self, text: str = "", timeout: float = 5.0) -> Disconnect:
         """Logout handshake: send Logout, wait for the gateway's, close (spec 01 §7)."""
         self._closing = True

@@ -61,6 +61,7 @@ class Client:
         self.stopping = False
         self.sock: ssl.SSLSocket | None = None
         self.logged_on = False
+        self.force_reset = False
         self.last_sent = self.last_recv = 0.0
         self.order_n = 0
         self.resting: list[str] = []
@@ -99,7 +100,8 @@ class Client:
         self.framer = Framer()
         if self.bug != "stuck-resend-after-reconnect":
             self.resend_pending = False  # a new connection: whatever we asked for is asked again
-        reset = self.a.session not in RETRANSMISSION or self.logons == 0
+        reset = self.a.session not in RETRANSMISSION or self.logons == 0 or self.force_reset
+        self.force_reset = False
         if self.bug == "wrong-reset-flag-on-relogon" and self.logons > 0:
             reset = not reset
         if reset:
@@ -194,6 +196,11 @@ class Client:
         if kind == "4" and msg.get(123) != "Y":  # SequenceReset-Reset: seq number ignored
             self.sequence_reset(msg)
             return
+        if kind == "5" and not self.logged_on:  # our Logon refused: its Text says why (spec 01 §2.3)
+            text = msg.get(58, "")
+            if any(word in text.lower() for word in ("resetseqnumflag", "sequence", "msgseqnum")):
+                self.force_reset = True  # RT/PT: the venue reset its side (maintenance, spec 01 §5)
+            raise Disconnected(f"logon refused: {text}")
         if kind == "A" and not self.logged_on:
             self.logged_on = True
             self.logons += 1
