@@ -90,9 +90,6 @@ class Bot:
                 reply = await self._unless_stopped(self.fix.connect())
             except LogonError as exc:
                 log.info("logon failed (%s): %s", exc.reason, exc.text)
-                if _asks_for_reset(exc.text) and not self.fix.session_type.reset_required:
-                    self.fix.reset_next_logon()  # RT/PT: the venue reset its side (spec 01 §5)
-                    log.info("next logon resets sequence numbers")
             except _Stopped:
                 break
             else:
@@ -263,12 +260,6 @@ class Bot:
             self.resting.pop(cl_ord_id, None)
         elif msg.get(41) is None and status in ("0", "1"):
             self.resting[cl_ord_id] = int(msg.get(54) or 1)
-
-
-def _asks_for_reset(text: str) -> bool:
-    """A refused Logon whose Text is about sequence numbers (e.g. after a maintenance reset)."""
-    text = text.lower()
-    return "resetseqnumflag" in text or "sequence" in text or "msgseqnum" in text
 
 
 class _Stopped(Exception):

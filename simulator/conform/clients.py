@@ -112,9 +112,10 @@ class ProcessClient:
         proc = self.proc
         if proc is None:
             return None
-        if proc.poll() is None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        if proc.poll() is None or self._group_alive():
             self._signal(signal.SIGTERM)
-            loop = asyncio.get_running_loop()
 
             def wait() -> bool:
                 try:
@@ -122,11 +123,24 @@ class ProcessClient:
                     return True
                 except subprocess.TimeoutExpired:
                     return False
-            if not await loop.run_in_executor(None, wait):
-                self._signal(signal.SIGKILL)
-                await loop.run_in_executor(None, proc.wait)
-        self._signal(signal.SIGKILL)  # whatever it left behind in its group
+            await loop.run_in_executor(None, wait)
+            # the shell may be gone while what it started still runs: its whole group gets the grace
+            while self._group_alive() and loop.time() < deadline:
+                await asyncio.sleep(0.05)  # no event tells a process group's end: look again shortly
+        if self._group_alive() or proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            await loop.run_in_executor(None, proc.wait)
+            self.killed = True
         return proc.returncode
+
+    killed = False  # the last stop needed SIGKILL
+
+    def _group_alive(self) -> bool:
+        try:
+            os.killpg(self.proc.pid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
 
     def _signal(self, sig) -> None:
         try:

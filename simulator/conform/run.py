@@ -48,7 +48,7 @@ class Options:
     wait: float = 300.0          # manual client: how long the first case waits for its Logon
     grace: float = 5.0           # SIGTERM -> SIGKILL
     case_limit: float = CASE_LIMIT
-    out: Callable[[str], None] = print
+    out: Callable[[str], None] = lambda line: print(line, flush=True)  # live: a pipe sees each line at once
 
 
 @dataclass

@@ -16,7 +16,7 @@ from .yamlnodes import LDict, LList, YamlError, parse
 
 __all__ = ["ScenarioError", "ScenarioErrors", "load", "load_path", "scenario_files"]
 
-_TOP_KEYS = ("meta", "setup", "faults", "steps", "seed")
+_TOP_KEYS = ("meta", "setup", "faults", "steps", "seed", "clock")
 _META_KEYS = ("name", "description", "spec", "tags", "products", "sessions", "portable", "conform")
 _PRODUCTS = ("prediction", "margin")
 _SESSIONS = ("NR", "DC", "RT", "PT", "RFQ", "MD")
@@ -137,6 +137,18 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
             sc.seed = doc["seed"]
         else:
             problems.add(doc.line_of("seed"), f"{pre}seed", "expected an integer")
+    if "clock" in doc:  # `clock:` at the top (the conformance cases' form) = setup.clock
+        setup = doc.get("setup")
+        if setup is None:
+            setup = LDict()
+            setup.line = doc.line_of("clock")
+            doc["setup"] = setup
+            doc.lines["setup"] = doc.line_of("clock")
+        if isinstance(setup, LDict) and "clock" in setup:
+            problems.add(doc.line_of("clock"), f"{pre}clock", "expected clock either at the top or in setup, not both")
+        elif isinstance(setup, LDict):
+            setup["clock"] = doc["clock"]
+            setup.lines["clock"] = doc.line_of("clock")
     if "setup" in doc:
         sc.setup = check_setup(doc["setup"], doc.line_of("setup"), f"{pre}setup", problems)
     accounts = set(_known_accounts())

@@ -7,8 +7,8 @@
 - the same client gets the same verdicts run to run.
 
 The default suite runs a few cases per client and, per bug, the cases it must fail plus one it
-must pass (about 3 minutes); `pytest -m conform_matrix` runs every case of every profile on every
-product and session type (test_conform_matrix.py).
+must pass (about 3 minutes); `pytest -m conform_full` runs every case of every profile on every
+product and session type (test_conform_full.py).
 """
 from __future__ import annotations
 

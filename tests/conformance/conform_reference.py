@@ -16,8 +16,9 @@ _ids = itertools.count(1)
 
 
 class ReferenceClient:
-    def __init__(self, info, *, orders: bool = True, seed: int = 0) -> None:
+    def __init__(self, info, *, orders: bool = True, seed: int = 0, interceptor=None) -> None:
         self.info = info
+        self.interceptor = interceptor  # a broken client for the tests: e.g. drop what it receives
         self.orders = orders and info.session in ("NR", "RT")
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="reference-client")
@@ -27,7 +28,10 @@ class ReferenceClient:
 
     def start(self) -> "ReferenceClient":
         self.thread.start()
-        self.task = asyncio.run_coroutine_threadsafe(self._main(), self.loop)
+
+        async def spawn():
+            return asyncio.get_running_loop().create_task(self._main())
+        self.task = asyncio.run_coroutine_threadsafe(spawn(), self.loop).result(5)
         return self
 
     async def _main(self) -> None:
@@ -36,7 +40,7 @@ class ReferenceClient:
             product=info.product, session=info.session, host=info.host, port=info.port, api_key=info.api_key,
             private_key=info.key_file, ca_file=info.ca_file, heartbeat=int(info.heartbeat), reconnect=True,
             max_reconnects=10**9, backoff_base=0.5, backoff_cap=4.0, store=MemoryStore(),
-            rng=random.Random(self.seed), connect_timeout=10.0)
+            rng=random.Random(self.seed), connect_timeout=10.0, interceptor=self.interceptor)
         while not client._closing:
             try:
                 await client.connect_with_retry(10**9)
@@ -69,16 +73,20 @@ class ReferenceClient:
         async def close():
             if self.client is not None:
                 await self.client.close()
+            if self.task is not None:
+                self.task.cancel()
+                try:
+                    await self.task
+                except BaseException:  # noqa: BLE001 - cancelled, as asked
+                    pass
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:  # the client's reconnect loop, if one was waiting
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
         try:
             asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         except Exception:  # noqa: BLE001 - already gone
             pass
-        if self.task is not None:
-            self.loop.call_soon_threadsafe(self.task.cancel)
-            try:
-                self.task.result(5)
-            except BaseException:  # noqa: BLE001 - cancelled, as asked
-                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -86,3 +94,29 @@ class ReferenceClient:
 def reference_client(info):
     """conform.run(client=reference_client)."""
     return ReferenceClient(info).start()
+
+
+def main() -> int:
+    """As a process (`--client-cmd 'python tests/conformance/conform_reference.py'`): the
+    endpoint from the KALSHI_FIX_* environment; SIGTERM logs out and exits 0."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    env = os.environ
+    info = SimpleNamespace(host=env["KALSHI_FIX_HOST"], port=int(env["KALSHI_FIX_PORT"]),
+                           api_key=env["KALSHI_FIX_API_KEY"], key_file=env["KALSHI_FIX_KEY_FILE"],
+                           ca_file=env["KALSHI_FIX_CA_FILE"], session=env["KALSHI_FIX_SESSION"],
+                           product=env["KALSHI_FIX_PRODUCT"], symbol=env["KALSHI_FIX_SYMBOL"],
+                           heartbeat=int(env["KALSHI_FIX_HEARTBEAT"]))
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    client = ReferenceClient(info).start()
+    print(f"reference client on {info.host}:{info.port} {info.session}", flush=True)
+    done.wait()
+    client.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

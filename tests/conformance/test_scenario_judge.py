@@ -196,3 +196,11 @@ def test_kit_variables_are_put_in_before_the_check():
     assert sc.steps[1].args["within"] == 6.0 and sc.conform == {"profile": "session", "id": "X1"}
     (sc,) = load(text, "k.yaml", kit=kit_values("prediction", "NR", heartbeat=5))
     assert sc.steps[0].args["session"] == "NR" and sc.steps[1].args["within"] == 10.0
+
+
+def test_clock_may_be_written_at_the_top_as_conformance_cases_do():
+    (sc,) = load("clock: {mode: real}\nsteps:\n  - connect: {as: alice, client: external, name: c}\n", "t.yaml")
+    assert sc.setup.clock == "real" and sc.needs_external_client
+    from kalshi_fixsim.simulator.scenario import ScenarioErrors
+    with pytest.raises(ScenarioErrors, match="expected clock either at the top or in setup, not both"):
+        load("clock: {mode: real}\nsetup: {clock: {mode: real}}\nsteps: []\n", "t.yaml")
