@@ -24,10 +24,10 @@ LOGON_OPTIONS = tuple(f for f in LogonOptions.__dataclass_fields__)
 CONTROL_ACTIONS = {  # action -> (required keys, optional keys)
     "pause": ((), ("kind", "product")), "resume": ((), ("product",)),
     "halt": (("symbol",), ("product",)), "unhalt": (("symbol",), ("product",)),
-    "close": (("symbol",), ("product",)), "settle": (("symbol", "result"), ("price", "product")),
+    "close": (("symbol",), ("product",)), "settle": (("symbol", "result"), ("price", "product", "page_size")),
     "reset": ((), ()), "maintenance": ((), ("mode", "sessions", "pause", "duration")),
     "balance": (("account", "balance"), ("product",)), "tier": (("account", "tier"), ("product",)),
-    "place_order": (("account", "symbol", "side", "price", "qty"), ("tif", "product", "cl_ord_id")),
+    "place_order": (("account", "symbol", "side", "price", "qty"), ("tif", "product", "cl_ord_id", "subaccount")),
 }
 _KEYS = {
     "connect": ("as", "session", "product", "name", "options", "raw", "client", "heartbeat", "reset", "logon",
@@ -424,7 +424,7 @@ class StepChecker(ClientStepChecks):
             if key not in args:
                 self.p.add(args.line, f"{at}.{key}", f"missing: {action} needs {', '.join(required)}")
         if action == "place_order":
-            check_order(_ld(args, "action"), line, at, self.p)
+            check_order(_ld(args, "action"), line, at, self.p, self.accounts)
         if action == "pause" and args.get("kind", "trading") not in ("trading", "exchange"):
             self.p.add(args.line_of("kind"), f"{at}.kind", "expected trading or exchange")
         if action == "maintenance" and args.get("mode", "continuity") not in ("continuity", "reset"):
@@ -509,3 +509,10 @@ def _ld(args: LDict, drop: str) -> LDict:
     out.line = args.line
     out.lines = {k: v for k, v in args.lines.items() if k != drop}
     return out
+
+
+# Steps judging an external client (conform profiles): checked in conform_steps.py.
+from . import conform_steps as _conform  # noqa: E402
+
+for _kind in _conform.KINDS:
+    setattr(StepChecker, f"_{_kind}", lambda self, args, line, at, _k=_kind: _conform.check(self, _k, args, line, at))

@@ -1,5 +1,6 @@
 """The conformance kit's variables in a case file (sans-IO): `${session}`, `${product}`,
-`${symbol}`, `${heartbeat}`, `${api_key}`, `${target_comp_id}`, `${use_dollars}` and durations in
+`${symbol}`, `${price}` (a buy price that rests on ${symbol}, in the units of a session without
+UseDollars), `${heartbeat}`, `${api_key}`, `${target_comp_id}`, `${use_dollars}` and durations in
 heartbeat intervals, `${hb}`, `${2hb}`, `${1.5hb}` (N × HeartBtInt, written `"4s"`).
 
 They are put into the file's text before it is parsed, so the checker sees concrete values (a
@@ -14,7 +15,8 @@ __all__ = ["KIT_VARIABLES", "kit_values", "substitute", "DEFAULT_HEARTBEAT", "SY
 
 DEFAULT_HEARTBEAT = {"prediction": 4, "margin": 3}  # the shortest HeartBtInt each accepts (spec 01 §2.1)
 SYMBOLS = {"prediction": "KXTEST-26JAN01-A", "margin": "ETH-PERP"}
-KIT_VARIABLES = ("session", "product", "symbol", "heartbeat", "api_key", "target_comp_id", "use_dollars")
+PRICES = {"prediction": "10", "margin": "3000.0000"}  # cents (no UseDollars) / dollars: rests on SYMBOLS
+KIT_VARIABLES = ("session", "product", "symbol", "price", "heartbeat", "api_key", "target_comp_id", "use_dollars")
 _RE = re.compile(r"\$\{\s*(" + "|".join(KIT_VARIABLES) + r"|(\d+(?:\.\d+)?)?hb)\s*\}")
 
 
@@ -29,6 +31,7 @@ def kit_values(product: str, session: str, heartbeat: int | None = None, api_key
     if heartbeat is None:
         heartbeat = DEFAULT_HEARTBEAT.get(product, 4)
     return {"session": session, "product": product, "symbol": symbol or SYMBOLS.get(product, ""),
+            "price": PRICES.get(product, ""),
             "heartbeat": str(heartbeat), "api_key": api_key, "target_comp_id": comp_id,
             "use_dollars": "Y" if use_dollars else "N"}
 

@@ -49,6 +49,7 @@ class Runner(JudgeSteps):
         self.stores: dict[tuple, object] = {}  # (api key, product, session) -> the client's MessageStore
         self.client_records: list = []  # (time, session, direction, frame, note) of our own sessions
         self.vars = Variables(scenario.name, scenario.seed, venue.clock, venue.accounts)
+        self.started = venue.clock.now()  # conform_steps: the client messages of this scenario are judged
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -415,3 +416,10 @@ def _logout_text(peer: RawPeer) -> str:
 def _name(code: str) -> str:
     from ...fixproto.fields import MSG_TYPE_NAMES
     return MSG_TYPE_NAMES.get(code, code)
+
+
+# Steps judging an external client (conform profiles): played by conform_steps.py.
+from . import conform_steps as _conform  # noqa: E402
+
+for _kind in _conform.KINDS:
+    setattr(Runner, f"_do_{_kind}", lambda self, step: _conform.run(self, step))
