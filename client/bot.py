@@ -192,7 +192,9 @@ class Bot:
             pass  # the connection loop in run() takes over
 
     def _send_order(self, cl_ord_id: str) -> None:
-        self.fix.send("D", new_order(cl_ord_id, self.args.symbol, "buy", self.price, 1, tif="gtc"))
+        # CancelOrderOnPause: a pause cancels it (spec 02 §5.4), so nothing rests unseen meanwhile
+        self.fix.send("D", new_order(cl_ord_id, self.args.symbol, "buy", self.price, 1, tif="gtc",
+                                     cancel_on_pause=True))
         log.info("order %s buy 1 @ %s", cl_ord_id, self.price)
 
     async def _read(self) -> None:

@@ -25,15 +25,15 @@ from .grading import BOT_CMD, NODE, NODE_CMD, failed_ids, grade, raw_cmd, verdic
 # it passes, what the failure message says came). The session is one where the bug can show:
 # an order flow hides missing heartbeats, so no-heartbeats is graded on DC.
 BUGS = {
-    "no-heartbeats": ("DC", {"S05"}, "S06", r"the client sent nothing for [\d.]+ s"),
-    "ignore-test-request": ("NR", {"S06", "S10", "S11", "S13", "S14"}, "S09",
-                            r"nothing matching within \d+s; expected: MsgType\(35\)=Heartbeat\(0\), TestReqID"),
-    "no-gap-detection": ("RT", {"S08", "S22"}, "S06", r"nothing matching .*ResendRequest"),
-    "gapfill-over-app-messages": ("RT", {"S12"}, "S06", r"."),
-    "no-backoff": ("NR", {"S17", "S18"}, "S16", r"connection attempts within 6s, expected at most 8"),
-    "ignore-logout": ("NR", {"S16", "S19"}, "S06", r"nothing matching .*Logout"),
-    "wrong-reset-flag-on-relogon": ("RT", {"S04", "S20"}, "S07", r"MsgSeqNum"),
-    "stuck-resend-after-reconnect": ("RT", {"S24"}, "S08", r"nothing matching .*ResendRequest"),
+    "no-heartbeats": ("DC", {"S05"}, "S06", r"the client sent nothing for [\d.]+ s: expected a Heartbeat"),
+    "ignore-test-request": ("NR", {"S06", "S10", "S11"}, "S09",
+                            r"nothing matching within \d+s; expected: MsgType\(35\)=Heartbeat\(0\), TestReqID\(112\)=CONF-"),
+    "no-gap-detection": ("RT", {"S08", "S22", "S24"}, "S06", r"expected: MsgType\(35\)=ResendRequest\(2\)"),
+    "gapfill-over-app-messages": ("RT", {"S12"}, "S08", r"a gap fill 1\.\.\d+ skips application message\(s\) \d+ \(NewOrderSingle"),
+    "no-backoff": ("NR", {"S17", "S18"}, "S16", r"\d+ connection attempts within 6s, expected at most 8"),
+    "ignore-logout": ("NR", {"S16", "S19"}, "S06", r"nothing matching within \d+s; expected: MsgType\(35\)=Logout\(5\)"),
+    "wrong-reset-flag-on-relogon": ("RT", {"S04", "S20", "S24"}, "S07", r"the client's Logon does not match"),
+    "stuck-resend-after-reconnect": ("RT", {"S24"}, "S08", r"nothing matching within \d+s; expected: MsgType\(35\)=ResendRequest\(2\)"),
 }
 
 
