@@ -37,7 +37,7 @@ from kalshi_fixsim.fixproto.kalshi import SESSION_TYPES
 from .dropcopy import event_resend_request, exec_id_key
 from .orderbook import MarketDataBooks, MarketDataError, subscribe
 from .orders import cancel_order, new_order
-from .session import FixClient, LogonError, LogonOptions
+from .session import ConnectionClosed, FixClient, LogonError, LogonOptions
 from .settlement import SettlementReassembler
 
 __all__ = ["Bot", "backoff_delay", "main", "parse_args"]
@@ -95,7 +95,10 @@ class Bot:
             else:
                 attempt = 0
                 log.info("logged on %s %s seq=%s", self.args.product, self.code, reply.get(34))
-                self._after_logon()
+                try:
+                    self._after_logon()
+                except ConnectionClosed:
+                    pass  # gone already: the wait below sees it
                 closed = self.fix.driver.closed
                 duties = asyncio.ensure_future(self._duties())
                 try:
@@ -169,26 +172,38 @@ class Bot:
         loop = asyncio.get_running_loop()
         while self.fix.is_active:
             if loop.time() >= self.slow_until:
-                for cl_ord_id, side in list(self.resting.items()):
-                    self.orders_sent += 1
-                    self.fix.send("F", cancel_order(f"{self.prefix}-{self.orders_sent}", cl_ord_id,
-                                                    self.args.symbol, side))
-                    log.info("cancel %s", cl_ord_id)
-                    del self.resting[cl_ord_id]
-                for cl_ord_id in self.retry:  # spec 09 §7: same ClOrdID, the venue de-duplicates
-                    self._send_order(cl_ord_id)
-                self.retry.clear()
-                self.orders_sent += 1
-                self._send_order(f"{self.prefix}-{self.orders_sent}")
+                self._tick()
             await asyncio.sleep(self.args.interval)
 
+    def _tick(self) -> None:
+        try:
+            for cl_ord_id, side in list(self.resting.items()):
+                self.orders_sent += 1
+                self.fix.send("F", cancel_order(f"{self.prefix}-{self.orders_sent}", cl_ord_id,
+                                                self.args.symbol, side))
+                log.info("cancel %s", cl_ord_id)
+                del self.resting[cl_ord_id]
+            for cl_ord_id in self.retry:  # spec 09 §7: same ClOrdID, the venue de-duplicates
+                self._send_order(cl_ord_id)
+            self.retry.clear()
+            self.orders_sent += 1
+            self._send_order(f"{self.prefix}-{self.orders_sent}")
+        except ConnectionClosed:
+            pass  # the connection loop in run() takes over
+
     def _send_order(self, cl_ord_id: str) -> None:
-        self.fix.send("D", new_order(cl_ord_id, self.args.symbol, "buy", self.price, 1, tif="gtc"))
+        # CancelOrderOnPause: a pause cancels it (spec 02 §5.4), so nothing rests unseen meanwhile
+        self.fix.send("D", new_order(cl_ord_id, self.args.symbol, "buy", self.price, 1, tif="gtc",
+                                     cancel_on_pause=True))
         log.info("order %s buy 1 @ %s", cl_ord_id, self.price)
 
     async def _read(self) -> None:
         while True:
-            self._on_message(await self.fix.inbox.get())
+            msg = await self.fix.inbox.get()
+            try:
+                self._on_message(msg)
+            except (ValueError, ArithmeticError) as exc:  # a venue field we cannot read: log, go on
+                log.info("cannot use %s: %s", msg.msg_type, exc)
 
     def _on_message(self, msg: FixMessage) -> None:
         kind = msg.msg_type

@@ -4,8 +4,8 @@
     result.exit_code                             # 0 only if every mandatory case passed
 
 Per (product, session) group the client is started with that endpoint; before a case it is
-restarted when the case says `restart: true` or when it is not logged on (after a grace of
-a few heartbeats to reconnect by itself). Each case is a scenario played by the scenario
+restarted when the case says `restart: true`, after a failed case, or when it is not logged on
+(after a grace of a few heartbeats to reconnect by itself). Each case is a scenario played by the scenario
 runner against the kit's venue (ConformVenue); its fault rules are cleared after it.
 """
 from __future__ import annotations
@@ -155,7 +155,7 @@ async def run_plan(opts: Options) -> ConformResult:
             groups.setdefault((p.product, p.session), []).append(p)
         for (product, session), planned in groups.items():
             info = _info(kit, product, session, opts, report)
-            started = False
+            started, last_failed = False, False
             for p in planned:
                 if p.skip:
                     results.append(_say(opts, CaseResult(p.case, product, session, "SKIP", came=p.skip)))
@@ -163,11 +163,15 @@ async def run_plan(opts: Options) -> ConformResult:
                 if not started:
                     await client.start(info)
                     started = True
-                elif p.case.restart or not await _logged_on(feed, kit, product, session, info.heartbeat):
+                elif p.case.restart or (last_failed and not isinstance(client, ManualClient)) \
+                        or not await _logged_on(feed, kit, product, session, info.heartbeat):
+                    # after a FAIL the session may be mid-way (a Logout unanswered, a gap open):
+                    # a fresh client, so one failure never spills into the next case's verdict
                     await client.stop()
                     await client.start(info)
                 first = client.starts == 1 and isinstance(client, ManualClient)
                 results.append(_say(opts, await _play(p, kit, feed, opts, info, report, first, client)))
+                last_failed = results[-1].verdict == "FAIL"
             if started:
                 await client.stop()
     finally:

@@ -137,9 +137,12 @@ def test_answers_file_and_interview_pick_the_same_options(tmp_path):
         (["session"], ["margin"], ["RT", "NR"], [], 5)
     opts = build_options(parser.parse_args(["--answers", str(answers), "--session", "md"]))
     assert opts.sessions == ["MD"]  # a flag wins over the file
-    replies = iter(["session", "prediction", "DC", "y"])
-    opts = build_options(parser.parse_args(["--interview"]), ask=lambda _q: next(replies), isatty=True)
-    assert (opts.products, opts.sessions, opts.mandatory_only) == (["prediction"], ["DC"], True)
+    replies = {"Profiles": "session", "Products": "prediction", "Session types": "DC",
+               "Optional features": "continuity", "Run only": "y"}  # by question: the features one is there
+    opts = build_options(parser.parse_args(["--interview"]), isatty=True,   # once a case needs a feature (S24)
+                         ask=lambda q: next(v for k, v in replies.items() if q.startswith(k)))
+    assert (opts.products, opts.sessions, opts.features, opts.mandatory_only) == \
+        (["prediction"], ["DC"], ["continuity"], True)
     with pytest.raises(ConformError, match="--interview asks on a terminal"):
         build_options(parser.parse_args(["--interview"]), isatty=False)
     answers.write_text("colour: red\n")

@@ -61,12 +61,14 @@ class Client:
         self.stopping = False
         self.sock: ssl.SSLSocket | None = None
         self.logged_on = False
+        self.force_reset = False
         self.last_sent = self.last_recv = 0.0
         self.order_n = 0
         self.resting: list[str] = []
         self.orders: dict[str, list] = {}  # ClOrdID -> NewOrderSingle body (for a retry)
         self.retry: list[str] = []
         self.slow_until = 0.0              # rate limited (380=8, spec 11): no new orders until then
+        self.last_exec: dict[int, tuple] = {}  # DC: exchange index -> the last ExecID seen
         self.prefix = f"raw{self.rng.getrandbits(32):08x}"
 
     # --- wire -------------------------------------------------------------------------------
@@ -99,7 +101,8 @@ class Client:
         self.framer = Framer()
         if self.bug != "stuck-resend-after-reconnect":
             self.resend_pending = False  # a new connection: whatever we asked for is asked again
-        reset = self.a.session not in RETRANSMISSION or self.logons == 0
+        reset = self.a.session not in RETRANSMISSION or self.logons == 0 or self.force_reset
+        self.force_reset = False
         if self.bug == "wrong-reset-flag-on-relogon" and self.logons > 0:
             reset = not reset
         if reset:
@@ -194,6 +197,11 @@ class Client:
         if kind == "4" and msg.get(123) != "Y":  # SequenceReset-Reset: seq number ignored
             self.sequence_reset(msg)
             return
+        if kind == "5" and not self.logged_on:  # our Logon refused: its Text says why (spec 01 §2.3)
+            text = msg.get(58, "")
+            if any(word in text.lower() for word in ("resetseqnumflag", "sequence", "msgseqnum")):
+                self.force_reset = True  # RT/PT: the venue reset its side (maintenance, spec 01 §5)
+            raise Disconnected(f"logon refused: {text}")
         if kind == "A" and not self.logged_on:
             self.logged_on = True
             self.logons += 1
@@ -237,6 +245,7 @@ class Client:
     def handle(self, msg: Message) -> None:
         kind = msg.type
         if kind == "1":
+            log(f"TestRequest {msg.get(112)} from the venue")
             if self.bug == "ignore-test-request":
                 return
             self.send("0", [(112, msg.get(112, ""))])
@@ -311,8 +320,11 @@ class Client:
         symbol = self.a.symbol
         if self.a.session == "MD":  # spec 07 §2: snapshot + updates
             self.send("V", [(263, 1), (146, 1), (55, symbol)])
-        elif self.a.session == "DC":  # spec 04 §3
-            self.send("U1", [(21001, "0;0")])
+        elif self.a.session == "DC":  # spec 04 §3, §6: from the last ExecID seen (inclusive), per index
+            for index in sorted(set(self.last_exec) | {0}):
+                last = self.last_exec.get(index)
+                begin = ";".join(map(str, last)) if last else ("0;0" if index == 0 else f"0;0;{index}")
+                self.send("U1", [(21001, begin)])
 
     def trade(self) -> None:
         """Cancel what rests, then one limit buy far from the market (spec 02 §3, §7)."""
@@ -335,7 +347,8 @@ class Client:
         price = "3000.0000" if self.a.product == "margin" else "0.10" if dollars else "10"
         if self.bug == "dollars-on-cents" and not dollars:
             price = "0.10"
-        body = [(11, cl_ord_id), (38, 1), (40, 2), (44, price), (54, 1), (55, self.a.symbol), (59, 1)]
+        body = [(11, cl_ord_id), (38, 1), (40, 2), (44, price), (54, 1), (55, self.a.symbol), (59, 1),
+                (21006, "Y")]  # CancelOrderOnPause (spec 02 §5.4)
         self.orders[cl_ord_id] = body
         self.send("D", body)
         log(f"order {cl_ord_id} buy 1 @ {price}")
@@ -343,13 +356,23 @@ class Client:
     def on_report(self, msg: Message) -> None:
         cl_ord_id, status, text = msg.get(11, ""), msg.get(39), msg.get(58, "")
         log(f"execution report {cl_ord_id} {msg.get(150)}/{status} {text}".rstrip())
+        parts = msg.get(17, "").split(";")  # ExecID clock;event[;index]: ordered by numbers (spec 02 §8.2)
+        if self.a.session == "DC" and len(parts) in (2, 3) and all(p.isdigit() and len(p) < 19 for p in parts):
+            key = tuple(int(p) for p in parts)
+            index = key[2] if len(key) == 3 else 0
+            if key > self.last_exec.get(index, ()):
+                self.last_exec[index] = key
+            return
         if status == "8" and text == "EXCHANGE_UNAVAILABLE":  # spec 09 §7: unknown fate, resend as is
             self.retry.append(cl_ord_id)
         elif (status == "0" and msg.get(41) is None or status == "8" and text == "ORDER_ALREADY_EXISTS") \
                 and cl_ord_id not in self.resting:  # the latter: a retried order was booked after all
             self.resting.append(cl_ord_id)
-        elif status in ("2", "4", "C"):  # filled, cancelled, expired: nothing more to retry
-            self.orders.pop(msg.get(41) or cl_ord_id, None)
+        elif status in ("2", "4", "C"):  # filled, cancelled (by us or the venue), expired: it is over
+            for done in (cl_ord_id, msg.get(41)):
+                self.orders.pop(done, None)
+                if done in self.resting:
+                    self.resting.remove(done)
 
     # --- process ----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ const retransmission = cfg.session === 'RT' || cfg.session === 'PT';
 const SOH = '\x01';
 const log = (text) => console.error(`${new Date().toISOString().slice(11, 23)} node ${text}`);
 
-let outSeq = 1, inSeq = 1, logons = 0, attempt = 0, stopping = false;
+let outSeq = 1, inSeq = 1, logons = 0, attempt = 0, stopping = false, forceReset = false;
 let sock = null, loggedOn = false, logoutSent = false, resendPending = false, resendUntil = 0;
 let lastSent = 0, lastRecv = 0, testReqId = null, timer = null, buffer = Buffer.alloc(0);
 
@@ -98,6 +98,13 @@ function onMessage(msg) {
     return;
   }
   if (type === '4' && msg.get(123) !== 'Y') { inSeq = Number(msg.get(36)); log(`sequence reset to ${inSeq}`); return; }
+  if (type === '5' && !loggedOn) {  // our Logon refused; on RT/PT a sequence complaint means: reset
+    const text = msg.get(58) || '';
+    if (/resetseqnumflag|sequence|msgseqnum/i.test(text)) forceReset = true;
+    log(`logon refused: ${text}`);
+    sock.end();
+    return;
+  }
   if (type === 'A' && !loggedOn) { loggedOn = true; logons++; attempt = 0; log(`logged on ${cfg.session} seq=${seq}`); }
   if (seq < inSeq) {
     if (possDup) return;  // a duplicate: already processed
@@ -139,7 +146,8 @@ function tick() {  // every 100 ms: heartbeat, TestRequest after 1.2 x HeartBtIn
 }
 
 function connect() {
-  const reset = !retransmission || logons === 0;  // spec 01 §5.1
+  const reset = !retransmission || logons === 0 || forceReset;  // spec 01 §5.1
+  forceReset = false;
   if (reset) { outSeq = 1; inSeq = 1; }
   loggedOn = false; logoutSent = false; resendPending = false; resendUntil = 0; buffer = Buffer.alloc(0);
   log(`connecting to ${cfg.host}:${cfg.port}`);
