@@ -226,7 +226,9 @@ class Dialect:
             out.add(55, symbol, "a market of this venue (" + ", ".join(sorted(self.markets)[:6]) + ")", "02 §3")
         return market
 
-    def _order_fields(self, msg: FixMessage, out: "_Out", market: MarketRules | None, *, price_required: bool) -> None:
+    def _order_fields(self, msg: FixMessage, out: "_Out", market: MarketRules | None) -> None:
+        """Fields D and G share: OrdType, Price, OrderQty, routing, sub-account, parties (a missing
+        required one is the dictionary's finding, fixproto.validate)."""
         if msg.get(40) is not None and msg.get(40) != "2":
             out.add(40, msg.get(40), "OrdType(40)=2: Kalshi has only limit orders", "02 §1")
         price = msg.get(44)
@@ -234,8 +236,6 @@ class Dialect:
             rule = price_problem(price, market, self.dollars, self.product)
             if rule:
                 out.add(44, price, rule, "08 §3" if self.product == "margin" else "02 §2.1")
-        elif price_required:
-            pass  # validate() already said Price(44) is missing
         qty = msg.get(38)
         if qty is not None:
             rule = qty_problem(qty, market, self.product)
@@ -266,7 +266,7 @@ class Dialect:
 
     def _check_D(self, msg: FixMessage, out: "_Out") -> None:
         market = self._market(msg, out)
-        self._order_fields(msg, out, market, price_required=True)
+        self._order_fields(msg, out, market)
         tif = msg.get(59)
         if tif is not None and tif not in TIF_VALUES:
             out.add(59, tif, "TimeInForce(59) 0 Day, 1 GTC, 3 IOC, 4 FOK or 6 GTD", "02 §4")
@@ -363,7 +363,7 @@ class Dialect:
 
     def _check_G(self, msg: FixMessage, out: "_Out") -> None:
         market = self._market(msg, out)
-        self._order_fields(msg, out, market, price_required=False)
+        self._order_fields(msg, out, market)
         cl = msg.get(11)
         fresh = cl not in self.requests and cl not in self.orders
         self._request_id(msg, out)

@@ -334,3 +334,23 @@ def test_drop_copy_request_after_a_reconnect_resumes_from_the_last_exec_id_seen(
     assert "BeginExecID(21001)='1;1'" in line and "last ExecID the client has seen (7;3)" in line
     w.client("A", (98, "0"), (108, "30"), (141, "Y"))
     assert w.client("U1", (21001, "7;3")) == []
+
+
+def test_margin_orders_carry_no_max_execution_cost_rfq_tags_or_routing():
+    w = Wire(product="margin")
+    lines = w.order("c1", "19.5", "1", "ETH-PERP", "1", (21009, "5.00"), (100, "2"))
+    assert any("MaxExecutionCost(21009)='5.00'" in line and "spec 08 §3" in line for line in lines)
+    assert any("ExDestination(100)='2'" in line and "always index 0" in line for line in lines)
+
+
+def test_sub_account_and_party_rules():
+    w = Wire()
+    assert "sub-account number 0-63" in one(w.order("c1", "40", "1", SYM, "1", (79, "64")))
+    assert "PartyRole(452)=24 with PartyID(448)" in one(
+        w.order("c2", "40", "1", SYM, "1", (453, "1"), (448, "7d3f0a52-2c1e-4f7e-9c55-1b2a3c4d5e6f")))
+
+
+def test_max_execution_cost_is_dollars_above_zero():
+    w = Wire()
+    assert "MaxExecutionCost(21009) in dollars, above 0" in one(w.order("c1", "40", "1", SYM, "1", (21009, "0")))
+    assert w.order("c2", "40", "1", SYM, "1", (21009, "4.0000")) == []
