@@ -24,7 +24,7 @@ def summary_text(result) -> str:
         verdict = r.verdict + ("" if r.mandatory else "*")
         came = "as expected" if r.verdict == "PASS" else r.came
         rows.append((r.case.id, f"{r.product}/{r.session}", ", ".join(r.case.spec), r.case.fix_test_case or "-",
-                     verdict, _cut(r.case.expect, 60), _cut(came, 80)))
+                     verdict, _cut(r.expect, 60), _cut(came, 80)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -37,7 +37,7 @@ def summary_text(result) -> str:
             continue
         lines.append("")
         lines.append(f"FAIL {r.case.id} {r.case.name} ({r.product}/{r.session}, {r.case.file})")
-        lines.append(f"  expected: {r.case.expect}")
+        lines.append(f"  expected: {r.expect}")
         lines += ["  " + line for line in r.failure.splitlines()[:1]]
         lines += [line for line in _diff_lines(r.failure)[:30] if line.strip()]
         excerpt = transcript_text(r.transcript[-EXCERPT:]).splitlines()
@@ -95,7 +95,7 @@ def write_junit(result, path: Path) -> None:
                              name=f"{r.case.id} {r.case.name}", time=f"{r.seconds:.3f}", file=str(r.case.file))
         props = ET.SubElement(case, "properties")
         for key, value in (("spec", ", ".join(r.case.spec)), ("fix_test_case", r.case.fix_test_case),
-                           ("mandatory", str(r.mandatory).lower()), ("expected", r.case.expect),
+                           ("mandatory", str(r.mandatory).lower()), ("expected", r.expect),
                            ("verdict", r.verdict)):
             ET.SubElement(props, "property", name=key, value=value)
         if r.verdict == "FAIL" and r.mandatory:

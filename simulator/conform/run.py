@@ -62,6 +62,11 @@ class CaseResult:
     seconds: float = 0.0
     transcript: list = field(default_factory=list)   # the case's journal rows
     transcript_file: Path | None = None
+    expected: str = ""           # the case's `expect` with this run's values (HeartBtInt, ...)
+
+    @property
+    def expect(self) -> str:
+        return self.expected or self.case.expect
 
     @property
     def mandatory(self) -> bool:
@@ -254,7 +259,8 @@ async def _play(p: Planned, kit, feed, opts: Options, info: ClientInfo, report: 
     rows = [r for r in records if r[0] >= t0 - 0.001]
     return CaseResult(p.case, p.product, p.session, "PASS" if passed else "FAIL",
                       came="" if passed else _came(failure), failure=failure,
-                      seconds=time.perf_counter() - started, transcript=rows)
+                      seconds=time.perf_counter() - started, transcript=rows,
+                      expected=str((sc.conform or {}).get("expect", p.case.expect)))
 
 
 def _say(opts: Options, r: CaseResult) -> CaseResult:

@@ -5,6 +5,7 @@ The client under test is the reference FixClient with reconnect, in a thread of 
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
 import threading
 
@@ -204,3 +205,69 @@ def test_clock_may_be_written_at_the_top_as_conformance_cases_do():
     from kalshi_fixsim.simulator.scenario import ScenarioErrors
     with pytest.raises(ScenarioErrors, match="expected clock either at the top or in setup, not both"):
         load("clock: {mode: real}\nsetup: {clock: {mode: real}}\nsteps: []\n", "t.yaml")
+
+
+def test_expect_resend_passes_replays_and_fails_a_gap_fill_over_an_order(fix_exchange):
+    from kalshi_fixsim.fixproto.store import MemoryStore
+
+    class Forgetful(MemoryStore):
+        def fetch(self, begin, end):  # a client that keeps nothing: it can only gap-fill
+            return []
+
+    rt = HEAD.replace("within: 10s", "within: 10s") % "RT"
+    steps = """
+  - fault: {add: {id: %s, fault: resend_request, begin: 1, end: 0, session: RT, now: true}}
+  - expect_resend: {session: c, begin: 1, within: 5s}
+"""
+    for store, rule in ((None, "rr1"), (Forgetful, "rr2")):
+        with BackgroundClient(fix_exchange, session="RT") as bg:
+            if store is not None:
+                bg.client.store.__class__ = store
+            order = [(11, f"o-{rule}"), (55, "KXTEST-26JAN01-A"), (54, 1), (38, 1), (40, 2), (44, 1), (59, 1)]
+            bg.run(_send(bg.client, order))
+            outcome = judge(fix_exchange, rt + steps % rule)
+        if store is None:
+            assert outcome.passed, outcome.failure
+        else:
+            assert not outcome.passed
+            assert "skips application message(s)" in outcome.failure and "NewOrderSingle(D)" in outcome.failure
+
+
+async def _send(client, body):
+    client.send("D", body)
+    await client.expect("8")
+
+
+def test_heartbeats_too_early_fail_with_the_interval(fix_exchange):
+    with BackgroundClient(fix_exchange, heartbeat=4):
+        outcome = judge(fix_exchange, HEAD % "NR" + """
+  - expect_heartbeats: {session: c, for: 10s, interval: 8s, slack: 1s}
+""")
+    assert not outcome.passed
+    assert "a Heartbeat 4." in outcome.failure and "after the previous one: expected ≥ HeartBtInt(108)=8 s" in \
+        outcome.failure
+
+
+def test_a_skewed_sending_time_fails_with_the_offset(fix_exchange):
+    import time
+
+    class Ahead:
+        def now(self):
+            return time.time() + 5.0  # within the venue's 30 s, not within the kit's 1 s
+
+    bg = BackgroundClient(fix_exchange)
+    bg.thread.start()
+
+    async def start():
+        bg.client = fix_exchange.client("alice", session="NR", heartbeat=4, clock=Ahead())
+        await bg.client.connect()
+    try:
+        bg.run(start())
+        outcome = judge(fix_exchange, HEAD % "NR" + """
+  - fault: {add: {id: tr, fault: test_request, test_req_id: SKEW, session: NR, now: true}}
+  - expect_sending_time: {session: c, for: 2s, tolerance: 1s}
+""")
+    finally:
+        bg.__exit__(None, None, None)
+    assert not outcome.passed
+    assert re.search(r"SendingTime\(52\) is \+(4\.9|5\.0)\d* s from the venue.s clock, expected within ±1 s", outcome.failure)
