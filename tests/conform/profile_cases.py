@@ -2,7 +2,6 @@
 post-trade profiles (their cases: scenarios/conform/<profile>/), and read the verdicts."""
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "scenarios" / "conform"
 HERE = Path(__file__).parent
 BOT = [sys.executable, "-m", "kalshi_fixsim.client.bot", "--interval", "1"]
-FULL = bool(os.environ.get("KALSHI_FIXSIM_CONFORM_FULL"))  # every session type, product and flaw (slow)
 
 
 def case_meta(path: Path) -> dict:
@@ -24,10 +22,6 @@ def case_meta(path: Path) -> dict:
 
 def flawed(flaw: str) -> list[str]:
     return [sys.executable, str(HERE / "flawed_bot.py"), "--flaw", flaw, "--interval", "1"]
-
-
-def raw(bug: str | None = None) -> list[str]:
-    return [sys.executable, str(HERE / "clients" / "rawclient.py")] + (["--bug", bug] if bug else [])
 
 
 def grade(tmp_path: Path, profile: str, session: str, argv: list[str], *, product: str = "prediction",

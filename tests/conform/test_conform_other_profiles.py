@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .profile_cases import BOT, FULL, failure_of, flawed, grade, verdicts
+from .profile_cases import BOT, failure_of, flawed, grade, verdicts
 
 PROFILES = [("market-data", "MD", {"MD01", "MD02"}), ("drop-copy", "DC", {"DC01", "DC02"}),
             ("post-trade", "PT", {"PT01"})]
@@ -28,7 +28,7 @@ def test_reference_bot_passes_every_case_of_the_profile(tmp_path, profile, sessi
     assert verdicts(result) == {i: "PASS" for i in ids}, "\n".join(lines)
 
 
-@pytest.mark.skipif(not FULL, reason="KALSHI_FIXSIM_CONFORM_FULL=1: the slow runs")
+@pytest.mark.conform_full
 @pytest.mark.parametrize("profile, session, ids", PROFILES[:2], ids=[p[0] for p in PROFILES[:2]])
 def test_reference_bot_passes_every_case_of_the_profile_on_margin(tmp_path, profile, session, ids):
     result, lines = grade(tmp_path, profile, session, BOT, product="margin")
