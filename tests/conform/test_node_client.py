@@ -9,7 +9,8 @@ import pytest
 from .procs import CLIENTS, ClientProcess, contract_env
 
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = [pytest.mark.skipif(NODE is None, reason="node is not installed"),
+              pytest.mark.conform_full]  # by default test_grading.py grades it through the CLI
 CLIENT = [NODE or "node", str(CLIENTS / "node" / "client.js")]
 
 

@@ -100,7 +100,7 @@ class Client:
         self.sock.settimeout(0.1)
         self.framer = Framer()
         if self.bug != "stuck-resend-after-reconnect":
-            self.resend_pending = False  # a new connection: whatever we asked for is asked again
+            self.resend_pending, self.resend_until = False, 0  # a new connection: ask again for any gap
         reset = self.a.session not in RETRANSMISSION or self.logons == 0 or self.force_reset
         self.force_reset = False
         if self.bug == "wrong-reset-flag-on-relogon" and self.logons > 0:
@@ -112,6 +112,8 @@ class Client:
         if reset:
             body.append((141, "Y"))
         body.append((1137, 9))
+        if self.a.session in ORDER_ENTRY:
+            body.append((8013, "Y"))  # CancelOrdersOnDisconnect: nothing rests while we are away (spec 01 §7)
         if self.a.use_dollars == "Y" and self.a.product == "prediction":
             body.append((21005, "Y"))
         self.send("A", body)
