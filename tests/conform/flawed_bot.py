@@ -1,5 +1,5 @@
 """The reference bot with one flaw each, for the conform cases of the order-entry, market-data,
-drop-copy and post-trade profiles (each flaw fails the case it names, and only that one):
+drop-copy and post-trade profiles (each flaw fails the case it names; the tests grade that case):
 
     python tests/conform/flawed_bot.py --flaw retry-hot [bot flags]   (KALSHI_FIX_* env vars)
 """
