@@ -99,7 +99,9 @@ class Client:
         self.sock = ctx.wrap_socket(raw, server_hostname=self.a.host)
         self.sock.settimeout(0.1)
         self.framer = Framer()
-        if self.bug != "stuck-resend-after-reconnect":
+        if self.bug == "stuck-resend-after-reconnect" and self.resend_pending:
+            self.resend_until = sys.maxsize  # the bug: the old connection's request stays "pending" for ever
+        else:
             self.resend_pending, self.resend_until = False, 0  # a new connection: ask again for any gap
         reset = self.a.session not in RETRANSMISSION or self.logons == 0 or self.force_reset
         self.force_reset = False

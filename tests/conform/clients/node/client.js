@@ -86,7 +86,8 @@ function logout(text) {
   send('5', text ? [[58, text]] : []);
   logoutSent = true;
   log('logout sent ' + (text || ''));
-  setTimeout(() => sock && sock.destroy(), 3000).unref();
+  const mine = sock;  // this connection only: a reconnect within 3 s gets a new socket
+  setTimeout(() => mine.destroy(), 3000).unref();
 }
 
 function onMessage(msg) {
