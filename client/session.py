@@ -279,6 +279,10 @@ class FixClient:
         elif isinstance(event, Disconnect):
             self.disconnects.append(event)
             self._connected.clear()
+            if "ResetSeqNumFlag" in (event.text or ""):
+                # spec 01 §5.1, 10 §3: the venue says its sequence numbers were reset (maintenance
+                # in reset mode, or a Logon refused for want of 141=Y): the next Logon starts afresh.
+                self._reset_next = True
             if self._logged_on is not None and not self._logged_on.done():
                 self._logged_on.set_exception(LogonError(event.text, event.reason))
                 self._logged_on.exception()  # retrieved: no "never retrieved" warning

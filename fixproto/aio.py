@@ -306,9 +306,12 @@ class SessionDriver(asyncio.BufferedProtocol):
         self.session.logout(self.clock.now(), text)
         self.pump()
 
+    closed_here = False  # this side closed the transport (a decision, abort or fault), not the peer
+
     def abort(self) -> None:
         """Drop the transport without a Logout (tests, faults)."""
         if self.transport is not None:
+            self.closed_here = True
             self.transport.abort()
 
     def pump(self) -> None:
@@ -346,6 +349,7 @@ class SessionDriver(asyncio.BufferedProtocol):
                         lane.closing = True
                         lane.run((Close(),))
                 else:
+                    self.closed_here = True
                     transport.close()  # close() flushes what was written first
         finally:
             self._pumping = False
@@ -466,6 +470,8 @@ class SessionDriver(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None:
             return
+        if not transport.is_closing():
+            self.closed_here = True
         if reset:
             sock = transport.get_extra_info("socket")
             if sock is not None:

@@ -207,7 +207,9 @@ class Retransmission:
         self._write(encode([(35, "4"), (49, self.config.sender_comp_id), (56, self.config.target_comp_id),
                             (34, seq), (43, "Y"), (52, stamp), (122, stamp), (123, "Y"), (36, new_seq)]), now)
 
-    def _resend(self, original: FixMessage, now: float) -> None:
+    def _resend(self, original: FixMessage, now: float, orig_sending_time: bool = True) -> None:
         header = [(35, original.get(35)), (49, original.get(49)), (56, original.get(56)), (34, original.get(34)),
-                  (43, "Y"), (52, format_utc(now)), (122, original.get(52))]
+                  (43, "Y"), (52, format_utc(now))]
+        if orig_sending_time:  # False only as a fault (a PossDup the peer must Reject, FIX test case 2f)
+            header.append((122, original.get(52)))
         self._write(encode(header + original.body()), now)

@@ -338,22 +338,23 @@ class Session(Retransmission):
             raise SessionError("skip_outbound needs a count of at least 1")
         self.store.next_sender_seq += count
 
-    def resend_stored(self, now: float, begin: int, end: int = 0) -> int:
+    def resend_stored(self, now: float, begin: int, end: int = 0, *, orig_sending_time: bool = True) -> int:
         """Send stored application messages again with PossDupFlag(43)=Y and OrigSendingTime(122),
-        unasked (end 0 = the last sent). Returns how many were resent."""
+        unasked (end 0 = the last sent). Returns how many were resent. `orig_sending_time`
+        False leaves 122 out (a fault: the peer must Reject it, FIX session test case 2f)."""
         last = self.store.next_sender_seq - 1
         end = last if end == 0 or end > last else end
         count = 0
         for _seq, _sent_at, frame in self.store.fetch(max(1, begin), end):
-            self._resend(parse(frame), now)
+            self._resend(parse(frame), now, orig_sending_time)
             count += 1
         return count
 
-    def resend_frames(self, frames: Iterable[bytes], now: float) -> None:
+    def resend_frames(self, frames: Iterable[bytes], now: float, *, orig_sending_time: bool = True) -> None:
         """Send earlier frames again as PossDup duplicates (43=Y, 122=their SendingTime), with
         their own MsgSeqNum: for sessions that keep no store (NR/DC/RFQ/MD)."""
         for frame in frames:
-            self._resend(parse(frame), now)
+            self._resend(parse(frame), now, orig_sending_time)
 
     def send_resend_request(self, now: float, begin: int, end: int = 0) -> None:
         """Ask the peer to resend BeginSeqNo(7)..EndSeqNo(16) (0 = everything after)."""

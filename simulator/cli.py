@@ -21,6 +21,7 @@ import yaml
 from kalshi_fixsim import __version__
 
 from . import cli_dictionary, fault_cli, ops, preflight, ready
+from .conform import cli as conform_cli
 from .scenario import cli as scenario_cli
 from .scenario.client_peer import use_client
 from .certs import CertPaths, make_dev_certs
@@ -343,6 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     add_client_parser(sub, common)
     cli_dictionary.register(sub)  # dictionary, client-config
     scenario_cli.register(sub)  # scenario run|check|list (simulator/scenario/cli.py)
+    conform_cli.register(sub)  # conform: grade a client (simulator/conform/cli.py)
     use_client(_reference_client)  # glue: `raw: false` scenario sessions are the reference client
     return p
 

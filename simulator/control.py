@@ -146,7 +146,8 @@ class Control(ViewOps):
         events = post_trade.close_market(venue, ticker, self.sim.clock.now())
         return {"ticker": ticker, "status": market.status.value, "cancelled_orders": len(events)}
 
-    def settle_market(self, ticker: str, result: str, price: Any = None, product: str = "prediction") -> dict:
+    def settle_market(self, ticker: str, result: str, price: Any = None, product: str = "prediction",
+                      page_size: int | None = None) -> dict:
         venue, _ = self._market(product, ticker)
         if result not in ("yes", "no", "scalar"):
             raise ControlError(400, "result must be yes, no or scalar")
@@ -155,7 +156,11 @@ class Control(ViewOps):
         except InvalidOperation:
             raise ControlError(400, f"price must be a number of cents, not {price!r}") from None
         try:
-            settlement = post_trade.settle_market(venue, ticker, result, value, self.sim.clock.now())
+            if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
+                raise ControlError(400, f"page_size must be a positive integer (party entries per UMS page), "
+                                        f"not {page_size!r}")
+            settlement = post_trade.settle_market(venue, ticker, result, value, self.sim.clock.now(),
+                                                  page_size=page_size)  # spec 05 §4: paginated batches
         except post_trade.SettlementError as exc:
             raise ControlError(409, str(exc)) from None
         return {"ticker": ticker, "result": result, "parties": len(settlement.entries)}
@@ -262,10 +267,10 @@ class Control(ViewOps):
     # --- whole venue ---------------------------------------------------------------------------
 
     def place_order(self, account: str, symbol: str, side: str, price: Any, qty: Any, tif: str = "gtc",
-                    product: str = "prediction", cl_ord_id: str | None = None) -> dict:
+                    product: str = "prediction", cl_ord_id: str | None = None, subaccount: int = 0) -> dict:
         """Rest an order for an account through the engine (simulator/control_orders.py)."""
         from .control_orders import place_order
-        return place_order(self, account, symbol, side, price, qty, tif, product, cl_ord_id)
+        return place_order(self, account, symbol, side, price, qty, tif, product, cl_ord_id, subaccount)
 
     def reset(self) -> dict:
         """Back to the configured start state: empty books, sessions dropped, same config and

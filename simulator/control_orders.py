@@ -27,7 +27,7 @@ def _number(value: Any, what: str, error) -> Decimal:
 
 
 def place_order(control, account: str, symbol: str, side: str, price: Any, qty: Any, tif: str = "gtc",
-                product: str = "prediction", cl_ord_id: str | None = None) -> dict:
+                product: str = "prediction", cl_ord_id: str | None = None, subaccount: int = 0) -> dict:
     from .control import ControlError
 
     venue = control._account(product, account)
@@ -45,7 +45,7 @@ def place_order(control, account: str, symbol: str, side: str, price: Any, qty: 
     now = control.sim.clock.now()
     request = OrderRequest(account=account, client_order_id=cl_ord_id or f"ctl-{control._placed}", symbol=symbol,
                            side=Side.BUY if side == "buy" else Side.SELL, price=int(pips), qty=int(hundredths),
-                           tif=_TIFS[tif])
+                           tif=_TIFS[tif], subaccount=_subaccount(subaccount, ControlError))
     events = venue.exchange.new_order(request, now)
     venue.dispatch(events)
     first = events[0] if events else None
@@ -56,3 +56,12 @@ def place_order(control, account: str, symbol: str, side: str, price: Any, qty: 
         raise ControlError(500, "the engine returned no event")
     return {"order_id": order.order_id, "cl_ord_id": order.client_order_id, "status": order.status.name.lower(),
             "leaves_qty": str(Decimal(order.leaves) / QTY_SCALE), "symbol": symbol, "account": account}
+
+
+def _subaccount(value: Any, error) -> int:
+    """AllocAccount of the order: 0 (primary) to 63 (spec 02 §5.6)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 63:
+        raise error(400, f"subaccount must be 0-63, not {value!r}")
+    return value

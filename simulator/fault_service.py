@@ -99,6 +99,7 @@ class FaultService:
     def attach(self, conn: "GatewayConnection") -> None:
         """A new connection (from Simulator._new_driver): refused, or given the fault layer."""
         self.conns.add(conn)
+        conn.accepted_at = conn.now()  # _sent(): frames of this connection only, not of earlier ones
         driver = conn.driver
         if conn.recorder is not None and conn.recorder.inner is not None:
             driver.enable_actions()  # an interceptor_factory's interceptor may return actions too
@@ -151,17 +152,23 @@ class FaultService:
             if conn.driver is not None:
                 conn.driver.enable_actions()  # the fault layer may return waits, closes, RSTs
             recorder.inner = ConnectionFaults(self.engine, conn, lambda c=conn: c.driver.session if c.driver else None,
-                                              inner=layer, mark=recorder.mark, sent=lambda c=conn: self._sent(c),
+                                              inner=layer, mark=recorder.mark, sent=lambda admin=False, c=conn: self._sent(c, admin),
                                               on_idle=self._resync_soon)
         elif not want and isinstance(layer, ConnectionFaults) and not layer.busy:
             recorder.inner = layer.inner  # (a busy layer stays until what it holds is out: on_idle)
         conn.send_hook = self._hook if self._venue_out else None
 
-    def _sent(self, conn: "GatewayConnection") -> list[bytes]:
-        """Application frames this connection sent, oldest first (from the transcript)."""
+    def _sent(self, conn: "GatewayConnection", admin: bool = False) -> list[bytes]:
+        """Application frames this connection sent, oldest first (from the transcript). Frames of
+        an earlier connection of the same session id are left out: after a reset their numbers
+        mean nothing to the client (a `resend` of them would be a gap, not a duplicate).
+        `admin`: the session messages (not Logon/Logout) instead, for a `resend` where the
+        connection carried no application message yet."""
+        since = getattr(conn, "accepted_at", 0.0)
         return [e.frame for e in self.sim.transcript.entries
                 if e.direction == "out" and e.session == conn.session_id and not e.note and not e.truncated
-                and msg_type_of(e.frame) not in ADMIN_MSG_TYPES]
+                and e.time >= since and ((msg_type_of(e.frame) not in ADMIN_MSG_TYPES) if not admin
+                                         else msg_type_of(e.frame) in ("0", "1", "2", "3", "4"))]
 
     def _gate(self, want: bool) -> None:
         """gateway.fault_gate sits first in gateway.GATES only while some simulator in this

@@ -32,7 +32,27 @@ from .server import Endpoint, Simulator, SimulatorThread
 from .testvenue import TEST_ACCOUNTS, TEST_MARKETS, TestAccount, make_material, make_test_config  # noqa: F401
 from .virtual_clock import DEFAULT_LIMIT, advance, run_virtual
 
-__all__ = ["FixExchange", "VirtualExchange", "VirtualRunner", "TestAccount", "TEST_ACCOUNTS"]
+__all__ = ["FixExchange", "VirtualExchange", "VirtualRunner", "TestAccount", "TEST_ACCOUNTS", "assert_conforms"]
+
+
+def assert_conforms(**kwargs):
+    """Grade a client inside a test (issue 14): `kalshi_fixsim.conform.run(**kwargs)` (profile,
+    product, session, client_cmd= or client=, report, junit, ...) and fail the test with the
+    summary table, failures' diffs and transcript excerpts if a mandatory case failed. Returns
+    the ConformResult. Also a fixture: `def test_bot(assert_conforms): assert_conforms(...)`."""
+    from .conform import run
+
+    kwargs.setdefault("out", lambda _line: None)
+    result = run(**kwargs)
+    if not result.passed:
+        pytest.fail("kalshi-fixsim conform: a mandatory case failed\n" + result.summary(), pytrace=False)
+    return result
+
+
+@pytest.fixture(name="assert_conforms")
+def _assert_conforms_fixture():
+    """The `assert_conforms` helper as a fixture (no import needed in the test module)."""
+    return assert_conforms
 
 class FixExchange:
     """A running simulator plus what a client needs to reach it."""

@@ -36,6 +36,7 @@ from . import metrics
 from .history import SqliteHistory
 from . import durable
 from .journal import StateFile
+from . import conn_watch
 from .transcript import Transcript
 from .world import build_venues
 from .certs import CertPaths, server_ssl_context
@@ -329,6 +330,7 @@ class Simulator:
         # returns when it next needs to run (epoch seconds) or None.
         self.clock_tasks: list[Callable[[float], float | None]] = []
         self._next_forget = 0.0
+        self.conn_watchers: list = []  # simulator/conn_watch.py: who listens to connection events
         self.transcript = Transcript.from_config(self.clock.now, config.journal)  # recent frames (GET /messages)
         self.reset_hooks.append(self.transcript.clear)  # a reset forgets the frames from before it
         self.control = Control(self)
@@ -516,6 +518,8 @@ class Simulator:
         conn.driver = driver
         driver.describe = lambda: conn.session_id or f"{product}/{st.code}/{conn.api_key or 'not logged on'}"
         self.faults.attach(conn)  # fault rules (issue 12): refused, or given the fault layer
+        if self.conn_watchers:  # connection events for a judge of the client (simulator/conn_watch.py)
+            conn_watch.accepted(self, conn, driver, peer)
         return driver
 
     def _track(self, driver: SessionDriver) -> None:

@@ -85,8 +85,6 @@ class Transcript:
         self.files = MessageLog(Path(message_log)) if message_log is not None else None
         self.added = 0  # frames ever added: the id of the newest (web view, GET /messages/{id})
         self.count: Callable[[str, str, str, bytes], None] | None = None  # metrics (simulator/metrics.py)
-        # Called with each new entry and its whole frame (the scenario runner's external client watch).
-        self.watchers: list[Callable[[Entry, bytes], None]] = []
 
     @classmethod
     def from_config(cls, clock: Callable[[], float], journal) -> "Transcript":
@@ -98,7 +96,6 @@ class Transcript:
         return Recorder(self, f"{product}/{code}", inner, comp_id=comp_id)
 
     def add(self, direction: str, endpoint: str, session: str, frame: bytes, note: str = "") -> Entry:
-        frame_in = frame
         size = len(frame)
         if size > self.max_frame_bytes:
             frame = frame[:self.max_frame_bytes]  # the large original is not kept alive
@@ -113,8 +110,6 @@ class Transcript:
             self._evict()
         if self.log_messages:
             msg_log.info("%s %-3s %s", session or f"{endpoint}/-", direction, entry.line())
-        for watcher in self.watchers:
-            watcher(entry, frame_in)
         return entry
 
     def add_received(self, endpoint: str, session: str, frame: bytes) -> None:
@@ -131,8 +126,6 @@ class Transcript:
         self.bytes += len(kept) + ENTRY_OVERHEAD
         if len(entries) > self.max_entries or self.bytes > self.max_bytes:
             self._evict()
-        for watcher in self.watchers:
-            watcher(entry, frame)
 
     def add_sent(self, endpoint: str, session: str, frames: list[bytes]) -> None:
         """`add("out", ...)` for each frame of one write (Recorder.outbound_all, never with the
@@ -142,7 +135,6 @@ class Transcript:
         count = self.count
         cap = self.max_frame_bytes
         kept = 0
-        watchers = self.watchers
         for whole in frames:
             size = len(whole)
             frame = whole[:cap] if size > cap else whole
@@ -151,8 +143,6 @@ class Transcript:
             kept += len(frame) + ENTRY_OVERHEAD
             if count is not None:
                 count("out", endpoint, session, frame)
-            for watcher in watchers:
-                watcher(entry, whole)
         self.added += len(frames)
         self.bytes += kept
         if len(entries) > self.max_entries or self.bytes > self.max_bytes:
@@ -280,9 +270,11 @@ class Recorder:
     def outbound_all(self, frames: list[bytes]) -> list[bytes] | None:
         """The frames of one write, recorded as `outbound` records them, in one call (the
         driver's write path, fixproto/aio.py); None when there is more to do per frame (an
-        inner interceptor, frames before the Logon, message log or files): then `outbound` runs."""
+        inner interceptor, frames before the Logon, message log or files, a connection watch
+        wrapping `_record` (simulator/conn_watch.py)): then `outbound` runs."""
         transcript = self.transcript
-        if self.inner is not None or not self._session or transcript.files is not None or transcript.log_messages:
+        if self.inner is not None or not self._session or transcript.files is not None or transcript.log_messages \
+                or "_record" in self.__dict__:
             return None
         transcript.add_sent(self.endpoint, self._session, frames)
         return frames

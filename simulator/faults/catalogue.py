@@ -137,7 +137,9 @@ _KINDS = [
                      "replays them)", choices=("gap_fill", "hold"))),
               triggers=("message", "now"), directions=_BOTH, spec="01 §5"),
     FaultKind("resend", "session", "Send earlier application messages again with PossDupFlag=Y and "
-              "OrigSendingTime", (Param("count", "int", 1, "how many of the latest to resend", 1, 10_000),),
+              "OrigSendingTime", (Param("count", "int", 1, "how many of the latest to resend", 1, 10_000),
+                                  Param("orig_sending_time", "bool", True, "False: leave OrigSendingTime(122) out "
+                                        "(FIX session test case 2f: the client must Reject 373=1)")),
               triggers=("message", "now"), directions=_BOTH, spec="01 §6"),
     FaultKind("test_request", "session", "Send a TestRequest now",
               (Param("test_req_id", "str", "FAULT", "TestReqID(112)"),), triggers=("message", "now"),

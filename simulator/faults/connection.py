@@ -307,13 +307,17 @@ class ConnectionFaults:
             session.skip_outbound(p["count"])
             return f"skipped {p['count']} outbound MsgSeqNum(s)"
         if name == "resend":
+            count = 0
             if session.config.retransmission:
                 last = session.store.next_sender_seq - 1
-                count = session.resend_stored(now, max(1, last - p["count"] + 1), last)
-            else:
+                count = session.resend_stored(now, max(1, last - p["count"] + 1), last,
+                                              orig_sending_time=p["orig_sending_time"])
+            if not count:  # no store, or nothing stored yet: the frames this connection carried
                 earlier = self.sent() if self.sent is not None else list(self.recent_out)
+                if not earlier and self.sent is not None:
+                    earlier = self.sent(admin=True)  # no application message yet: its session messages
                 frames = earlier[-p["count"]:]
-                session.resend_frames(frames, now)
+                session.resend_frames(frames, now, orig_sending_time=p["orig_sending_time"])
                 count = len(frames)
             return f"resent {count} message(s) with PossDup"
         if name == "test_request":

@@ -9,7 +9,7 @@ from .problems import Problems
 from .yamlnodes import LDict, LList
 
 _SETUP_KEYS = ("config", "clock", "accounts", "markets", "orders", "pauses")
-_ORDER_KEYS = ("account", "symbol", "side", "price", "qty", "tif", "product", "cl_ord_id")
+_ORDER_KEYS = ("account", "symbol", "side", "price", "qty", "tif", "product", "cl_ord_id", "subaccount")
 TIFS = ("gtc", "ioc", "fok", "day")
 SIDES = ("buy", "sell")
 
@@ -149,9 +149,12 @@ def _accounts(accounts: Any, line: int, path: str, setup: Setup, problems: Probl
         setup.accounts[name] = entry
 
 
-def check_order(o: Any, line: int, at: str, problems: Problems) -> dict | None:
-    """{account, symbol, side, price, qty, tif?, product?, cl_ord_id?}: a resting order."""
+def check_order(o: Any, line: int, at: str, problems: Problems, accounts=None) -> dict | None:
+    """{account, symbol, side, price, qty, tif?, product?, cl_ord_id?, subaccount?}: a resting order;
+    `accounts`: the venue's account names (default: the test venue's; a conform case adds `subject`)."""
     from ..testvenue import TEST_ACCOUNTS
+
+    TEST_ACCOUNTS = accounts if accounts is not None else TEST_ACCOUNTS  # noqa: N806
 
     if not isinstance(o, LDict):
         problems.add(line, at, "expected {account, symbol, side, price, qty, tif, product, cl_ord_id}")

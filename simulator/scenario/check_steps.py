@@ -6,6 +6,7 @@ from typing import Any
 
 from ...fixproto.fields import MSG_TYPE_NAMES, TAG_NAMES
 from ...fixproto.kalshi import LogonOptions
+from .check_client import ClientStepChecks
 from .check_setup import check_order
 from .model import STEP_KINDS, VENUE_CONTROL, Step
 from .problems import Problems
@@ -23,18 +24,18 @@ LOGON_OPTIONS = tuple(f for f in LogonOptions.__dataclass_fields__)
 CONTROL_ACTIONS = {  # action -> (required keys, optional keys)
     "pause": ((), ("kind", "product")), "resume": ((), ("product",)),
     "halt": (("symbol",), ("product",)), "unhalt": (("symbol",), ("product",)),
-    "close": (("symbol",), ("product",)), "settle": (("symbol", "result"), ("price", "product")),
+    "close": (("symbol",), ("product",)), "settle": (("symbol", "result"), ("price", "product", "page_size")),
     "reset": ((), ()), "maintenance": ((), ("mode", "sessions", "pause", "duration")),
     "balance": (("account", "balance"), ("product",)), "tier": (("account", "tier"), ("product",)),
-    "place_order": (("account", "symbol", "side", "price", "qty"), ("tif", "product", "cl_ord_id")),
+    "place_order": (("account", "symbol", "side", "price", "qty"), ("tif", "product", "cl_ord_id", "subaccount")),
 }
 _KEYS = {
     "connect": ("as", "session", "product", "name", "options", "raw", "client", "heartbeat", "reset", "logon",
-                "wait", "logon_fields", "bad_signature", "within"),
+                "wait", "logon_fields", "bad_signature", "within", "fields", "capture"),
     "send": ("session", "msg", "fields"),
-    "expect": ("session", "msg", "fields", "capture", "within", "next", "any", "heartbeats"),
-    "expect_nothing": ("session", "for", "msg", "heartbeats"),
-    "expect_disconnect": ("session", "within"),
+    "expect": ("session", "msg", "fields", "capture", "within", "next", "any", "heartbeats", "from"),
+    "expect_nothing": ("session", "for", "msg", "heartbeats", "from"),
+    "expect_disconnect": ("session", "within", "by"),
     "wait_fault": ("id", "hits", "within"),
     "disconnect": ("session",),
     "logout": ("session", "text", "within"),
@@ -80,7 +81,7 @@ def msg_code(value: Any) -> str | None:
     return value if value in MSG_TYPE_NAMES else None
 
 
-class StepChecker:
+class StepChecker(ClientStepChecks):
     def __init__(self, problems: Problems, accounts: set[str], fault_ids: set[str], clock: str = "virtual") -> None:
         self.p = problems
         self.clock = clock
@@ -318,7 +319,13 @@ class StepChecker:
         for key in ("reset",):
             if key in a and not isinstance(a[key], bool):
                 self.p.add(a.line_of(key), f"{at}.{key}", "expected true or false")
+        logon_caps = self._captures(a, at)
+        if ("fields" in a or "capture" in a) and a.get("client") != "external":
+            self.p.add(a.line_of("fields" if "fields" in a else "capture"), f"{at}.fields",
+                       "fields/capture on connect match the client's Logon: expected client: external")
+        self.captures.update(v for v, _ in logon_caps)
         args = {"as": who, "session": session, "product": product, "name": name, "options": dict(options), "raw": raw,
+                "fields": self._fields(a.get("fields"), a.line_of("fields"), f"{at}.fields", True), "capture": logon_caps,
                 "client": a.get("client"), "heartbeat": heartbeat, "reset": a.get("reset"),
                 "logon": self._bool(a, "logon", at, True), "wait": self._bool(a, "wait", at, True),
                 "bad_signature": self._bool(a, "bad_signature", at, False),
@@ -346,6 +353,15 @@ class StepChecker:
         nxt = self._bool(a, "next", at, not any_)
         if any_ and nxt:
             self.p.add(a.line, at, "expected either next: true or any: true, not both")
+        caps = self._captures(a, at)
+        step = Step("expect", {"session": self._session(a, at), "msg": self._msg(a, at, False), "from": self._from(a, at),
+                               "fields": self._fields(a.get("fields"), a.line_of("fields"), f"{at}.fields", True),
+                               "capture": caps, "within": self._duration(a, "within", at, 5.0), "any": any_,
+                               "heartbeats": self._bool(a, "heartbeats", at, False)}, line, at)
+        self.captures.update(v for v, _ in caps)
+        return step
+
+    def _captures(self, a: LDict, at: str) -> list[tuple[str, int]]:
         capture = a.get("capture", {})
         caps = []
         if not isinstance(capture, dict):
@@ -359,12 +375,7 @@ class StepChecker:
                                                                             f"not {tag!r}")
                 else:
                     caps.append((var, tag_of(tag)))
-        step = Step("expect", {"session": self._session(a, at), "msg": self._msg(a, at, False),
-                               "fields": self._fields(a.get("fields"), a.line_of("fields"), f"{at}.fields", True),
-                               "capture": caps, "within": self._duration(a, "within", at, 5.0), "any": any_,
-                               "heartbeats": self._bool(a, "heartbeats", at, False)}, line, at)
-        self.captures.update(v for v, _ in caps)
-        return step
+        return caps
 
     def _expect_nothing(self, args: Any, line: int, at: str) -> Step | None:
         a = self._map(args, line, at, "expect_nothing")
@@ -378,6 +389,7 @@ class StepChecker:
                 self.p.add(a.line_of("msg"), f"{at}.msg", f"expected MsgType names or codes, not {m!r}")
             codes.append(code)
         return Step("expect_nothing", {"session": self._session(a, at), "for": self._duration(a, "for", at, None),
+                                       "from": self._from(a, at),
                                        "msg": codes, "heartbeats": self._bool(a, "heartbeats", at, False)}, line, at)
 
     def _expect_disconnect(self, args: Any, line: int, at: str) -> Step | None:
@@ -385,7 +397,7 @@ class StepChecker:
         if a is None:
             return None
         self.closed.add(str(a.get("session")))
-        return Step("expect_disconnect", {"session": self._session(a, at),
+        return Step("expect_disconnect", {"session": self._session(a, at), "by": self._by(a, at),
                                           "within": self._duration(a, "within", at, 10.0)}, line, at)
 
     def _advance(self, args: Any, line: int, at: str) -> Step | None:
@@ -412,7 +424,7 @@ class StepChecker:
             if key not in args:
                 self.p.add(args.line, f"{at}.{key}", f"missing: {action} needs {', '.join(required)}")
         if action == "place_order":
-            check_order(_ld(args, "action"), line, at, self.p)
+            check_order(_ld(args, "action"), line, at, self.p, self.accounts)
         if action == "pause" and args.get("kind", "trading") not in ("trading", "exchange"):
             self.p.add(args.line_of("kind"), f"{at}.kind", "expected trading or exchange")
         if action == "maintenance" and args.get("mode", "continuity") not in ("continuity", "reset"):
@@ -497,3 +509,10 @@ def _ld(args: LDict, drop: str) -> LDict:
     out.line = args.line
     out.lines = {k: v for k, v in args.lines.items() if k != drop}
     return out
+
+
+# Steps judging an external client (conform profiles): checked in conform_steps.py.
+from . import conform_steps as _conform  # noqa: E402
+
+for _kind in _conform.KINDS:
+    setattr(StepChecker, f"_{_kind}", lambda self, args, line, at, _k=_kind: _conform.check(self, _k, args, line, at))

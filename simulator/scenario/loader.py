@@ -16,8 +16,8 @@ from .yamlnodes import LDict, LList, YamlError, parse
 
 __all__ = ["ScenarioError", "ScenarioErrors", "load", "load_path", "scenario_files"]
 
-_TOP_KEYS = ("meta", "setup", "faults", "steps", "seed")
-_META_KEYS = ("name", "description", "spec", "tags", "products", "sessions", "portable")
+_TOP_KEYS = ("meta", "setup", "faults", "steps", "seed", "clock")
+_META_KEYS = ("name", "description", "spec", "tags", "products", "sessions", "portable", "conform")
 _PRODUCTS = ("prediction", "margin")
 _SESSIONS = ("NR", "DC", "RT", "PT", "RFQ", "MD")
 
@@ -59,10 +59,17 @@ def load_path(path: Path | str) -> list[Scenario]:
     return scenarios
 
 
-def load(text: str, file: Path | str = "<scenario>") -> list[Scenario]:
-    """The scenarios of one YAML text (a mapping, or a list of mappings)."""
+def load(text: str, file: Path | str = "<scenario>", kit: dict | None = None) -> list[Scenario]:
+    """The scenarios of one YAML text (a mapping, or a list of mappings). A conformance case
+    (meta.conform) gets the kit's variables put in first (`kit`, else its meta's defaults)."""
+    from .kitvars import defaults_for, substitute
+
     file = Path(file)
     problems = Problems(file)
+    if kit is None and "conform" in text:
+        kit = defaults_for(text)
+    if kit is not None:
+        text = substitute(text, kit)
     try:
         doc = parse(text)
     except YamlError as exc:
@@ -84,6 +91,7 @@ def load(text: str, file: Path | str = "<scenario>") -> list[Scenario]:
         if isinstance(d, LDict):
             stem = file.stem if len(docs) == 1 else f"{file.stem}[{i}]"
             out.append(_scenario(d, pre, stem, file, problems))
+            out[-1].kit = dict(kit or {})
     problems.raise_if_any()
     return out
 
@@ -113,6 +121,12 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
     for key, allowed in (("spec", None), ("tags", None), ("products", _PRODUCTS), ("sessions", _SESSIONS)):
         if key in meta:
             setattr(sc, key, _str_list(meta, key, f"{pre}meta.{key}", allowed, problems))
+    if "conform" in meta:
+        if isinstance(meta["conform"], LDict):
+            sc.conform = plain(meta["conform"])  # checked by simulator/conform/cases.py
+        else:
+            problems.add(meta.line_of("conform"), f"{pre}meta.conform", "expected a mapping (profile, id, mandatory, "
+                                                                         "...): see docs/conform.md")
     if "portable" in meta:
         if isinstance(meta["portable"], bool):
             sc.portable = meta["portable"]
@@ -123,6 +137,18 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
             sc.seed = doc["seed"]
         else:
             problems.add(doc.line_of("seed"), f"{pre}seed", "expected an integer")
+    if "clock" in doc:  # `clock:` at the top (the conformance cases' form) = setup.clock
+        setup = doc.get("setup")
+        if setup is None:
+            setup = LDict()
+            setup.line = doc.line_of("clock")
+            doc["setup"] = setup
+            doc.lines["setup"] = doc.line_of("clock")
+        if isinstance(setup, LDict) and "clock" in setup:
+            problems.add(doc.line_of("clock"), f"{pre}clock", "expected clock either at the top or in setup, not both")
+        elif isinstance(setup, LDict):
+            setup["clock"] = doc["clock"]
+            setup.lines["clock"] = doc.line_of("clock")
     if "setup" in doc:
         sc.setup = check_setup(doc["setup"], doc.line_of("setup"), f"{pre}setup", problems)
     accounts = set(_known_accounts())
@@ -140,7 +166,7 @@ def _scenario(doc: LDict, pre: str, stem: str, file: Path, problems: Problems) -
 
 def _known_accounts() -> list[str]:
     from ..testvenue import TEST_ACCOUNTS
-    return list(TEST_ACCOUNTS)
+    return list(TEST_ACCOUNTS) + ["subject"]  # subject: the conformance kit's client under test
 
 
 def _faults(doc: LDict, pre: str, sc: Scenario, accounts: set[str], problems: Problems) -> set[str]:

@@ -6,10 +6,15 @@ from pathlib import Path
 from typing import Any
 
 STEP_KINDS = ("connect", "send", "expect", "expect_nothing", "expect_disconnect", "advance", "control", "fault",
-              "wait_fault", "repeat", "parallel", "disconnect", "logout")
+              "wait_fault", "repeat", "parallel", "disconnect", "logout",
+              # judging a client the runner does not drive (client: external; scenario/judge.py)
+              "expect_logon", "expect_connections", "expect_heartbeats", "expect_sending_time", "expect_resend",
+              # judging what an external client sends (conform_steps.py)
+              "check_dialect", "expect_client", "expect_client_none", "expect_client_count", "capture_fault")
 # Steps that need control of the venue: skipped (with the reason) under --target.
 VENUE_CONTROL = {"advance": "needs the venue's clock", "control": "needs the venue's control plane",
-                 "fault": "needs the venue's fault engine", "wait_fault": "needs the venue's fault engine"}
+                 "fault": "needs the venue's fault engine", "wait_fault": "needs the venue's fault engine",
+                 "check_dialect": "needs the venue's journal", "capture_fault": "needs the venue's fault engine"}
 
 
 @dataclass
@@ -48,6 +53,8 @@ class Scenario:
     setup: Setup = field(default_factory=Setup)
     faults: list[tuple[dict, int]] = field(default_factory=list)   # (rule, line)
     steps: list[Step] = field(default_factory=list)
+    conform: dict | None = None       # meta.conform of a conformance case (simulator/conform/cases.py)
+    kit: dict = field(default_factory=dict)   # the kit variables it was loaded with (scenario/kitvars.py)
 
     @property
     def where(self) -> str:

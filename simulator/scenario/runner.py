@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ...fixproto.kalshi import session_type
+from .judge import JudgeSteps
 from .match import Variables, diff, fix_value, message_problems
 from .model import VENUE_CONTROL, Scenario, Step
 from .peer import RawPeer
@@ -40,7 +41,7 @@ class Outcome:
     records: list = field(default_factory=list)   # transcript rows (report.py)
 
 
-class Runner:
+class Runner(JudgeSteps):
     def __init__(self, scenario: Scenario, venue, *, out: Callable[[str], None] = print, last: int = 20) -> None:
         self.sc, self.venue, self.out, self.last = scenario, venue, out, last
         self.outcome = Outcome(scenario)
@@ -48,6 +49,7 @@ class Runner:
         self.stores: dict[tuple, object] = {}  # (api key, product, session) -> the client's MessageStore
         self.client_records: list = []  # (time, session, direction, frame, note) of our own sessions
         self.vars = Variables(scenario.name, scenario.seed, venue.clock, venue.accounts)
+        self.started = venue.clock.now()  # conform_steps: the client messages of this scenario are judged
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -164,14 +166,9 @@ class Runner:
             if not hasattr(self.venue, "external"):
                 raise StepFailed(step, "client: external needs a test's own client: run it with "
                                        "fix_exchange.run_scenario or @pytest.mark.fix_scenario")
-            ext = self.venue.external(a["name"], f"{a['product']}/{st.code}/{acct.api_key}")
-            try:
-                await asyncio.wait_for(asyncio.shield(ext.logged_on), a["within"])
-            except asyncio.TimeoutError:
-                raise StepFailed(step, f"the test's client did not log on to {a['product']}/{st.code} as "
-                                       f"{a['as']} within {a['within']:g}s") from None
+            ext = self.venue.external(a["name"], a["product"], st.code, acct.api_key)
             self.peers[a["name"]] = ext
-            return f"{a['name']}: the test's client logged on as {a['as']}"
+            return await self._connect_external(step, ext, acct)
         store = self._store(acct.api_key, a["product"], st.code)
         if a["raw"]:
             peer = RawPeer(a["name"], a["product"], st.code, acct.api_key, acct.private_key_path, self.venue.clock,
@@ -245,7 +242,7 @@ class Runner:
         return not wants_plain
 
     async def _do_expect(self, step: Step) -> str:
-        peer, a = self._peer(step), step.args
+        peer, a = self._source(step), step.args
         msg_type, fields = self._wanted(step)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + a["within"]
@@ -273,7 +270,7 @@ class Runner:
             await peer.wait_arrival(left)
 
     async def _do_expect_nothing(self, step: Step) -> str:
-        peer, a = self._peer(step), step.args
+        peer, a = self._source(step), step.args
         loop = asyncio.get_running_loop()
         deadline = loop.time() + a["for"]
         kept = []
@@ -305,7 +302,9 @@ class Runner:
             how = await asyncio.wait_for(asyncio.shield(peer.closed), a["within"])
         except asyncio.TimeoutError:
             raise StepFailed(step, f"the session was still connected after {a['within']:g}s") from None
-        return f"{a['session']}: disconnected ({how.reason})"
+        self._check_by(step, how)
+        by = getattr(how, "by", "")
+        return f"{a['session']}: disconnected ({how.reason}{', by the ' + by if by else ''})"
 
     async def _do_disconnect(self, step: Step) -> str:
         peer = self._peer(step)
@@ -417,3 +416,10 @@ def _logout_text(peer: RawPeer) -> str:
 def _name(code: str) -> str:
     from ...fixproto.fields import MSG_TYPE_NAMES
     return MSG_TYPE_NAMES.get(code, code)
+
+
+# Steps judging an external client (conform profiles): played by conform_steps.py.
+from . import conform_steps as _conform  # noqa: E402
+
+for _kind in _conform.KINDS:
+    setattr(Runner, f"_do_{_kind}", lambda self, step: _conform.run(self, step))

@@ -110,30 +110,23 @@ class ThreadVenue:
     async def journal(self) -> list | None:
         return await self._on_sim(lambda: list(self.sim.transcript.entries))
 
-    def external(self, name: str, prefix: str):
-        """A session of the test's own client, judged from the journal (external.py)."""
-        from .external import ExternalPeer, watch_journal
+    feed = None          # external.ConnFeed: the venue's connection events, made at the first external()
+    since_now = False    # True (conform): an external session starts with empty queues
 
-        loop = asyncio.get_running_loop()
-        peer = ExternalPeer(name, prefix, loop)
-        if getattr(self, "_unwatch", None) is None:
-            self._seen: list = []
-            self._peers: list = []
+    def external(self, name: str, product: str, code: str, api_key: str):
+        """A session of a client the runner does not drive, judged from the venue's side (external.py)."""
+        from .external import ConnFeed, watch_feed
 
-            def fan(*row):
-                self._seen.append(row)
-                for p in self._peers:
-                    p.feed(*row)
-            self._unwatch = watch_journal(self.runner.loop, self.sim, loop, fan)
-        for row in self._seen:
-            peer.feed(*row)
-        self._peers.append(peer)
-        return peer
+        if self.feed is None:
+            self.feed = ConnFeed()
+            watch_feed(self.runner.loop, self.sim, self.feed)
+            self._own_feed = True
+        return self.feed.peer(name, product, code, api_key, since_now=self.since_now)
 
     def close(self) -> None:
-        if getattr(self, "_unwatch", None) is not None:
-            self._unwatch()
-            self._unwatch = None
+        if getattr(self, "_own_feed", False) and self.feed is not None:
+            self.feed.close()
+            self.feed = None
 
 
 class TargetVenue:

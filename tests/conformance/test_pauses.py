@@ -375,9 +375,13 @@ def test_maintenance_reset_mode_refuses_a_logon_without_141_y_and_accepts_one_wi
             gone = await fix.wait_closed()
             assert gone.text == ("Scheduled maintenance: disconnected by the exchange; reconnect now; sequence "
                                  "numbers were reset: log on with ResetSeqNumFlag(141)=Y")
+            stale = fx.client("alice", session="RT", options=NO_PENDING, reset=False, store=fix.store)
             with pytest.raises(LogonError) as refused:
-                await fix.connect()  # the client's own sequence numbers, no 141
+                await stale.connect()  # the client's own sequence numbers, no 141
             assert refused.value.text == "Maintenance reset sequence numbers: log on with ResetSeqNumFlag(141)=Y"
+            await fix.connect()  # the reference client read the Logout's Text: its next Logon resets
+            assert (fix.logon_reply.get(141), fix.logon_reply.get(34)) == ("Y", "1")
+            await fix.logout()
         async with fx.client("alice", session="RT", options=NO_PENDING, reset=True) as fresh:
             assert (fresh.logon_reply.get(141), fresh.logon_reply.get(34)) == ("Y", "1")
             assert reports(await place(fresh, "o2", A, "buy", 40, 1))[0].text == "TRADING_PAUSED"
