@@ -75,7 +75,7 @@ def walkthrough(text: str) -> list[list[Step]]:
                 status = _STATUS.search(m.group("note") or "")
                 if status:
                     steps[-1].status = int(status.group(1))
-        steps = [s for s in steps if s.argv[1] in ("client", "ctl")]
+        steps = [s for s in steps if s.line.split()[1:2] in (["client"], ["ctl"])]  # others: not run here
         if steps:
             blocks.append(steps)
     return blocks
