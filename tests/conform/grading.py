@@ -15,7 +15,8 @@ from kalshi_fixsim import conform
 
 from .procs import CLIENTS
 
-__all__ = ["BOT_CMD", "NODE_CMD", "NODE", "BUGS", "ORDER_BUGS", "raw_cmd", "grade", "failed_ids", "verdicts", "check_failures"]
+__all__ = ["BOT_CMD", "NODE_CMD", "NODE", "BUGS", "ORDER_BUGS", "raw_cmd", "grade", "grade_many", "failed_ids", "verdicts",
+           "check_failures"]
 
 BOT_CMD = shlex.join([sys.executable, "-m", "kalshi_fixsim.client.bot"])
 NODE = shutil.which("node")
@@ -59,6 +60,23 @@ def grade(client_cmd: str, *, report: Path, profile: str = "session", product: s
                          only=only, report=report, out=lines.append, **kwargs)
     result.lines = lines  # the live output, for a failing assertion's message
     return result
+
+
+def grade_many(jobs: dict) -> dict:
+    """`grade(*args, **kwargs)` of each job at the same time: {key: (args, kwargs)} -> {key: result
+    or the exception it raised}. Each run has its own simulator, ports and client process, and a
+    run mostly waits on its cases' clocks, so running them side by side keeps the suite's wall
+    time to the longest run instead of their sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job):
+        args, kwargs = job
+        try:
+            return grade(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported by the test that reads this job
+            return exc
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        return dict(zip(jobs, pool.map(one, jobs.values())))
 
 
 def failed_ids(result) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .profile_cases import BOT, failure_of, flawed, grade, verdicts
+from .profile_cases import BOT, failure_of, flawed, grade, start_side_by_side, verdicts
 
 PROFILES = [("market-data", "MD", {"MD01", "MD02"}), ("drop-copy", "DC", {"DC01", "DC02"}),
             ("post-trade", "PT", {"PT01"})]
@@ -21,6 +21,16 @@ FLAWS = [  # (profile, session, case id, flaw, what the failure says)
     ("post-trade", "PT", "PT01", "reject-pages",
      "expected none of MsgType(35)=Reject(3) or MsgType(35)=BusinessMessageReject(j) or MsgType(35)=Logout(5)"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _side_by_side(tmp_path_factory):
+    """The default runs below, started at once (profile_cases.start_side_by_side)."""
+    jobs = [(profile, session, BOT) for profile, session, _ids in PROFILES]
+    jobs += [(f[0], f[1], flawed(f[3]), "prediction", [f[2]]) for f in FLAWS if not hasattr(f, "marks")]  # not the opt-in one
+    pool = start_side_by_side(tmp_path_factory.mktemp("profiles"), jobs)
+    yield
+    pool.shutdown(wait=True)
 
 
 @pytest.mark.parametrize("profile, session, ids", PROFILES, ids=[p[0] for p in PROFILES])

@@ -18,24 +18,44 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from .grading import BOT_CMD, BUGS, NODE, NODE_CMD, ORDER_BUGS, check_failures, failed_ids, grade, raw_cmd, verdicts
+from .grading import (BOT_CMD, BUGS, NODE, NODE_CMD, ORDER_BUGS, check_failures, failed_ids, grade, grade_many,
+                      raw_cmd, verdicts)
 
+
+
+@pytest.fixture(scope="module")
+def bug_runs(tmp_path_factory):
+    """Every bug's grading, run side by side (grade_many): the tests below read their own."""
+    base = tmp_path_factory.mktemp("bugs")
+    jobs = {}
+    for bug, (session, expected, passing, _says) in BUGS.items():
+        jobs[bug] = ((raw_cmd(bug),), dict(report=base / bug, session=session, only=sorted(expected | {passing})))
+    for bug, (session, _expected, passing, _says) in ORDER_BUGS.items():
+        jobs["order:" + bug] = ((raw_cmd(bug),), dict(report=base / ("order-" + bug), profile="order-entry,session",
+                                                      session=session, only=["OE01", passing]))
+    return grade_many(jobs)
+
+
+def _run(runs, key):
+    result = runs[key]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
-def test_each_bug_fails_exactly_its_cases(bug, tmp_path):
-    session, expected, passing, says = BUGS[bug]
-    result = grade(raw_cmd(bug), report=tmp_path, session=session, only=sorted(expected | {passing}))
+def test_each_bug_fails_exactly_its_cases(bug, bug_runs):
+    _session, expected, _passing, says = BUGS[bug]
+    result = _run(bug_runs, bug)
     assert failed_ids(result) == expected, result.summary()
     assert result.exit_code == (1 if any(r.mandatory for r in result.failed(False)) else 0)
     check_failures(result, says)
 
 
 @pytest.mark.parametrize("bug", sorted(ORDER_BUGS))
-def test_each_order_bug_fails_the_dialect_case_and_no_session_case(bug, tmp_path):
-    session, _expected, passing, says = ORDER_BUGS[bug]
-    result = grade(raw_cmd(bug), report=tmp_path, profile="order-entry,session", session=session,
-                   only=["OE01", passing])
+def test_each_order_bug_fails_the_dialect_case_and_no_session_case(bug, bug_runs):
+    _session, _expected, _passing, says = ORDER_BUGS[bug]
+    result = _run(bug_runs, "order:" + bug)
     assert failed_ids(result) == {"OE01"}, result.summary()
     check_failures(result, says)
 
