@@ -264,8 +264,9 @@ class Client:
             log(f"venue logout: {msg.get(58, '')}")
             if self.bug == "ignore-logout":
                 return
+            # FIX 13b: answer, then let the venue close (closing first, with its reports still
+            # unread, resets the connection and the venue may never read the answer)
             self.logout("")
-            raise Disconnected("venue logout")
         elif kind == "3":
             log(f"session reject ref={msg.get(45)} tag={msg.get(371)}: {msg.get(58)}")
         elif kind == "8":
