@@ -404,7 +404,7 @@ class Client:
             log(f"reconnecting in {delay:.2f} s")
             until = time.monotonic() + delay
             while time.monotonic() < until and not self.stopping:
-                time.sleep(min(0.1, until - time.monotonic()))
+                time.sleep(max(0.0, min(0.1, until - time.monotonic())))  # the clock moved since the test
         log("exit")
         return 0
 
