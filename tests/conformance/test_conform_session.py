@@ -177,8 +177,10 @@ def test_a_client_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_pat
 
     async def go():
         await proc.start(info)
-        while "ready" not in (tmp_path / "client-stdout.log").read_text():
-            await asyncio.sleep(0.05)  # the child's first line: it has installed its handler
+        deadline = time.monotonic() + 10
+        while "ready" not in (tmp_path / "client-stdout.log").read_text():  # its handler is installed
+            assert time.monotonic() < deadline, "the child never said ready"
+            await asyncio.sleep(0.05)
         began = time.monotonic()
         status = await proc.stop()
         return status, time.monotonic() - began

@@ -8,6 +8,7 @@ import asyncio
 import re
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -159,7 +160,10 @@ def test_a_refused_logon_fails_connect_with_the_venues_text(fix_exchange):
     thread.start()
 
     async def log_on():
-        await asyncio.sleep(0.3)  # the scenario watches first: its connect sees the refusal
+        deadline = time.monotonic() + 10
+        while not fix_exchange.sim.conn_watchers:  # the scenario watches first: its connect sees the refusal
+            assert time.monotonic() < deadline, "the scenario never started watching the venue"
+            await asyncio.sleep(0.01)
         client = fix_exchange.client("alice", session="NR", heartbeat=4)
         with pytest.raises(Exception):
             await client.connect()
